@@ -1,0 +1,1 @@
+"""Loss modules of the method: TL, SF (pixel-wise + pair-wise), PF, MF."""

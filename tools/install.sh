@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Install the mmseg_temporal stack into the active Python environment.
+#
+# Idempotent: every step first checks whether what it installs is already
+# there, so a second run finishes in seconds. Any failing step stops the
+# script with a message that names the step (set -e + an ERR trap).
+#
+# The stack (see docs/faq.md and ../shared/DESIGN.md section 4):
+#   torch 2.13.0 (CPU build, unless a torch is already installed)
+#   setuptools < 81 (pkg_resources: mmcv's setup.py and mmengine's mmseg:: config bases need it)
+#   mmengine 0.10.7, mmcv 2.1.0 built from source with ops, mmsegmentation 1.2.2
+#   opencv-python-headless, then this package in editable mode.
+set -euo pipefail
+
+PY=${PYTHON:-python}
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STEP="start"
+trap 'echo "install.sh: FAILED at step: ${STEP}" >&2' ERR
+
+log() { echo "[install] $*"; }
+have() {  # have MODULE VERSION -> 0 when MODULE imports with exactly VERSION (or any, if VERSION empty)
+  "$PY" - "$1" "${2:-}" <<'PYEOF' >/dev/null 2>&1
+import importlib.metadata as md, sys
+name, want = sys.argv[1], sys.argv[2]
+try:
+    got = md.version(name)
+except md.PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if (not want or got.split('+')[0] == want) else 1)
+PYEOF
+}
+PIP() { "$PY" -m pip install --disable-pip-version-check "$@"; }
+
+STEP="torch"
+if have torch ""; then
+  log "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
+else
+  log "installing torch 2.13.0 (CPU build)"
+  PIP "torch==2.13.0"
+fi
+
+STEP="build tools (setuptools<81, wheel, ninja)"
+if "$PY" -c 'import pkg_resources, wheel, ninja' >/dev/null 2>&1 && have ninja ""; then
+  log "build tools present"
+else
+  log "installing build tools"
+  PIP "setuptools>=61,<70" wheel ninja
+fi
+
+STEP="opencv-python-headless"
+if have opencv-python-headless "" || have opencv-python ""; then
+  log "opencv present"
+else
+  PIP opencv-python-headless
+fi
+
+STEP="mmengine 0.10.7"
+if have mmengine 0.10.7; then log "mmengine 0.10.7 present"; else PIP "mmengine==0.10.7"; fi
+
+STEP="mmcv 2.1.0 (built from source with ops; ~11 min the first time, then cached by pip)"
+if have mmcv 2.1.0 && "$PY" -c 'import mmcv.ops' >/dev/null 2>&1; then
+  log "mmcv 2.1.0 with ops present"
+else
+  log "building mmcv 2.1.0 with ops (MMCV_WITH_OPS=1, MAX_JOBS=${MAX_JOBS:-2})"
+  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} FORCE_CUDA=${FORCE_CUDA:-0} \
+    PIP --no-build-isolation "mmcv==2.1.0"
+  "$PY" -c 'import mmcv.ops' || { echo "mmcv installed but mmcv.ops does not import" >&2; exit 1; }
+fi
+
+STEP="mmsegmentation 1.2.2"
+if have mmsegmentation 1.2.2; then log "mmsegmentation 1.2.2 present"; else PIP "mmsegmentation==1.2.2" ftfy regex; fi
+
+STEP="mmseg_temporal (editable, with test extras)"
+if have mmseg_temporal "" && "$PY" - "$ROOT" <<'PYEOF' >/dev/null 2>&1
+import sys, os, mmseg_temporal
+sys.exit(0 if os.path.dirname(os.path.dirname(os.path.abspath(mmseg_temporal.__file__))) == os.path.abspath(sys.argv[1]) else 1)
+PYEOF
+then
+  log "mmseg_temporal (editable) present"
+else
+  PIP --no-build-isolation -e "${ROOT}[tests]"
+fi
+
+STEP="final import check"
+"$PY" -c 'import mmcv, mmengine, mmseg, torch, cv2, mmseg_temporal; print("[install] ok: torch", torch.__version__, "mmcv", mmcv.__version__, "mmengine", mmengine.__version__, "mmseg", mmseg.__version__, "mmseg_temporal", mmseg_temporal.__version__)'
