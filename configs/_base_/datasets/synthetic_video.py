@@ -1,0 +1,48 @@
+# The project's procedural video (mmseg_temporal.datasets.SyntheticVideoDataset):
+# rendered once into data_root, exact labels and exact flow. Frames 96x128.
+dataset_type = 'SyntheticVideoDataset'
+data_root = 'data/synthetic_video'
+crop_size = (96, 128)
+synthetic_args = dict(
+    data_root=data_root, frames_per_video=20, height=96, width=128, seed=0,
+    label_start=5, label_interval=5)
+
+# Training on triplets (f, l, b): one geometric and one photometric draw for
+# the three frames; exact flow between consecutive frames of the triplet.
+train_pipeline = [
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadVideoAnnotations'),
+    dict(type='LoadSyntheticFlow'),
+    dict(type='VideoResize', scale=(128, 96), ratio_range=(0.75, 1.5),
+         keep_ratio=True),
+    dict(type='VideoRandomCrop', crop_size=crop_size, cat_max_ratio=0.9),
+    dict(type='VideoRandomFlip', prob=0.5),
+    dict(type='VideoPhotoMetricDistortion'),
+    dict(type='PackVideoSegInputs'),
+]
+# Testing is per frame, with stock MMSeg transforms.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 96), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs',
+         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                    'reduce_zero_label', 'seq_name', 'frame_index')),
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=2, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, split='train', num_videos=8,
+                 sample_mode='triplet', offsets_before=(1, 3),
+                 offsets_after=(1, 3), pipeline=train_pipeline,
+                 **synthetic_args))
+val_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, split='val', num_videos=2,
+                 sample_mode='labelled', pipeline=test_pipeline,
+                 **synthetic_args))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator

@@ -1,0 +1,249 @@
+"""Base class of the video datasets: sequences of frames, three sample modes.
+
+A video dataset knows *sequences*: ordered lists of frames of one video
+snippet, some of which have a label. From them it serves, by ``sample_mode``:
+
+* ``'triplet'`` (training): one sample per labelled frame ``l``: the frames
+  ``(f, l, b)`` with ``f`` drawn at random ``o_f`` positions before ``l``
+  (``o_f`` uniform in ``offsets_before``) and ``b`` drawn ``o_b`` positions
+  after (``o_b`` in ``offsets_after``), inside the same sequence: the random
+  sample policy of the paper (section 3). Only ``l`` is labelled.
+* ``'labelled'``: one sample per labelled frame, single frame, with the keys
+  of stock MMSeg (``img_path``, ``seg_map_path``): stock pipelines work.
+* ``'sequence'`` (temporal evaluation): every frame of every sequence in
+  time order, one frame per sample, with ``seq_name`` and ``frame_index``.
+
+Offsets count positions in the sequence's frame list (for Cityscapes and the
+raw CamVid layout: video frames; for the labelled-only CamVid release:
+labelled frames, one second apart).
+"""
+import os.path as osp
+import random
+from abc import ABCMeta, abstractmethod
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.logging import print_log
+from mmseg.datasets import BaseSegDataset
+
+__all__ = ['BaseVideoSegDataset']
+
+SAMPLE_MODES = ('triplet', 'labelled', 'sequence')
+EDGE_POLICIES = ('error', 'clamp', 'skip')
+
+
+def _check_range(name: str, rng: Sequence[int]) -> Tuple[int, int]:
+    if (not isinstance(rng, (list, tuple)) or len(rng) != 2
+            or int(rng[0]) < 1 or int(rng[1]) < int(rng[0])):
+        raise ValueError(f'{name} must be (min, max) with 1 <= min <= max '
+                         f'(positions away from the labelled frame), got '
+                         f'{rng!r}')
+    return int(rng[0]), int(rng[1])
+
+
+class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
+    """Video dataset base: subclasses implement :meth:`load_sequences`.
+
+    Args:
+        sample_mode: ``'triplet'``, ``'labelled'`` or ``'sequence'``.
+        offsets_before: ``(min, max)`` positions before the labelled frame
+            from which frame ``f`` is drawn (triplet mode).
+        offsets_after: ``(min, max)`` positions after it for frame ``b``.
+        sample_policy: ``'random'`` (the paper's policy, a new draw every
+            time a sample is loaded) or ``'fixed'`` (always the smallest
+            offsets; for deterministic validation and debugging).
+        edge_policy: what to do with a labelled frame whose sequence does
+            not hold every requested offset: ``'error'`` (default; the error
+            names the sample), ``'clamp'`` (draw only from the offsets that
+            exist, skip the frame when none exist on a side) or ``'skip'``
+            (drop the frame). Dropped frames are counted in the log.
+        check_label_size: read image and label headers at build time and
+            raise when a label's size differs from its image's.
+        max_sequences: keep only the first N sequences (sorted by name)
+            in ``'sequence'`` mode; ``None`` keeps all.
+        **kwargs: :class:`mmseg.datasets.BaseSegDataset` arguments.
+    """
+
+    def __init__(self,
+                 sample_mode: str = 'triplet',
+                 offsets_before: Sequence[int] = (1, 5),
+                 offsets_after: Sequence[int] = (1, 5),
+                 sample_policy: str = 'random',
+                 edge_policy: str = 'error',
+                 check_label_size: bool = True,
+                 max_sequences: Optional[int] = None,
+                 **kwargs) -> None:
+        if sample_mode not in SAMPLE_MODES:
+            raise ValueError(f'sample_mode must be one of {SAMPLE_MODES}, '
+                             f'got {sample_mode!r}')
+        if sample_policy not in ('random', 'fixed'):
+            raise ValueError("sample_policy must be 'random' or 'fixed', got "
+                             f'{sample_policy!r}')
+        if edge_policy not in EDGE_POLICIES:
+            raise ValueError(f'edge_policy must be one of {EDGE_POLICIES}, '
+                             f'got {edge_policy!r}')
+        self.sample_mode = sample_mode
+        self.offsets_before = _check_range('offsets_before', offsets_before)
+        self.offsets_after = _check_range('offsets_after', offsets_after)
+        self.sample_policy = sample_policy
+        self.edge_policy = edge_policy
+        self.check_label_size = check_label_size
+        self.max_sequences = max_sequences
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------------
+    # To implement
+    # ------------------------------------------------------------------
+    @abstractmethod
+    def load_sequences(self) -> List[Dict]:
+        """Returns the sequences of the split.
+
+        Each sequence is ``dict(name=str, frames=[dict(img_path=str,
+        seg_map_path=str or None, frame_id=int), ...])`` with frames in time
+        order; extra keys of a sequence or a frame are copied into the
+        samples (e.g. the synthetic video's ``motion_path``). Missing files
+        must raise ``FileNotFoundError`` naming the file.
+        """
+
+    # ------------------------------------------------------------------
+    def _split_desc(self) -> str:
+        return (f'{type(self).__name__}(data_root={self.data_root!r}, '
+                f'data_prefix={self.data_prefix!r}, ann_file={self.ann_file!r})')
+
+    def load_data_list(self) -> List[dict]:
+        sequences = self.load_sequences()
+        if not sequences or not any(s['frames'] for s in sequences):
+            raise ValueError(f'{self._split_desc()}: the split is empty (no '
+                             'frames found)')
+        sequences = sorted(sequences, key=lambda s: s['name'])
+        for seq in sequences:
+            ids = [f['frame_id'] for f in seq['frames']]
+            if ids != sorted(ids) or len(set(ids)) != len(ids):
+                raise ValueError(f'sequence {seq["name"]!r}: frames are not in '
+                                 f'strictly increasing time order: {ids}')
+        if self.check_label_size:
+            self._check_label_sizes(sequences)
+        common = dict(label_map=self.label_map,
+                      reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+        if self.sample_mode == 'sequence':
+            if self.max_sequences is not None:
+                sequences = sequences[:int(self.max_sequences)]
+            data_list = []
+            for seq in sequences:
+                extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
+                for i, fr in enumerate(seq['frames']):
+                    data_list.append(dict(
+                        fr, **extra, **common, seq_name=seq['name'],
+                        frame_index=i, seq_length=len(seq['frames'])))
+            return data_list
+        data_list = []
+        dropped = []
+        for seq in sequences:
+            frames = seq['frames']
+            extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
+            for i, fr in enumerate(frames):
+                if fr.get('seg_map_path') is None:
+                    continue
+                name = f'{seq["name"]}:{osp.basename(fr["img_path"])}'
+                if self.sample_mode == 'labelled':
+                    data_list.append(dict(fr, **extra, **common,
+                                          seq_name=seq['name'], frame_index=i))
+                    continue
+                before = [o for o in range(self.offsets_before[0],
+                                           self.offsets_before[1] + 1)
+                          if i - o >= 0]
+                after = [o for o in range(self.offsets_after[0],
+                                          self.offsets_after[1] + 1)
+                         if i + o < len(frames)]
+                full = (len(before) == self.offsets_before[1] -
+                        self.offsets_before[0] + 1 and len(after) ==
+                        self.offsets_after[1] - self.offsets_after[0] + 1)
+                if not full:
+                    if self.edge_policy == 'error':
+                        raise ValueError(
+                            f'sample {name} (labelled frame {i} of sequence '
+                            f'{seq["name"]!r}, {len(frames)} frames): the '
+                            f'sequence is shorter than the requested offsets '
+                            f'(offsets_before={self.offsets_before}, '
+                            f'offsets_after={self.offsets_after}: needs '
+                            f'{self.offsets_before[1]} frames before and '
+                            f'{self.offsets_after[1]} after, has {i} before '
+                            f'and {len(frames) - 1 - i} after). Reduce the '
+                            "offsets or set edge_policy='clamp' or 'skip'.")
+                    if self.edge_policy == 'skip' or not before or not after:
+                        dropped.append(name)
+                        continue
+                data_list.append(dict(
+                    fr, **extra, **common, seq_name=seq['name'],
+                    frame_index=i, seq_frames=frames,
+                    candidates_before=before, candidates_after=after))
+        if dropped:
+            print_log(f'{type(self).__name__}: {len(dropped)} labelled frames '
+                      f'without the requested neighbours were dropped '
+                      f'(edge_policy={self.edge_policy!r}), e.g. {dropped[:3]}',
+                      logger='current')
+        if not data_list:
+            raise ValueError(f'{self._split_desc()}: no labelled frame with '
+                             f'the requested neighbours (offsets_before='
+                             f'{self.offsets_before}, offsets_after='
+                             f'{self.offsets_after}, edge_policy='
+                             f'{self.edge_policy!r})')
+        return data_list
+
+    def _check_label_sizes(self, sequences: List[Dict]) -> None:
+        from PIL import Image
+        for seq in sequences:
+            for fr in seq['frames']:
+                if fr.get('seg_map_path') is None:
+                    continue
+                with Image.open(fr['img_path']) as im:
+                    isize = im.size
+                with Image.open(fr['seg_map_path']) as lab:
+                    lsize = lab.size
+                if isize != lsize:
+                    raise ValueError(
+                        f'label {fr["seg_map_path"]} is {lsize[0]}x{lsize[1]} '
+                        f'(WxH) but its image {fr["img_path"]} is '
+                        f'{isize[0]}x{isize[1]}: a label must have the size '
+                        'of its image')
+
+    # ------------------------------------------------------------------
+    def draw_frames(self, info: dict) -> dict:
+        """Chooses the triplet's neighbours (random sample policy) and adds
+        ``img_paths``, ``frame_ids``, ``label_index`` and ``offsets``."""
+        if self.sample_mode != 'triplet':
+            return info
+        before, after = info.pop('candidates_before'), info.pop('candidates_after')
+        if self.sample_policy == 'random':
+            ob, oa = random.choice(before), random.choice(after)
+        else:
+            ob, oa = before[0], after[0]
+        i = info['frame_index']
+        frames = info.pop('seq_frames')
+        chosen = [frames[i - ob], frames[i], frames[i + oa]]
+        info['frames'] = chosen
+        info['img_paths'] = [f['img_path'] for f in chosen]
+        info['frame_ids'] = [f['frame_id'] for f in chosen]
+        info['frame_positions'] = [i - ob, i, i + oa]
+        info['label_index'] = 1
+        info['offsets'] = (ob, oa)
+        return info
+
+    def prepare_data(self, idx: int):
+        return self.pipeline(self.draw_frames(self.get_data_info(idx)))
+
+    def flow_pairs(self) -> List[Tuple[str, str]]:
+        """Every (frame_a, frame_b) image-path pair whose flow a triplet may
+        ask for (all offsets of the random policy), for flow caching.
+
+        The flows of a triplet ``(f, l, b)`` are ``f -> l`` and ``l -> b``.
+        """
+        pairs = []
+        for i in range(len(self)):
+            info = self.get_data_info(i)
+            if self.sample_mode != 'triplet':
+                raise ValueError('flow_pairs() needs sample_mode="triplet"')
+            paths = [f['img_path'] for f in info['seq_frames']]
+            k = info['frame_index']
+            pairs += [(paths[k - o], paths[k]) for o in info['candidates_before']]
+            pairs += [(paths[k], paths[k + o]) for o in info['candidates_after']]
+        return list(dict.fromkeys(pairs))

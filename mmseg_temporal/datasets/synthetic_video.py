@@ -1,0 +1,330 @@
+"""Procedural video with exact labels and exact optical flow.
+
+A scene is a background (two classes split by a wavy horizon, both with a
+fixed world texture) seen by a camera panning at an integer speed, and a few
+textured objects (three classes, three shapes) moving at integer speeds in
+front of it, in a fixed depth order. Every pixel belongs to one *layer*
+(0 = background, ``1 + i`` = object ``i``); a layer moves rigidly, so the
+flow between any two frames ``i`` and ``j`` is exact:
+
+    flow_{i->j}(p) = v_{layer_i(p)} * (j - i)
+
+and the pixel is *visible* in frame ``j`` iff ``p + flow`` is inside the
+frame and ``layer_j(p + flow) == layer_i(p)``.
+
+All speeds are even integers, so flows stay integer after a resize by 0.5
+or 2 (the data tests rely on that for exact label warping).
+
+The generator is deterministic from ``(seed, video_index)``: the same
+arguments always give the same pixels.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ['SyntheticVideoGenerator', 'SYNTHETIC_CLASSES',
+           'SYNTHETIC_PALETTE', 'write_synthetic_split',
+           'synthetic_flow_between']
+
+SYNTHETIC_CLASSES = ('sky', 'ground', 'vehicle', 'pedestrian', 'sign')
+SYNTHETIC_PALETTE = [[70, 130, 180], [128, 64, 128], [0, 0, 142],
+                     [220, 20, 60], [220, 220, 0]]
+# Base colours (RGB) of the rendered classes; textures modulate them.
+_CLASS_COLOURS = np.array(
+    [[120, 170, 230], [110, 100, 95], [200, 40, 40], [60, 170, 70],
+     [235, 200, 40]], dtype=np.float32)
+
+_TEXTURE_SIZE = 256
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Periodic value noise in [0, 1] of shape (size, size)."""
+    grid = rng.random((cells, cells)).astype(np.float32)
+    tiled = np.tile(grid, (3, 3))
+    up = cv2.resize(tiled, (3 * size, 3 * size), interpolation=cv2.INTER_CUBIC)
+    return np.clip(up[size:2 * size, size:2 * size], 0, 1)
+
+
+class SyntheticVideoGenerator:
+    """Renders deterministic videos of moving textured objects.
+
+    Args:
+        height, width: frame size in pixels.
+        num_objects: ``(min, max)`` objects per video.
+        max_object_speed: largest object speed component, pixels per frame
+            (rounded down to even).
+        max_camera_speed: largest camera pan speed component (even).
+        seed: base seed; video ``k`` uses ``(seed, k)``.
+    """
+
+    classes = SYNTHETIC_CLASSES
+
+    def __init__(self,
+                 height: int = 96,
+                 width: int = 128,
+                 num_objects: Tuple[int, int] = (3, 6),
+                 max_object_speed: int = 6,
+                 max_camera_speed: int = 2,
+                 seed: int = 0) -> None:
+        if height < 16 or width < 16:
+            raise ValueError(f'SyntheticVideoGenerator: frame size {height}x'
+                             f'{width} is too small (min 16x16)')
+        if num_objects[0] < 0 or num_objects[1] < num_objects[0]:
+            raise ValueError(f'num_objects must be (min, max) with 0 <= min '
+                             f'<= max, got {num_objects}')
+        self.height, self.width = int(height), int(width)
+        self.num_objects = (int(num_objects[0]), int(num_objects[1]))
+        self.max_object_speed = int(max_object_speed) // 2 * 2
+        self.max_camera_speed = int(max_camera_speed) // 2 * 2
+        self.seed = int(seed)
+        trng = np.random.default_rng([self.seed, 7919])
+        # World textures: one per background class and one per object class.
+        self._textures = [
+            _smooth_noise(trng, _TEXTURE_SIZE, c) * 0.6 +
+            _smooth_noise(trng, _TEXTURE_SIZE, 4 * c) * 0.4
+            for c in (8, 6, 10, 12, 9)
+        ]
+
+    def params(self) -> Dict:
+        """The arguments that determine every pixel (for manifests)."""
+        return dict(height=self.height, width=self.width,
+                    num_objects=list(self.num_objects),
+                    max_object_speed=self.max_object_speed,
+                    max_camera_speed=self.max_camera_speed, seed=self.seed)
+
+    # ------------------------------------------------------------------
+    def _even_speed(self, rng: np.random.Generator, vmax: int) -> int:
+        return int(rng.integers(-(vmax // 2), vmax // 2 + 1)) * 2
+
+    def scene(self, video_index: int, num_frames: int) -> Dict:
+        """Draws the scene description of one video (no pixels).
+
+        Returns:
+            dict with ``camera`` velocity ``(vx, vy)``, ``horizon`` params and
+            ``objects``: list of dicts with ``cls``, ``shape``, ``size``
+            ``(h, w)``, ``pos0`` top-left ``(x, y)`` and ``velocity``.
+        """
+        rng = np.random.default_rng([self.seed, int(video_index), 1])
+        h, w = self.height, self.width
+        cam = (self._even_speed(rng, self.max_camera_speed),
+               self._even_speed(rng, self.max_camera_speed))
+        horizon = dict(base=float(rng.uniform(0.35, 0.6) * h),
+                       amp=float(rng.uniform(0.02, 0.08) * h),
+                       period=float(rng.uniform(0.5, 1.5) * w))
+        n = int(rng.integers(self.num_objects[0], self.num_objects[1] + 1))
+        objects = []
+        for _ in range(n):
+            cls = int(rng.integers(2, len(SYNTHETIC_CLASSES)))
+            oh = int(rng.integers(max(6, h // 8), max(7, h // 3)))
+            ow = int(rng.integers(max(6, w // 8), max(7, w // 3)))
+            v = (self._even_speed(rng, self.max_object_speed),
+                 self._even_speed(rng, self.max_object_speed))
+            # Start so that the object is near the middle halfway through.
+            mid_x = int(rng.integers(0, max(1, w - ow)))
+            mid_y = int(rng.integers(0, max(1, h - oh)))
+            t_mid = num_frames // 2
+            objects.append(dict(cls=cls, shape=cls - 2, size=(oh, ow),
+                                pos0=(mid_x - v[0] * t_mid,
+                                      mid_y - v[1] * t_mid),
+                                velocity=v,
+                                tex_offset=(int(rng.integers(0, _TEXTURE_SIZE)),
+                                            int(rng.integers(0, _TEXTURE_SIZE)))))
+        return dict(camera=cam, horizon=horizon, objects=objects)
+
+    @staticmethod
+    def _shape_mask(shape: int, oh: int, ow: int) -> np.ndarray:
+        yy, xx = np.mgrid[0:oh, 0:ow].astype(np.float32)
+        if shape == 0:  # vehicle: rectangle with a cut roof corner
+            m = np.ones((oh, ow), bool)
+            m[:oh // 3, :ow // 4] = False
+            return m
+        if shape == 1:  # pedestrian: ellipse
+            cy, cx = (oh - 1) / 2, (ow - 1) / 2
+            return ((yy - cy) / (oh / 2))**2 + ((xx - cx) / (ow / 2))**2 <= 1
+        # sign: triangle pointing up
+        return np.abs(xx - (ow - 1) / 2) <= (yy + 1) * ow / (2 * oh)
+
+    def layer_velocities(self, scene: Dict) -> np.ndarray:
+        """``(1 + num_objects, 2)`` int array: image-space velocity of each
+        layer in pixels per frame (background moves opposite to the camera)."""
+        cam = scene['camera']
+        vel = [(-cam[0], -cam[1])] + [o['velocity'] for o in scene['objects']]
+        return np.asarray(vel, dtype=np.int64)
+
+    def render_frame(self, scene: Dict, t: int) -> Dict[str, np.ndarray]:
+        """Renders frame ``t`` of a scene.
+
+        Returns:
+            dict: ``img`` ``(H, W, 3)`` uint8 RGB, ``label`` ``(H, W)`` uint8
+            class ids, ``layers`` ``(H, W)`` uint8 layer ids.
+        """
+        h, w = self.height, self.width
+        cam = scene['camera']
+        ys, xs = np.mgrid[0:h, 0:w]
+        wx = xs + cam[0] * t
+        wy = ys + cam[1] * t
+        hz = scene['horizon']
+        horizon = hz['base'] + hz['amp'] * np.sin(2 * np.pi * wx / hz['period'])
+        label = np.where(wy >= horizon, 1, 0).astype(np.uint8)
+        tex_bg = np.where(
+            label == 1,
+            self._textures[1][wy % _TEXTURE_SIZE, wx % _TEXTURE_SIZE],
+            self._textures[0][wy % _TEXTURE_SIZE, wx % _TEXTURE_SIZE])
+        img = _CLASS_COLOURS[label] * (0.55 + 0.9 * tex_bg[..., None])
+        layers = np.zeros((h, w), np.uint8)
+        for i, obj in enumerate(scene['objects']):
+            oh, ow = obj['size']
+            x0 = obj['pos0'][0] + obj['velocity'][0] * t
+            y0 = obj['pos0'][1] + obj['velocity'][1] * t
+            x1, y1 = max(x0, 0), max(y0, 0)
+            x2, y2 = min(x0 + ow, w), min(y0 + oh, h)
+            if x1 >= x2 or y1 >= y2:
+                continue
+            m = self._shape_mask(obj['shape'], oh, ow)[y1 - y0:y2 - y0,
+                                                        x1 - x0:x2 - x0]
+            ty, tx = obj['tex_offset']
+            ly, lx = np.mgrid[y1 - y0:y2 - y0, x1 - x0:x2 - x0]
+            tex = self._textures[obj['cls']][(ly + ty) % _TEXTURE_SIZE,
+                                             (lx + tx) % _TEXTURE_SIZE]
+            colour = _CLASS_COLOURS[obj['cls']] * (0.45 + 1.1 * tex[..., None])
+            region = img[y1:y2, x1:x2]
+            region[m] = colour[m]
+            label[y1:y2, x1:x2][m] = obj['cls']
+            layers[y1:y2, x1:x2][m] = i + 1
+        return dict(img=np.clip(img, 0, 255).astype(np.uint8), label=label,
+                    layers=layers)
+
+    def render(self, video_index: int, num_frames: int) -> Dict:
+        """Renders a whole video.
+
+        Returns:
+            dict: ``imgs`` ``(T, H, W, 3)`` uint8 RGB, ``labels`` ``(T, H, W)``,
+            ``layers`` ``(T, H, W)``, ``velocities`` ``(L, 2)``, ``scene``.
+        """
+        scene = self.scene(video_index, num_frames)
+        frames = [self.render_frame(scene, t) for t in range(num_frames)]
+        return dict(imgs=np.stack([f['img'] for f in frames]),
+                    labels=np.stack([f['label'] for f in frames]),
+                    layers=np.stack([f['layers'] for f in frames]),
+                    velocities=self.layer_velocities(scene), scene=scene)
+
+
+def synthetic_flow_between(layers_i: np.ndarray, layers_j: np.ndarray,
+                           velocities: np.ndarray,
+                           dt: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact flow from frame i to frame j = i + dt of a synthetic video.
+
+    Args:
+        layers_i, layers_j: ``(H, W)`` layer-id maps of frames i and j.
+        velocities: ``(L, 2)`` per-layer velocity, pixels per frame.
+        dt: ``j - i`` (any sign).
+
+    Returns:
+        ``flow`` ``(2, H, W)`` float32 (x, y displacement in pixels) and
+        ``visible`` ``(H, W)`` bool: the pixel lands inside frame j on the
+        same layer (not occluded, not out of frame).
+    """
+    velocities = np.asarray(velocities)
+    if layers_i.max(initial=0) >= len(velocities):
+        raise ValueError(f'layer id {int(layers_i.max())} has no velocity '
+                         f'({len(velocities)} layers known)')
+    h, w = layers_i.shape
+    disp = velocities[layers_i.astype(np.int64)] * int(dt)  # (H, W, 2)
+    ys, xs = np.mgrid[0:h, 0:w]
+    tx = xs + disp[..., 0]
+    ty = ys + disp[..., 1]
+    inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
+    visible = np.zeros((h, w), bool)
+    visible[inside] = layers_j[ty[inside], tx[inside]] == layers_i[inside]
+    flow = np.ascontiguousarray(disp.transpose(2, 0, 1)).astype(np.float32)
+    return flow, visible
+
+
+# ----------------------------------------------------------------------
+# On-disk materialisation (what SyntheticVideoDataset reads)
+# ----------------------------------------------------------------------
+MANIFEST = 'manifest.json'
+FORMAT_VERSION = 1
+
+
+def synthetic_paths(root: str, split: str, video: int,
+                    frame: int) -> Dict[str, str]:
+    """File paths of one synthetic frame: image, label and layer map."""
+    d = osp.join(root, split, f'video_{video:03d}')
+    return dict(img=osp.join(d, f'{frame:04d}_img.png'),
+                label=osp.join(d, f'{frame:04d}_label.png'),
+                layers=osp.join(d, f'{frame:04d}_layers.png'),
+                motion=osp.join(d, 'motion.json'))
+
+
+def write_synthetic_split(root: str, split: str, generator: SyntheticVideoGenerator,
+                          num_videos: int, frames_per_video: int,
+                          first_video: int = 0) -> Dict:
+    """Writes (or reuses) one split of the synthetic video under ``root``.
+
+    The split is written into a temporary folder and moved into place in
+    one ``os.replace``, so a killed run never leaves a half-written split.
+    A split that exists is reused when its manifest records the same
+    parameters; otherwise a ``ValueError`` names the differing keys (nothing
+    is overwritten).
+
+    Returns:
+        The split's manifest dict.
+    """
+    want = dict(format=FORMAT_VERSION, generator=generator.params(),
+                num_videos=int(num_videos),
+                frames_per_video=int(frames_per_video),
+                first_video=int(first_video))
+    split_dir = osp.join(root, split)
+    manifest_path = osp.join(split_dir, MANIFEST)
+    if osp.exists(manifest_path):
+        with open(manifest_path) as f:
+            have = json.load(f)
+        if have != want:
+            diff = sorted(k for k in set(want) | set(have)
+                          if want.get(k) != have.get(k))
+            raise ValueError(
+                f'{manifest_path}: the synthetic split on disk was made with '
+                f'other parameters (differing keys: {diff}; on disk '
+                f'{ {k: have.get(k) for k in diff} }, requested '
+                f'{ {k: want.get(k) for k in diff} }). Use another data_root '
+                'or delete that folder.')
+        return have
+    if osp.exists(split_dir):
+        raise ValueError(f'{split_dir} exists but has no {MANIFEST}: not a '
+                         'synthetic split written by mmseg_temporal (or an '
+                         'interrupted foreign write); refusing to overwrite it')
+    os.makedirs(root, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{split}.tmp-', dir=root)
+    try:
+        for k in range(num_videos):
+            vid = first_video + k
+            video = generator.render(vid, frames_per_video)
+            for t in range(frames_per_video):
+                p = synthetic_paths(tmp, '.', k, t)
+                os.makedirs(osp.dirname(p['img']), exist_ok=True)
+                cv2.imwrite(p['img'], video['imgs'][t][..., ::-1])
+                cv2.imwrite(p['label'], video['labels'][t])
+                cv2.imwrite(p['layers'], video['layers'][t])
+            with open(synthetic_paths(tmp, '.', k, 0)['motion'], 'w') as f:
+                json.dump(dict(video_index=vid,
+                               velocities=video['velocities'].tolist()), f)
+        with open(osp.join(tmp, MANIFEST), 'w') as f:
+            json.dump(want, f, indent=1)
+        try:
+            os.replace(tmp, split_dir)
+        except OSError:
+            # Another process won the race: keep its split if it is ours.
+            if not osp.exists(osp.join(split_dir, MANIFEST)):
+                raise
+    finally:
+        if osp.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    with open(manifest_path) as f:
+        return json.load(f)

@@ -1,0 +1,13 @@
+"""Multi-frame transforms: one geometric and one photometric draw per sample."""
+from .formatting import PackVideoSegInputs
+from .geometric import VideoRandomCrop, VideoRandomFlip, VideoResize
+from .loading import LoadSyntheticFlow, LoadVideoAnnotations, LoadVideoFrames
+from .photometric import VideoPhotoMetricDistortion
+from .precomputed_flow import LoadPrecomputedFlow
+
+__all__ = [
+    'LoadVideoFrames', 'LoadVideoAnnotations', 'LoadSyntheticFlow',
+    'LoadPrecomputedFlow',
+    'VideoResize', 'VideoRandomCrop', 'VideoRandomFlip',
+    'VideoPhotoMetricDistortion', 'PackVideoSegInputs'
+]

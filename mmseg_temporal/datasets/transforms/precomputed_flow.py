@@ -1,0 +1,76 @@
+"""LoadPrecomputedFlow: serves flows from a flow cache during training."""
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmseg.registry import MODELS, TRANSFORMS
+
+from ...models.flow.flow_cache import FlowCache, FlowCacheError
+
+__all__ = ['LoadPrecomputedFlow']
+
+
+@TRANSFORMS.register_module()
+class LoadPrecomputedFlow(BaseTransform):
+    """Reads the flows between consecutive frames of a sample from a cache
+    made by ``tools/precompute_flow.py``, so no flow network runs in training.
+
+    Put it right after :class:`LoadVideoFrames` (before any geometric
+    transform: the cache holds flows at the frames' file resolution, and the
+    video transforms then resize/crop/flip them with the frames).
+
+    Adds ``flows`` ``(T-1, H, W, 2)`` float32 and ``flow_valid``
+    ``(T-1, H, W)`` (all True: estimated flow has no visibility information;
+    the temporal loss's occlusion mask takes care of occlusions).
+
+    Args:
+        cache_dir: the cache folder.
+        data_root: the dataset's ``data_root`` (cache keys are relative to it).
+        on_missing: ``'error'`` (default: a missing or corrupt entry raises
+            an error naming the pair) or ``'compute'`` (compute it with
+            ``estimator`` and store it).
+        estimator: flow estimator config for ``on_missing='compute'``,
+            e.g. ``dict(type='DISFlow')``.
+    """
+
+    def __init__(self, cache_dir: str, data_root: Optional[str] = None,
+                 on_missing: str = 'error',
+                 estimator: Optional[dict] = None) -> None:
+        if on_missing not in ('error', 'compute'):
+            raise ValueError("on_missing must be 'error' or 'compute', got "
+                             f'{on_missing!r}')
+        if on_missing == 'compute' and estimator is None:
+            raise ValueError("on_missing='compute' needs an estimator config")
+        self.cache = FlowCache(cache_dir, data_root)
+        self.on_missing = on_missing
+        self.estimator_cfg = estimator
+        self._estimator = None
+
+    def _compute(self, img_a: np.ndarray, img_b: np.ndarray) -> np.ndarray:
+        import torch
+        if self._estimator is None:
+            self._estimator = MODELS.build(self.estimator_cfg)
+        to_t = lambda im: torch.from_numpy(  # noqa: E731
+            np.ascontiguousarray(im[..., ::-1])).permute(2, 0, 1)[None].float()
+        return self._estimator(to_t(img_a), to_t(img_b))[0].cpu().numpy()
+
+    def transform(self, results: dict) -> dict:
+        paths, imgs = results['img_paths'], results['imgs']
+        h, w = imgs[0].shape[:2]
+        flows = []
+        for a in range(len(paths) - 1):
+            try:
+                flow = self.cache.read(paths[a], paths[a + 1], shape=(h, w))
+            except FlowCacheError:
+                if self.on_missing == 'error':
+                    raise
+                flow = self._compute(imgs[a], imgs[a + 1])
+                self.cache.write(paths[a], paths[a + 1], flow)
+            flows.append(flow.transpose(1, 2, 0))
+        results['flows'] = np.stack(flows).astype(np.float32)
+        results['flow_valid'] = np.ones(results['flows'].shape[:3], bool)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(cache_dir={self.cache.cache_dir!r}, '
+                f'on_missing={self.on_missing!r})')

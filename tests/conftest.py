@@ -1,0 +1,45 @@
+"""Shared fixtures: paths to ../shared data, a rendered synthetic video."""
+import os
+import os.path as osp
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / 'shared'
+CAMVID = SHARED / 'data' / 'camvid'
+
+from mmseg.utils import register_all_modules
+
+# Datasets built outside a Runner look transforms up in the default scope.
+register_all_modules(init_default_scope=True)
+
+# Two cores are all there is: keep torch from oversubscribing them.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def require(path: Path, what: str) -> Path:
+    """Skips the test, naming the path, when a shared fixture is absent."""
+    if not path.exists():
+        pytest.skip(f'{what} not found at {path} (expected ../shared beside '
+                    'the repository)')
+    return path
+
+
+@pytest.fixture(scope='session')
+def camvid_root() -> Path:
+    return require(CAMVID, 'CamVid data')
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory) -> str:
+    """A folder where the synthetic video gets rendered once per session."""
+    return str(tmp_path_factory.mktemp('synthetic_video'))
+
+
+@pytest.fixture(scope='session')
+def default_synthetic_root(tmp_path_factory) -> str:
+    """A folder for the synthetic video with the configs' default parameters
+    (96x128, 20 frames a video)."""
+    return str(tmp_path_factory.mktemp('synthetic_video_default'))

@@ -1,0 +1,161 @@
+"""TemporalConsistencyMetric: regrouping, rank split, outputs, parity with
+the functional core."""
+import csv
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.registry import METRICS, MODELS
+from mmseg.structures import SegDataSample
+
+from mmseg_temporal.datasets.synthetic_video import (SYNTHETIC_CLASSES,
+                                                     SyntheticVideoGenerator,
+                                                     synthetic_flow_between)
+from mmseg_temporal.evaluation import (TemporalConsistencyMetric,
+                                       temporal_consistency)
+
+H, W = 48, 64
+
+
+@pytest.fixture(scope='module')
+def stream(tmp_path_factory):
+    """Two synthetic sequences (4 and 3 frames) written as PNGs, noisy
+    predictions, exact flows keyed by image path."""
+    root = tmp_path_factory.mktemp('frames')
+    gen = SyntheticVideoGenerator(height=H, width=W, seed=0)
+    rng = np.random.default_rng(0)
+    seqs, exact = [], {}
+    for vid, n in ((0, 4), (1, 3)):
+        v = gen.render(vid, n)
+        frames = []
+        for t in range(n):
+            path = str(root / f'video{vid}_{t:03d}.png')
+            cv2.imwrite(path, v['imgs'][t][..., ::-1])
+            pred = v['labels'][t].copy()
+            flip = rng.random((H, W)) < 0.05
+            pred[flip] = rng.integers(0, 5, int(flip.sum()))
+            pred[:2, :3] = 255  # a few ignored pixels
+            frames.append(dict(path=path, pred=pred, t=t))
+        for t in range(n - 1):
+            exact[(frames[t]['path'], frames[t + 1]['path'])] = \
+                synthetic_flow_between(v['layers'][t], v['layers'][t + 1],
+                                       v['velocities'], 1)[0]
+        seqs.append((f'video{vid}', frames))
+    return seqs, exact
+
+
+def _samples(seqs):
+    out = []
+    for name, frames in seqs:
+        for fr in frames:
+            s = SegDataSample(metainfo=dict(
+                seq_name=name, frame_index=fr['t'], img_path=fr['path'],
+                ori_shape=(H, W)))
+            s.pred_sem_seg = PixelData(
+                data=torch.from_numpy(fr['pred'].astype(np.int64))[None])
+            out.append(s)
+    return out
+
+
+def _metric(exact, **kwargs):
+    m = TemporalConsistencyMetric(
+        flow_provider=lambda pa, pb, ia, ib: exact[(pa, pb)], **kwargs)
+    m.dataset_meta = dict(classes=SYNTHETIC_CLASSES)
+    return m
+
+
+def test_shuffled_two_rank_stream_matches_functional(stream, tmp_path):
+    seqs, exact = stream
+    samples = _samples(seqs)
+    order = np.random.default_rng(1).permutation(len(samples))
+    samples = [samples[i] for i in order]
+    out_dir = str(tmp_path / 'tc')
+    rank0, rank1 = _metric(exact), _metric(exact)
+    # rank 0 gets SegDataSamples, rank 1 the dicts mmengine's Evaluator makes
+    rank0.process({}, samples[0::2])
+    rank1.process({}, [s.to_dict() for s in samples[1::2]])
+    # what collect_results hands over, plus a DistributedSampler pad copy
+    results = rank0.results + rank1.results + rank0.results[:1]
+    metric = _metric(exact, output_dir=out_dir, show_progress=False)
+    got = metric.compute_metrics(results)
+
+    ref = temporal_consistency(
+        [[f['pred'] for f in frames] for _, frames in seqs],
+        [[exact[(a['path'], b['path'])]
+          for a, b in zip(frames[:-1], frames[1:])] for _, frames in seqs],
+        num_classes=len(SYNTHETIC_CLASSES))
+    assert set(got) == {'mTC', 'mTC_seq'}
+    assert got['mTC'] == round(ref['mTC'], 2)
+    assert got['mTC_seq'] == round(ref['mTC_seq'], 2)
+    assert 50 < got['mTC'] < 100
+    last = metric.last_result
+    assert last['seq_names'] == ['video0', 'video1']
+    assert last['frame_indices'] == [[0, 1, 2], [0, 1]]
+    assert last['intersect'].tolist() == ref['intersect'].tolist()
+    assert last['union'].tolist() == ref['union'].tolist()
+    for a, b in zip(last['per_pair'], ref['per_pair']):
+        np.testing.assert_array_equal(a, b)
+
+    with open(osp.join(out_dir, 'tc_per_pair.csv')) as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ['seq_name', 'frame_index', 'tc']
+    assert [r[:2] for r in rows[1:]] == [['video0', '0'], ['video0', '1'],
+                                         ['video0', '2'], ['video1', '0'],
+                                         ['video1', '1']]
+    np.testing.assert_allclose([float(r[2]) for r in rows[1:]],
+                               np.concatenate(ref['per_pair']), atol=1e-4)
+    png = osp.join(out_dir, 'tc_per_pair.png')
+    assert osp.getsize(png) > 1000
+    assert cv2.imread(png) is not None
+    assert osp.exists(osp.join(out_dir, 'tc_per_class.csv'))
+
+
+def test_registry_evaluate_and_errors(stream):
+    seqs, exact = stream
+    metric = METRICS.build(dict(
+        type='TemporalConsistencyMetric', show_progress=False,
+        flow_provider=lambda pa, pb, ia, ib: exact[(pa, pb)]))
+    metric.dataset_meta = dict(classes=SYNTHETIC_CLASSES)
+    samples = _samples(seqs)
+    metric.process({}, samples)
+    res = metric.evaluate(len(samples))  # BaseMetric path, single process
+    assert set(res) == {'mTC', 'mTC_seq'} and metric.results == []
+
+    bad = SegDataSample(metainfo=dict(img_path='x.png', frame_index=0))
+    bad.pred_sem_seg = PixelData(data=torch.zeros(1, 4, 4, dtype=torch.long))
+    with pytest.raises(KeyError, match="'seq_name'"):
+        metric.process({}, [bad])
+    metric.process({}, samples[:2])
+    clash = dict(metric.results[1], img_path='other.png')
+    with pytest.raises(ValueError, match='frame_index 1 appears with two'):
+        metric.compute_metrics(metric.results + [clash])
+    wrong = _metric({k: v[..., :-1] for k, v in exact.items()},
+                    show_progress=False)
+    with pytest.raises(ValueError, match=r'shape \(2, 48, 63\)'):
+        wrong.compute_metrics(metric.results)
+
+
+def test_default_flow_estimator(stream):
+    import mmseg_temporal.models.flow  # noqa: F401  (registers DISFlow)
+    if 'DISFlow' not in MODELS.module_dict:
+        pytest.skip('DISFlow is not registered')
+    seqs, _ = stream
+    seqs = seqs[1:]  # one 3-frame sequence is enough
+    metric = TemporalConsistencyMetric(show_progress=True)
+    metric.dataset_meta = dict(classes=SYNTHETIC_CLASSES)
+    metric.process({}, _samples(seqs))
+    got = metric.compute_metrics(metric.results)
+    est = MODELS.build(dict(type='DISFlow'))
+    frames = seqs[0][1]
+
+    def rgb(p):
+        img = cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB)
+        return torch.from_numpy(img).permute(2, 0, 1)[None].float()
+
+    flows = [est(rgb(a['path']), rgb(b['path']))[0]
+             for a, b in zip(frames[:-1], frames[1:])]
+    ref = temporal_consistency([[f['pred'] for f in frames]], [flows], 5)
+    assert got['mTC'] == round(ref['mTC'], 2)

@@ -1,0 +1,146 @@
+"""Stock MMSeg training through MMEngine's Runner on every video dataset's
+labelled frames: train, save, kill, resume, test."""
+import copy
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import mmseg_temporal  # noqa: F401
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
+
+pytestmark = pytest.mark.slow
+
+
+def _cfg_options(root):
+    opts = []
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{key}.dataset.data_root={root}', f'{key}.num_workers=0',
+                 f'{key}.persistent_workers=False']
+    return opts
+
+
+def test_train_kill_resume_test(default_synthetic_root, tmp_path):
+    work = tmp_path / 'work'
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
+    common = _cfg_options(default_synthetic_root) + [
+        'default_hooks.checkpoint.interval=3', 'train_cfg.val_interval=1000',
+        'default_hooks.logger.interval=1']
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/train.py', str(BASELINE), '--work-dir',
+         str(work), '--cfg-options', 'train_cfg.max_iters=100000', *common],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    try:
+        while not (work / 'iter_6.pth').exists():
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            assert time.time() < deadline, 'no checkpoint within 300 s'
+            time.sleep(0.2)
+        while not (work / 'last_checkpoint').read_text().strip().endswith('iter_6.pth'):
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    saved = torch.load(work / 'iter_6.pth', map_location='cpu', weights_only=False)
+    assert saved['meta']['iter'] == 6
+
+    out = subprocess.run(
+        [sys.executable, 'tools/train.py', str(BASELINE), '--work-dir',
+         str(work), '--resume', '--cfg-options', 'train_cfg.max_iters=9',
+         *common], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert 'resumed epoch: 0, iter: 6' in log
+    assert 'Iter(train) [7/9]' in log and 'Iter(train) [1/9]' not in log
+    final = torch.load(work / 'iter_9.pth', map_location='cpu', weights_only=False)
+    assert final['meta']['iter'] == 9
+    # The optimiser state went on from the saved one (SGD momentum buffers).
+    mom6 = [s['momentum_buffer'] for s in saved['optimizer']['state'].values()]
+    mom9 = [s['momentum_buffer'] for s in final['optimizer']['state'].values()]
+    assert len(mom6) == len(mom9) > 0 and not torch.equal(mom6[0], mom9[0])
+
+    out = subprocess.run(
+        [sys.executable, 'tools/test.py', str(BASELINE), str(work / 'iter_9.pth'),
+         '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+         *_cfg_options(default_synthetic_root)], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert 'mIoU' in out.stdout + out.stderr
+
+
+def _stock_cfg(dataset: dict, test_dataset: dict, num_classes: int, work_dir):
+    cfg = Config.fromfile(str(BASELINE))
+    cfg.model.decode_head.num_classes = num_classes
+    cfg.model.data_preprocessor = dict(
+        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, size=(64, 64))
+    pipe = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+            dict(type='RandomResize', scale=(128, 96), ratio_range=(0.5, 1.0),
+                 keep_ratio=True),
+            dict(type='RandomCrop', crop_size=(64, 64)),
+            dict(type='PackSegInputs')]
+    test_pipe = [dict(type='LoadImageFromFile'),
+                 dict(type='Resize', scale=(128, 96), keep_ratio=True),
+                 dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+    cfg.train_dataloader.dataset = dict(dataset, sample_mode='labelled',
+                                        pipeline=pipe)
+    cfg.train_dataloader.batch_size = 2
+    cfg.test_dataloader.dataset = dict(test_dataset, sample_mode='labelled',
+                                       pipeline=test_pipe)
+    cfg.val_dataloader = cfg.test_dataloader
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].num_workers = 0
+        cfg[key].persistent_workers = False
+    cfg.train_cfg.max_iters = 3
+    cfg.train_cfg.val_interval = 3
+    cfg.default_hooks.checkpoint.interval = 3
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+def _train_then_test(cfg):
+    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    runner.train()
+    assert osp.exists(osp.join(cfg.work_dir, 'iter_3.pth'))
+    cfg = copy.deepcopy(cfg)
+    cfg.load_from = osp.join(cfg.work_dir, 'iter_3.pth')
+    cfg.experiment_name = 'test_' + osp.basename(cfg.work_dir)
+    metrics = Runner.from_cfg(cfg).test()
+    assert 0.0 <= metrics['mIoU'] <= 100.0
+    return metrics
+
+
+def test_stock_encoder_decoder_on_camvid(camvid_root, tmp_path):
+    ds = dict(type='CamVidVideoDataset', data_root=str(camvid_root),
+              data_prefix=dict(img_path='train', seg_map_path='trainannot'),
+              indices=8)
+    tds = dict(ds, data_prefix=dict(img_path='test', seg_map_path='testannot'),
+               indices=4)
+    _train_then_test(_stock_cfg(ds, tds, 11, tmp_path / 'camvid'))
+
+
+def test_stock_encoder_decoder_on_cityscapes_layout(tmp_path):
+    from test_video_datasets import make_cityscapes
+    make_cityscapes(tmp_path / 'cs', hw=(48, 64))
+    ds = dict(type='CityscapesVideoDataset', data_root=str(tmp_path / 'cs'))
+    _train_then_test(_stock_cfg(ds, ds, 19, tmp_path / 'cityscapes'))
+
+
+def test_stock_encoder_decoder_on_synthetic(tmp_path):
+    ds = dict(type='SyntheticVideoDataset', data_root=str(tmp_path / 'data'),
+              num_videos=2, frames_per_video=20)
+    tds = dict(ds, split='val', num_videos=1)
+    _train_then_test(_stock_cfg(ds, tds, 5, tmp_path / 'synthetic'))

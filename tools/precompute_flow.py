@@ -1,0 +1,94 @@
+"""Precompute the flow of every frame pair a training config will ask for.
+
+    python tools/precompute_flow.py CONFIG [--out CACHE_DIR]
+        [--estimator '{"type": "DISFlow", "preset": "medium"}']
+        [--dataloader train_dataloader] [--cfg-options k=v ...]
+
+Builds the config's triplet dataset, lists every pair (frame f -> labelled
+frame, labelled frame -> frame b) over all offsets of the random sample
+policy, and stores the flow of each into a flow cache (float16, one atomic
+file per pair, see ``mmseg_temporal/models/flow/flow_cache.py``). Pairs
+already in the cache are skipped, so a killed run resumes where it stopped.
+``--out`` defaults to the ``cache_dir`` of the pipeline's
+``LoadPrecomputedFlow`` step.
+"""
+import argparse
+import json
+import time
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmseg.registry import DATASETS, MODELS
+from tqdm import tqdm
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.models.flow.flow_cache import FlowCache
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config')
+    p.add_argument('--out', help='cache folder (default: from the pipeline)')
+    p.add_argument('--estimator', default=None,
+                   help='flow estimator config as JSON (default: the '
+                        "pipeline's, else DISFlow)")
+    p.add_argument('--dataloader', default='train_dataloader')
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args(argv)
+
+
+def _pipeline_step(pipeline, name):
+    for step in pipeline:
+        if step.get('type') == name:
+            return step
+    return None
+
+
+def read_rgb(path: str) -> torch.Tensor:
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f'frame missing or unreadable: {path}')
+    return torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(
+        2, 0, 1)[None].float()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    ds_cfg = cfg[args.dataloader].dataset.copy()
+    step = _pipeline_step(ds_cfg.get('pipeline', []), 'LoadPrecomputedFlow') or {}
+    out = args.out or step.get('cache_dir')
+    if not out:
+        raise SystemExit('no --out given and the pipeline has no '
+                         'LoadPrecomputedFlow(cache_dir=...) step')
+    est_cfg = (json.loads(args.estimator) if args.estimator else
+               step.get('estimator') or dict(type='DISFlow'))
+    ds_cfg['pipeline'] = []
+    ds_cfg['sample_mode'] = 'triplet'
+    dataset = DATASETS.build(ds_cfg)
+    pairs = dataset.flow_pairs()
+    cache = FlowCache(out, step.get('data_root', dataset.data_root))
+    cache.write_meta(dict(estimator=est_cfg, dtype='float16',
+                          data_root=cache.data_root, config=args.config))
+    todo = [p for p in pairs if not cache.has(*p)]
+    print(f'{len(pairs)} pairs, {len(pairs) - len(todo)} already cached, '
+          f'{len(todo)} to compute with {est_cfg} -> {out}')
+    estimator = MODELS.build(est_cfg).to(args.device)
+    t0 = time.time()
+    for a, b in tqdm(todo, desc='flow', unit='pair'):
+        flow = estimator(read_rgb(a).to(args.device), read_rgb(b).to(args.device))
+        cache.write(a, b, flow[0].cpu().numpy())
+    dt = time.time() - t0
+    print(f'done: {len(todo)} pairs in {dt:.1f} s'
+          + (f' ({dt / len(todo) * 1000:.1f} ms/pair)' if todo else ''))
+    return dict(pairs=len(pairs), computed=len(todo))
+
+
+if __name__ == '__main__':
+    main()
