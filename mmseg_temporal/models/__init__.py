@@ -1,5 +1,6 @@
 """Models: data preprocessor, flow estimators, losses, segmentors."""
-from . import flow, losses  # noqa: F401  (registers the modules)
+from . import flow, losses, segmentors  # noqa: F401  (registers the modules)
 from .data_preprocessor import VideoSegDataPreProcessor
+from .segmentors import TemporalDistillSegmentor
 
-__all__ = ['VideoSegDataPreProcessor']
+__all__ = ['VideoSegDataPreProcessor', 'TemporalDistillSegmentor']
