@@ -11,6 +11,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmseg_temporal.utils.launch import prepare_cpu_distributed
 
 
 def parse_args():
@@ -40,6 +41,7 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    prepare_cpu_distributed(cfg, args.launcher)  # no-op with GPUs
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:

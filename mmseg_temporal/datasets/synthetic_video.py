@@ -283,23 +283,11 @@ def write_synthetic_split(root: str, split: str, generator: SyntheticVideoGenera
                 first_video=int(first_video))
     split_dir = osp.join(root, split)
     manifest_path = osp.join(split_dir, MANIFEST)
-    if osp.exists(manifest_path):
-        with open(manifest_path) as f:
-            have = json.load(f)
-        if have != want:
-            diff = sorted(k for k in set(want) | set(have)
-                          if want.get(k) != have.get(k))
-            raise ValueError(
-                f'{manifest_path}: the synthetic split on disk was made with '
-                f'other parameters (differing keys: {diff}; on disk '
-                f'{ {k: have.get(k) for k in diff} }, requested '
-                f'{ {k: want.get(k) for k in diff} }). Use another data_root '
-                'or delete that folder.')
-        return have
+    # The split folder appears with its manifest in one os.replace, so a
+    # folder without a manifest is not one of ours (checked folder-first to
+    # be race-free when several processes, e.g. DDP ranks, start together).
     if osp.exists(split_dir):
-        raise ValueError(f'{split_dir} exists but has no {MANIFEST}: not a '
-                         'synthetic split written by mmseg_temporal (or an '
-                         'interrupted foreign write); refusing to overwrite it')
+        return _check_manifest(split_dir, want)
     os.makedirs(root, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f'.{split}.tmp-', dir=root)
     try:
@@ -320,11 +308,31 @@ def write_synthetic_split(root: str, split: str, generator: SyntheticVideoGenera
         try:
             os.replace(tmp, split_dir)
         except OSError:
-            # Another process won the race: keep its split if it is ours.
-            if not osp.exists(osp.join(split_dir, MANIFEST)):
+            if not osp.exists(split_dir):
                 raise
+            # Another process won the race: its split must match ours.
     finally:
         if osp.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+    return _check_manifest(split_dir, want)
+
+
+def _check_manifest(split_dir: str, want: Dict) -> Dict:
+    """The manifest of an existing split, if it was made with ``want``."""
+    manifest_path = osp.join(split_dir, MANIFEST)
+    if not osp.exists(manifest_path):
+        raise ValueError(f'{split_dir} exists but has no {MANIFEST}: not a '
+                         'synthetic split written by mmseg_temporal; refusing '
+                         'to overwrite it')
     with open(manifest_path) as f:
-        return json.load(f)
+        have = json.load(f)
+    if have != want:
+        diff = sorted(k for k in set(want) | set(have)
+                      if want.get(k) != have.get(k))
+        raise ValueError(
+            f'{manifest_path}: the synthetic split on disk was made with '
+            f'other parameters (differing keys: {diff}; on disk '
+            f'{ {k: have.get(k) for k in diff} }, requested '
+            f'{ {k: want.get(k) for k in diff} }). Use another data_root '
+            'or delete that folder.')
+    return have

@@ -110,6 +110,9 @@ class TemporalDistillSegmentor(BaseSegmentor):
             is the feature map for SF pair-wise and MF (the last block
             before the classifier); default the decode head's classifier.
         data_preprocessor: a :class:`VideoSegDataPreProcessor` config.
+        train_cfg, test_cfg: unused (the student's own are used); accepted
+            because MMSeg's ``init_model`` sets them.
+        pretrained: must be ``None`` (``init_model`` passes it).
     """
 
     def __init__(self,
@@ -123,7 +126,12 @@ class TemporalDistillSegmentor(BaseSegmentor):
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
+        if pretrained is not None:
+            raise ValueError('set pretrained weights on the student '
+                             '(student.pretrained or its init_cfg), not on '
+                             'the TemporalDistillSegmentor')
         student = copy.deepcopy(dict(student))
         student_pre = student.pop('data_preprocessor', None)
         if data_preprocessor is None:

@@ -1,0 +1,4 @@
+"""High-level functions: export of the student."""
+from .export import export_student
+
+__all__ = ['export_student']

@@ -1,0 +1,44 @@
+"""tools/dist_train.sh and dist_test.sh with 2 processes on the CPU (gloo)."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _data_opts(root):
+    opts = []
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{key}.dataset.data_root={root}', f'{key}.num_workers=0',
+                 f'{key}.persistent_workers=False']
+    return opts
+
+
+def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
+    work = tmp_path / 'work'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT='29517')
+    cfg = 'configs/synthetic/pspnet_tiny_tl_synthetic.py'
+    out = subprocess.run(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work),
+         '--cfg-options', 'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
+         'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
+         *_data_opts(default_synthetic_root)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    assert 'Distributed training: True' in log
+    assert 'Iter(train) [3/3]' in log and 'loss_tl' in log
+    assert sorted(p.name for p in work.glob('*.pth')) == ['iter_3.pth']
+
+    out = subprocess.run(
+        ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
+         '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+         *_data_opts(default_synthetic_root)],
+        cwd=ROOT, env=dict(env, PORT='29518'), capture_output=True, text=True,
+        timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    assert 'mIoU' in log
