@@ -1,0 +1,40 @@
+# CamVid (SegNet release layout: ../shared/data/camvid or data/camvid):
+# triplets of neighbouring labelled frames (1 s apart) of one sequence,
+# crop 640 (appendix B.2), void (11) ignored.
+dataset_type = 'CamVidVideoDataset'
+data_root = 'data/camvid/'
+crop_size = (640, 640)
+train_pipeline = [
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadVideoAnnotations'),
+    dict(type='VideoResize', scale=(960, 720), ratio_range=(0.5, 2.0),
+         keep_ratio=True),
+    dict(type='VideoRandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='VideoRandomFlip', prob=0.5),
+    dict(type='VideoPhotoMetricDistortion'),
+    dict(type='PackVideoSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(960, 720), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=4, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type, data_root=data_root,
+        data_prefix=dict(img_path='train', seg_map_path='trainannot'),
+        sample_mode='triplet', offsets_before=(1, 1), offsets_after=(1, 1),
+        edge_policy='skip', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root,
+        data_prefix=dict(img_path='test', seg_map_path='testannot'),
+        sample_mode='labelled', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
