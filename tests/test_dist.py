@@ -41,4 +41,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
         timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
-    assert 'mIoU' in log
+    # mIoU and temporal consistency from one test loop over 2 processes,
+    # sequences gathered across ranks (2 videos x 20 frames -> 38 pairs).
+    assert 'mIoU' in log and 'mTC' in log
+    assert 'TC over 38 frame pairs of 2 sequences' in log

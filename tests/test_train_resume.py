@@ -76,8 +76,10 @@ def test_train_kill_resume_test(default_synthetic_root, tmp_path):
          '--work-dir', str(tmp_path / 'test'), '--cfg-options',
          *_cfg_options(default_synthetic_root)], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
-    assert 'mIoU' in out.stdout + out.stderr
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert 'mIoU' in log and 'mTC' in log and 'mTC_seq' in log
+    assert (tmp_path / 'test' / 'temporal_consistency' / 'tc_per_pair.png').exists()
 
 
 def _stock_cfg(dataset: dict, test_dataset: dict, num_classes: int, work_dir):
@@ -100,6 +102,8 @@ def _stock_cfg(dataset: dict, test_dataset: dict, num_classes: int, work_dir):
     cfg.test_dataloader.dataset = dict(test_dataset, sample_mode='labelled',
                                        pipeline=test_pipe)
     cfg.val_dataloader = cfg.test_dataloader
+    cfg.test_evaluator = cfg.val_evaluator = dict(type='IoUMetric',
+                                                  iou_metrics=['mIoU'])
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].num_workers = 0
         cfg[key].persistent_workers = False

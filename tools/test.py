@@ -51,9 +51,15 @@ def main():
         vis['interval'] = 1
         vis['show'] = False
         cfg.visualizer['save_dir'] = args.show_dir
-    if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+    evaluators = cfg.test_evaluator if isinstance(
+        cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
+    for ev in evaluators:
+        if ev.get('type') == 'TemporalConsistencyMetric':
+            # per-pair TC curve (CSV + PNG) and per-class table files
+            ev.setdefault('output_dir', osp.join(cfg.work_dir, 'temporal_consistency'))
+        elif args.out is not None:
+            ev['output_dir'] = args.out
+            ev['keep_results'] = True
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -43,6 +43,25 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, split='val', num_videos=2,
                  sample_mode='labelled', pipeline=test_pipeline,
                  **synthetic_args))
-test_dataloader = val_dataloader
+# Temporal test set: every frame of 2 test videos in order, all labelled
+# (the synthetic video has labels everywhere): mIoU and TC in one loop.
+sequence_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 96), keep_ratio=True),
+    dict(type='LoadAnnotationsIfAny'),
+    dict(type='PackSegInputs',
+         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                    'reduce_zero_label', 'seq_name', 'frame_index')),
+]
+test_dataloader = dict(
+    batch_size=1, num_workers=2, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, split='test', num_videos=2,
+                 sample_mode='sequence', pipeline=sequence_test_pipeline,
+                 **dict(synthetic_args, label_start=0, label_interval=1)))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+test_evaluator = [
+    dict(type='SparseIoUMetric', iou_metrics=['mIoU']),
+    dict(type='TemporalConsistencyMetric', flow=dict(type='DISFlow')),
+]

@@ -1,13 +1,14 @@
 """Multi-frame transforms: one geometric and one photometric draw per sample."""
 from .formatting import PackVideoSegInputs
 from .geometric import VideoRandomCrop, VideoRandomFlip, VideoResize
-from .loading import LoadSyntheticFlow, LoadVideoAnnotations, LoadVideoFrames
+from .loading import (LoadAnnotationsIfAny, LoadSyntheticFlow,
+                      LoadVideoAnnotations, LoadVideoFrames)
 from .photometric import VideoPhotoMetricDistortion
 from .precomputed_flow import LoadPrecomputedFlow
 
 __all__ = [
     'LoadVideoFrames', 'LoadVideoAnnotations', 'LoadSyntheticFlow',
-    'LoadPrecomputedFlow',
+    'LoadPrecomputedFlow', 'LoadAnnotationsIfAny',
     'VideoResize', 'VideoRandomCrop', 'VideoRandomFlip',
     'VideoPhotoMetricDistortion', 'PackVideoSegInputs'
 ]

@@ -10,7 +10,8 @@ from mmseg.registry import TRANSFORMS
 
 from ..synthetic_video import synthetic_flow_between
 
-__all__ = ['LoadVideoFrames', 'LoadVideoAnnotations', 'LoadSyntheticFlow']
+__all__ = ['LoadVideoFrames', 'LoadVideoAnnotations', 'LoadAnnotationsIfAny',
+           'LoadSyntheticFlow']
 
 
 def _sample_name(results: dict) -> str:
@@ -130,6 +131,22 @@ class LoadVideoAnnotations(LoadAnnotations):
             results['gt_seg_map_frames'] = np.stack(maps)
             results['seg_fields'].append('gt_seg_map_frames')
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotationsIfAny(LoadAnnotations):
+    """MMSeg's ``LoadAnnotations`` for frames that may have no label.
+
+    In ``sample_mode='sequence'`` only some frames are labelled
+    (``seg_map_path`` is ``None`` for the others): those pass through
+    without ``gt_seg_map``, so ``SparseIoUMetric`` scores the labelled
+    frames and ``TemporalConsistencyMetric`` every frame.
+    """
+
+    def transform(self, results: dict) -> dict:
+        if results.get('seg_map_path') is None:
+            return results
+        return super().transform(results)
 
 
 @TRANSFORMS.register_module()

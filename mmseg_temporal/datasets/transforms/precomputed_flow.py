@@ -54,8 +54,22 @@ class LoadPrecomputedFlow(BaseTransform):
             np.ascontiguousarray(im[..., ::-1])).permute(2, 0, 1)[None].float()
         return self._estimator(to_t(img_a), to_t(img_b))[0].cpu().numpy()
 
+    # Keys the video geometric transforms set: their presence means the
+    # frames no longer have the resolution/orientation of the cached flows.
+    _GEOMETRIC_KEYS = ('scale_factor', 'crop_bbox', 'flip')
+
     def transform(self, results: dict) -> dict:
         paths, imgs = results['img_paths'], results['imgs']
+        done = [k for k in self._GEOMETRIC_KEYS if k in results]
+        if done or tuple(imgs[0].shape[:2]) != tuple(
+                results.get('ori_shape', imgs[0].shape[:2])):
+            # Reading here would serve flows that do not match the frames
+            # (and on_missing='compute' would overwrite valid entries).
+            raise ValueError(
+                f'{type(self).__name__} must come before the geometric '
+                f'transforms (right after LoadVideoFrames): the frames of '
+                f'sample {results.get("img_path")} were already transformed '
+                f'({done or "resized"})')
         h, w = imgs[0].shape[:2]
         flows = []
         for a in range(len(paths) - 1):

@@ -4,6 +4,8 @@ from .correlation import Correlation, correlation
 from .dis_flow import DISFlow
 from .flownet2 import (CheckpointMismatchError, FlowNet2,
                        load_flownet2_state_dict, read_state_dict)
+from .flow_cache import FlowCache, FlowCacheError
+from .precomputed_flow import PrecomputedFlow
 from .visualization import flow_to_color, make_color_wheel
 from .warp import flow_to_grid, flow_warp, occlusion_mask
 
@@ -11,5 +13,6 @@ __all__ = [
     'flow_warp', 'flow_to_grid', 'occlusion_mask', 'BaseFlowEstimator',
     'Correlation', 'correlation', 'DISFlow', 'FlowNet2',
     'load_flownet2_state_dict', 'read_state_dict', 'CheckpointMismatchError',
-    'flow_to_color', 'make_color_wheel'
+    'flow_to_color', 'make_color_wheel', 'FlowCache', 'FlowCacheError',
+    'PrecomputedFlow'
 ]
