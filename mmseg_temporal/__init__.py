@@ -16,6 +16,6 @@ from .utils.checkpoint import register_checkpoint_safe_globals
 register_checkpoint_safe_globals()
 make_mmengine_local_writes_atomic()
 
-from . import datasets, evaluation, models  # noqa: E402,F401
+from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 
 __all__ = ['__version__']

@@ -1,0 +1,125 @@
+"""Shared plumbing of the method's losses: naming, weighting, dtype, checks.
+
+Every loss of the package derives from :class:`BaseTemporalDistillLoss`,
+which gives it the MMSeg conventions (``loss_weight``, a ``loss_name``
+starting with ``loss_``) and three guarantees:
+
+* computation in float32 (float64 when an input is float64, e.g. for
+  ``gradcheck``) with autocast switched off inside the loss, whatever the
+  caller's autocast state;
+* shape errors are ``ValueError`` naming both shapes;
+* a NaN or Inf loss raises ``FloatingPointError`` naming the loss (one
+  ``torch.isfinite(loss).all()`` per call) instead of silently poisoning the
+  weights.
+"""
+import contextlib
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ['BaseTemporalDistillLoss', 'compute_dtype', 'autocast_off',
+           'shape_str', 'check_4d', 'resize_to', 'prepare_valid',
+           'assert_finite']
+
+
+def shape_str(x: Tensor) -> str:
+    """``(B, C, H, W)``-style string of a tensor's shape."""
+    return str(tuple(x.shape))
+
+
+def compute_dtype(*tensors: Optional[Tensor]) -> torch.dtype:
+    """float64 if any floating input is float64, else float32."""
+    for t in tensors:
+        if t is not None and t.dtype == torch.float64:
+            return torch.float64
+    return torch.float32
+
+
+def autocast_off(ref: Tensor) -> contextlib.AbstractContextManager:
+    """Context that disables autocast on ``ref``'s device type."""
+    return torch.autocast(device_type=ref.device.type, enabled=False)
+
+
+def check_4d(name: str, x: Tensor, loss_name: str) -> None:
+    """Raise ``ValueError`` unless ``x`` is ``(B, C, H, W)``."""
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        got = shape_str(x) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f'{loss_name}: {name} must have shape (B, C, H, W), '
+                         f'got {got}')
+
+
+def resize_to(x: Tensor, size: Sequence[int], align_corners: bool) -> Tensor:
+    """Bilinear resize of ``(B, C, H, W)`` to ``size`` (no-op if equal)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode='bilinear',
+                         align_corners=align_corners)
+
+
+def prepare_valid(valid: Optional[Tensor], ref: Tensor, loss_name: str,
+                  dtype: torch.dtype) -> Optional[Tensor]:
+    """Turn a ``(B, H, W)`` or ``(B, 1, H, W)`` mask into ``(B, 1, H, W)``.
+
+    ``ref`` is the ``(B, *, H, W)`` tensor the mask must match. Non-zero
+    entries are valid (bool or 0/1 float); returns ``None`` for ``None``.
+    """
+    if valid is None:
+        return None
+    v = valid[:, None] if valid.dim() == 3 else valid
+    if (v.dim() != 4 or v.shape[1] != 1 or v.shape[0] != ref.shape[0]
+            or v.shape[-2:] != ref.shape[-2:]):
+        raise ValueError(f'{loss_name}: valid mask of shape '
+                         f'{shape_str(valid)} '
+                         f'does not match (B, [1,] H, W) of {shape_str(ref)}')
+    return (v.detach() != 0).to(dtype)
+
+
+def assert_finite(loss: Tensor, loss_name: str) -> None:
+    """Raise ``FloatingPointError`` if ``loss`` holds a NaN or Inf."""
+    if not bool(torch.isfinite(loss).all()):
+        raise FloatingPointError(
+            f'{loss_name} is not finite '
+            f'({loss.detach().flatten()[:4].tolist()}): NaN/Inf in its '
+            'inputs or an overflow; refusing to return it so that it does '
+            'not poison the weights')
+
+
+class BaseTemporalDistillLoss(nn.Module):
+    """Base of the method's losses (MMSeg loss conventions).
+
+    Args:
+        loss_weight: factor applied to the loss (the paper's lambda = 0.1 is
+            meant to be set here).
+        loss_name: key of the loss in the losses dict; must start with
+            ``loss_`` for MMSeg/MMEngine to add it to the total.
+        check_finite: raise ``FloatingPointError`` on a NaN/Inf loss.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_',
+                 check_finite: bool = True) -> None:
+        super().__init__()
+        if not isinstance(loss_name, str) or not loss_name.startswith('loss_'):
+            raise ValueError(f"loss_name must start with 'loss_' (MMSeg only "
+                             f'back-propagates those), got {loss_name!r}')
+        self.loss_weight = float(loss_weight)
+        self._loss_name = loss_name
+        self.check_finite = bool(check_finite)
+
+    @property
+    def loss_name(self) -> str:
+        """Name of the loss item; ``loss_`` prefixed so that it is summed
+        into the total loss and back-propagated."""
+        return self._loss_name
+
+    def _finish(self, loss: Tensor, out_dtype: torch.dtype) -> Tensor:
+        """Weight, cast to ``out_dtype`` and check a scalar loss."""
+        loss = (self.loss_weight * loss).to(out_dtype)
+        if self.check_finite:
+            assert_finite(loss, self.loss_name)
+        return loss
+
+    def extra_repr(self) -> str:
+        return f'loss_weight={self.loss_weight}, loss_name={self.loss_name!r}'
