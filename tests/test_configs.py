@@ -49,8 +49,11 @@ def test_config_builds(path, monkeypatch):
     for t in _types(cfg.train_dataloader.dataset, []) + \
             _types(cfg.test_dataloader.dataset, []):
         assert DATASETS.get(t) or TRANSFORMS.get(t), t
-    for t in _types(cfg.get('test_evaluator', {}), []):
-        assert METRICS.get(t), t
+    evaluators = cfg.get('test_evaluator', [])
+    for ev in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+        assert METRICS.get(ev['type']), ev['type']
+        for t in _types({k: v for k, v in ev.items() if k != 'type'}, []):
+            assert MODELS.get(t), t  # e.g. the TC metric's flow estimator
     for t in _types(cfg.get('custom_hooks', []), []):
         assert HOOKS.get(t), t
 

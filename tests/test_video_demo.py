@@ -1,0 +1,211 @@
+"""tools/video_demo.py and mmseg_temporal.apis.video: per-frame inference of
+exported models over a frame folder or a video file, overlay video, TC curve
+and latency; clear errors for bad inputs."""
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import mmseg_temporal  # noqa: F401
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg_temporal.apis import (FrameSource, VideoInputError, export_student,
+                                 overlay_prediction, run_video_demo)
+
+ROOT = Path(__file__).resolve().parents[1]
+SYN_CFG = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
+CLASSES = ['sky', 'road', 'car', 'tree', 'person']
+PALETTE = [[70, 130, 180], [128, 64, 128], [0, 0, 142], [107, 142, 35],
+           [220, 20, 60]]
+NUM_FRAMES = 8
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def _export(tmp: Path, seed: int):
+    """An exported tiny PSPNet with random weights (no training)."""
+    cfg = Config.fromfile(str(SYN_CFG))
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    ckpt = tmp / f'random_{seed}.pth'
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=CLASSES,
+                                                palette=PALETTE))), ckpt)
+    return export_student(str(SYN_CFG), str(ckpt), str(tmp / f'export_{seed}'))
+
+
+@pytest.fixture(scope='module')
+def exports(tmp_path_factory):
+    """Two exported models (different random weights): 'baseline', 'ETC'."""
+    tmp = tmp_path_factory.mktemp('video_demo_models')
+    return [_export(tmp, 0), _export(tmp, 1)]
+
+
+@pytest.fixture(scope='module')
+def seq05_frames(camvid_root, tmp_path_factory) -> Path:
+    """The first NUM_FRAMES frames of CamVid Seq05VD, copied into a folder."""
+    src = camvid_root / 'test'
+    files = sorted(src.glob('Seq05VD_f*.png'))[:NUM_FRAMES]
+    if len(files) < NUM_FRAMES:
+        pytest.skip(f'CamVid Seq05VD frames not found in {src} (expected '
+                    '../shared/data/camvid beside the repository)')
+    dst = tmp_path_factory.mktemp('seq05vd')
+    for f in files:
+        shutil.copy(f, dst / f.name)
+    return dst
+
+
+def _read_video(path: Path):
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), path
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    return frames
+
+
+@pytest.mark.slow
+def test_cli_two_models_on_frame_folder(exports, seq05_frames, tmp_path):
+    out = tmp_path / 'out'
+    (c0, k0), (c1, k1) = exports
+    res = subprocess.run(
+        [sys.executable, 'tools/video_demo.py', str(seq05_frames),
+         '--models', c0, k0, c1, k1, '--names', 'baseline', 'ETC',
+         '--out-dir', str(out), '--device', 'cpu', '--no-progress'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'baseline' in res.stdout and 'ETC' in res.stdout
+    assert 'p99' in res.stdout
+
+    h, w = cv2.imread(str(next(seq05_frames.iterdir()))).shape[:2]
+    frames = _read_video(out / 'overlay.mp4')
+    assert len(frames) == NUM_FRAMES
+    assert frames[0].shape == (h, 2 * w, 3)
+
+    png = (out / 'tc_curve.png').read_bytes()
+    assert png[:8] == PNG_MAGIC
+    img = cv2.imread(str(out / 'tc_curve.png'))
+    assert img is not None and img.shape[0] > 100 and img.shape[1] > 100
+
+    summary = json.loads((out / 'latency.json').read_text())
+    assert set(summary['models']) == {'baseline', 'ETC'}
+    assert summary['num_frames'] == NUM_FRAMES
+    for name, m in summary['models'].items():
+        lat = m['latency']
+        assert lat['frames'] == NUM_FRAMES
+        for key in ('mean_ms', 'median_ms', 'p99_ms'):
+            assert math.isfinite(lat[key]) and lat[key] > 0, (name, key)
+        assert 0 <= m['mTC'] <= 100
+        assert len(m['tc_curve']) == NUM_FRAMES - 1
+        assert all(v is None or 0 <= v <= 100 for v in m['tc_curve'])
+
+
+def test_video_file_input(exports, tmp_path):
+    # A short mp4 of a moving square; one model, library call.
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'),
+                             5., (128, 96))
+    assert writer.isOpened()
+    for t in range(5):
+        img = np.full((96, 128, 3), 90, np.uint8)
+        cv2.rectangle(img, (10 + 6 * t, 20), (50 + 6 * t, 60), (0, 200, 255),
+                      -1)
+        writer.write(img)
+    writer.release()
+    out = tmp_path / 'out'
+    summary = run_video_demo(str(video), [exports[0]], str(out),
+                             max_frames=4, progress=False,
+                             flow=dict(type='DISFlow', preset='fast'))
+    assert summary['num_frames'] == 4
+    (name, m), = summary['models'].items()
+    assert name == 'student'
+    assert m['latency']['frames'] == 4
+    assert len(m['tc_curve']) == 3
+    frames = _read_video(out / 'overlay.mp4')
+    assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
+    assert (out / 'tc_curve.png').read_bytes()[:8] == PNG_MAGIC
+
+
+def test_missing_checkpoint_is_named(exports, tmp_path):
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    cv2.imwrite(str(frames / '0000.png'), np.zeros((32, 32, 3), np.uint8))
+    missing = tmp_path / 'nope.pth'
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        run_video_demo(str(frames), [(exports[0][0], str(missing))],
+                       str(tmp_path / 'out'), progress=False)
+    missing_cfg = tmp_path / 'nope.py'
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        run_video_demo(str(frames), [(str(missing_cfg), exports[0][1])],
+                       str(tmp_path / 'out'), progress=False)
+
+
+@pytest.mark.slow
+def test_cli_errors_name_the_path(exports, tmp_path):
+    empty = tmp_path / 'empty_folder'
+    empty.mkdir()
+    (empty / 'notes.txt').write_text('not a frame')
+    res = subprocess.run(
+        [sys.executable, 'tools/video_demo.py', str(empty), '--models',
+         *exports[0], '--out-dir', str(tmp_path / 'out')],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0
+    assert str(empty) in res.stderr and 'no frames' in res.stderr
+    assert 'Traceback' not in res.stderr
+
+
+def test_bad_inputs_are_named(tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(VideoInputError, match=str(empty)):
+        FrameSource(str(empty))
+    missing = tmp_path / 'missing.mp4'
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        FrameSource(str(missing))
+    broken = tmp_path / 'broken.mp4'
+    broken.write_bytes(b'not a video at all')
+    with pytest.raises(VideoInputError, match=str(broken)):
+        FrameSource(str(broken))
+    # Frames of different sizes in a folder: the odd file is named.
+    mixed = tmp_path / 'mixed'
+    mixed.mkdir()
+    cv2.imwrite(str(mixed / 'a.png'), np.zeros((32, 32, 3), np.uint8))
+    cv2.imwrite(str(mixed / 'b.jpg'), np.zeros((16, 32, 3), np.uint8))
+    with pytest.raises(VideoInputError, match='b.jpg'):
+        list(FrameSource(str(mixed)))
+
+
+def test_frame_folder_order_and_limit(tmp_path):
+    for i in (2, 0, 1):
+        cv2.imwrite(str(tmp_path / f'{i:04d}.png'),
+                    np.full((8, 8, 3), 10 * i, np.uint8))
+    (tmp_path / 'skip.txt').write_text('x')
+    src = FrameSource(str(tmp_path), max_frames=2)
+    assert len(src) == 2
+    assert [int(f[0, 0, 0]) for f in src] == [0, 10]
+
+
+def test_overlay_colours_and_name():
+    frame = np.zeros((40, 60, 3), np.uint8)
+    label = np.zeros((40, 60), np.int64)
+    label[:, 30:] = 1
+    label[0, 0] = 255  # outside the palette: left uncoloured
+    pal = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)  # RGB
+    out = overlay_prediction(frame, label, pal, alpha=1.0)
+    assert tuple(out[20, 10]) == (0, 0, 255)  # BGR of red
+    assert tuple(out[20, 50]) == (255, 0, 0)  # BGR of blue
+    assert tuple(out[0, 0]) == (0, 0, 0)
+    named = overlay_prediction(frame, label, pal, alpha=1.0, name='ETC')
+    assert not np.array_equal(named[:15, :30], out[:15, :30])
+    assert np.array_equal(named[30:], out[30:])
