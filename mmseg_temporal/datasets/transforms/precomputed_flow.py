@@ -3,9 +3,9 @@ from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmseg.registry import MODELS, TRANSFORMS
+from mmseg.registry import TRANSFORMS
 
-from ...models.flow.flow_cache import FlowCache, FlowCacheError
+from ...models.flow.precomputed_flow import PrecomputedFlow
 
 __all__ = ['LoadPrecomputedFlow']
 
@@ -36,23 +36,8 @@ class LoadPrecomputedFlow(BaseTransform):
     def __init__(self, cache_dir: str, data_root: Optional[str] = None,
                  on_missing: str = 'error',
                  estimator: Optional[dict] = None) -> None:
-        if on_missing not in ('error', 'compute'):
-            raise ValueError("on_missing must be 'error' or 'compute', got "
-                             f'{on_missing!r}')
-        if on_missing == 'compute' and estimator is None:
-            raise ValueError("on_missing='compute' needs an estimator config")
-        self.cache = FlowCache(cache_dir, data_root)
-        self.on_missing = on_missing
-        self.estimator_cfg = estimator
-        self._estimator = None
-
-    def _compute(self, img_a: np.ndarray, img_b: np.ndarray) -> np.ndarray:
-        import torch
-        if self._estimator is None:
-            self._estimator = MODELS.build(self.estimator_cfg)
-        to_t = lambda im: torch.from_numpy(  # noqa: E731
-            np.ascontiguousarray(im[..., ::-1])).permute(2, 0, 1)[None].float()
-        return self._estimator(to_t(img_a), to_t(img_b))[0].cpu().numpy()
+        self.source = PrecomputedFlow(cache_dir, data_root, on_missing,
+                                      estimator)
 
     # Keys the video geometric transforms set: their presence means the
     # frames no longer have the resolution/orientation of the cached flows.
@@ -70,21 +55,17 @@ class LoadPrecomputedFlow(BaseTransform):
                 f'transforms (right after LoadVideoFrames): the frames of '
                 f'sample {results.get("img_path")} were already transformed '
                 f'({done or "resized"})')
-        h, w = imgs[0].shape[:2]
         flows = []
         for a in range(len(paths) - 1):
-            try:
-                flow = self.cache.read(paths[a], paths[a + 1], shape=(h, w))
-            except FlowCacheError:
-                if self.on_missing == 'error':
-                    raise
-                flow = self._compute(imgs[a], imgs[a + 1])
-                self.cache.write(paths[a], paths[a + 1], flow)
+            # The cache holds flows of RGB frames; LoadVideoFrames gives BGR.
+            flow = self.source(paths[a], paths[a + 1], imgs[a][..., ::-1],
+                               imgs[a + 1][..., ::-1])
             flows.append(flow.transpose(1, 2, 0))
         results['flows'] = np.stack(flows).astype(np.float32)
         results['flow_valid'] = np.ones(results['flows'].shape[:3], bool)
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(cache_dir={self.cache.cache_dir!r}, '
-                f'on_missing={self.on_missing!r})')
+        return (f'{type(self).__name__}(cache_dir='
+                f'{self.source.cache.cache_dir!r}, '
+                f'on_missing={self.source.on_missing!r})')

@@ -40,9 +40,11 @@ class DISFlow(BaseFlowEstimator):
     @staticmethod
     def _to_gray(img: Tensor) -> np.ndarray:
         """``(3, H, W)`` RGB in [0, 255] -> ``(H, W)`` uint8 gray."""
-        rgb = img.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
-        return cv2.cvtColor(
-            np.ascontiguousarray(rgb.cpu().numpy()), cv2.COLOR_RGB2GRAY)
+        # In NumPy: small torch ops here stall on a loaded 2-core machine
+        # (thread-pool wake-ups), ~35 ms against ~1 ms (docs/benchmarks.md).
+        rgb = np.asarray(img.detach().cpu().numpy(), np.float32).transpose(1, 2, 0)
+        rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+        return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
     def estimate(self, img1: Tensor, img2: Tensor) -> Tensor:
         """``(B, 3, H, W)`` RGB pair -> ``(B, 2, H, W)`` float32 flow."""

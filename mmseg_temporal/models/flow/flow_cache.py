@@ -78,8 +78,14 @@ class FlowCache:
                              f'(2, H, W), got {flow.shape}')
         if not np.isfinite(flow).all():
             raise ValueError(f'flow of pair {frame_a} -> {frame_b} has NaN/Inf')
+        with np.errstate(over='ignore'):
+            half = flow.astype(np.float16)
+        if not np.isfinite(half).all():  # beyond float16's range (65504)
+            raise ValueError(f'flow of pair {frame_a} -> {frame_b} exceeds the '
+                             f'float16 range (max |flow| '
+                             f'{float(np.abs(flow).max()):g} > 65504 px)')
         buf = io.BytesIO()
-        np.save(buf, flow.astype(np.float16), allow_pickle=False)
+        np.save(buf, half, allow_pickle=False)
         atomic_write_bytes(self.path(frame_a, frame_b), buf.getvalue())
 
     def read(self, frame_a: str, frame_b: str,
@@ -98,6 +104,10 @@ class FlowCache:
                                  'tools/precompute_flow.py for this dataset')
         try:
             flow = np.load(p, allow_pickle=False)
+            if not isinstance(flow, np.ndarray):  # e.g. a zip (.npz) file
+                if hasattr(flow, 'close'):
+                    flow.close()
+                raise ValueError(f'not a .npy array but {type(flow).__name__}')
         except Exception as e:  # truncated or foreign file
             raise FlowCacheError(f'flow cache entry {p} for the pair {pair} is '
                                  f'corrupt ({type(e).__name__}: {e}); delete it '
@@ -125,7 +135,9 @@ class FlowCache:
     def write_meta(self, meta: dict) -> None:
         """Records what made the cache; refuses to mix estimators."""
         have = self.read_meta()
-        if have is not None and have.get('estimator') != meta.get('estimator'):
+        # Compare as stored: JSON turns tuples (from configs) into lists.
+        want = json.loads(json.dumps(meta.get('estimator')))
+        if have is not None and have.get('estimator') != want:
             raise ValueError(
                 f'flow cache {self.cache_dir} was made with estimator '
                 f'{have.get("estimator")}, not {meta.get("estimator")}: use '

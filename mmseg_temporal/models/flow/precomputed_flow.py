@@ -62,7 +62,9 @@ class PrecomputedFlow:
                 raise
         flow = self.compute(img_a, img_b)
         self.cache.write(path_a, path_b, flow)
-        return flow
+        # Serve what the cache now holds (float16), so that a pair's flow
+        # does not depend on whether its entry existed before.
+        return flow.astype(np.float16).astype(np.float32)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(cache_dir={self.cache.cache_dir!r}, '
