@@ -65,3 +65,17 @@ def test_flownet2_config_builds():
     flow.checkpoint = None
     net = MODELS.build(flow)
     assert sum(p.numel() for p in net.parameters()) == 162_518_834
+
+
+def test_camvid_temporal_test_set(camvid_root, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = Config.fromfile(str(ROOT / 'configs/camvid/mobilenetv2_d8_pspnet_etc_camvid.py'))
+    ds_cfg = cfg.test_dataloader.dataset.copy()
+    ds_cfg.data_root = str(camvid_root)
+    ds = DATASETS.build(ds_cfg)
+    assert len(ds) == 233  # the whole test split, every frame labelled
+    sample = ds[len(ds) - 1]['data_samples']
+    assert sample.seq_name.startswith('Seq05VD') and sample.frame_index == 170
+    assert 'gt_sem_seg' in sample
+    tc = [e for e in cfg.test_evaluator if e['type'] == 'TemporalConsistencyMetric']
+    assert tc and tc[0]['sequence_prefixes'] == ['Seq05VD']

@@ -221,3 +221,20 @@ def test_cityscapes_offsets_beyond_snippet(tmp_path):
     with pytest.raises(ValueError, match='aachen_000001_000019.*11 after, '
                        'has 19 before and 10 after'):
         cityscapes(tmp_path, offsets_after=(1, 11))
+
+
+def test_sequence_selection(camvid_root, tmp_path):
+    ds = camvid(camvid_root, split='test', sample_mode='sequence',
+                sequence_prefixes=['Seq05VD'])
+    names = {ds.get_data_info(i)['seq_name'] for i in range(len(ds))}
+    assert len(ds) == 171 and all(n.startswith('Seq05VD') for n in names)
+    with pytest.raises(ValueError, match=r"no sequence name starts with \['nope'\]"):
+        camvid(camvid_root, split='test', sample_mode='sequence',
+               sequence_prefixes=['nope'])
+    make_cityscapes(tmp_path, labelled=(19, 49, 79, 109))
+    a = cityscapes(tmp_path, sample_mode='sequence', num_sequences=2)
+    b = cityscapes(tmp_path, sample_mode='sequence', num_sequences=2)
+    seqs = lambda d: sorted({d.get_data_info(i)['seq_name'] for i in range(len(d))})  # noqa: E731
+    assert len(a) == 60 and seqs(a) == seqs(b), 'the sample is deterministic'
+    assert any(seqs(cityscapes(tmp_path, sample_mode='sequence', num_sequences=2,
+                               sequence_seed=s)) != seqs(a) for s in range(1, 6))

@@ -58,8 +58,13 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
             (drop the frame). Dropped frames are counted in the log.
         check_label_size: read image and label headers at build time and
             raise when a label's size differs from its image's.
-        max_sequences: keep only the first N sequences (sorted by name)
-            in ``'sequence'`` mode; ``None`` keeps all.
+        sequence_prefixes: keep only the sequences whose name starts with
+            one of these strings (e.g. ``['Seq05VD']``); ``None`` keeps all.
+        num_sequences: keep a random sample of this many sequences, drawn
+            with ``sequence_seed`` (the same sample every time; e.g. the
+            paper's 100 Cityscapes val sequences for TC); ``None`` keeps
+            all.
+        sequence_seed: seed of that sample.
         **kwargs: :class:`mmseg.datasets.BaseSegDataset` arguments.
     """
 
@@ -70,7 +75,9 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                  sample_policy: str = 'random',
                  edge_policy: str = 'error',
                  check_label_size: bool = True,
-                 max_sequences: Optional[int] = None,
+                 sequence_prefixes: Optional[Sequence[str]] = None,
+                 num_sequences: Optional[int] = None,
+                 sequence_seed: int = 0,
                  **kwargs) -> None:
         if sample_mode not in SAMPLE_MODES:
             raise ValueError(f'sample_mode must be one of {SAMPLE_MODES}, '
@@ -87,7 +94,10 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
         self.sample_policy = sample_policy
         self.edge_policy = edge_policy
         self.check_label_size = check_label_size
-        self.max_sequences = max_sequences
+        self.sequence_prefixes = (tuple(sequence_prefixes)
+                                  if sequence_prefixes is not None else None)
+        self.num_sequences = num_sequences
+        self.sequence_seed = sequence_seed
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------
@@ -124,9 +134,8 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
             self._check_label_sizes(sequences)
         common = dict(label_map=self.label_map,
                       reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+        sequences = self._select_sequences(sequences)
         if self.sample_mode == 'sequence':
-            if self.max_sequences is not None:
-                sequences = sequences[:int(self.max_sequences)]
             data_list = []
             for seq in sequences:
                 extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
@@ -188,6 +197,19 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                              f'{self.offsets_after}, edge_policy='
                              f'{self.edge_policy!r})')
         return data_list
+
+    def _select_sequences(self, sequences: List[Dict]) -> List[Dict]:
+        if self.sequence_prefixes is not None:
+            sequences = [s for s in sequences
+                         if s['name'].startswith(self.sequence_prefixes)]
+            if not sequences:
+                raise ValueError(f'{self._split_desc()}: no sequence name '
+                                 f'starts with {list(self.sequence_prefixes)}')
+        if self.num_sequences is not None and self.num_sequences < len(sequences):
+            rng = random.Random(self.sequence_seed)
+            keep = set(rng.sample(range(len(sequences)), int(self.num_sequences)))
+            sequences = [s for i, s in enumerate(sequences) if i in keep]
+        return sequences
 
     def _check_label_sizes(self, sequences: List[Dict]) -> None:
         from PIL import Image

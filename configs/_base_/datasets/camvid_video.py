@@ -35,6 +35,27 @@ val_dataloader = dict(
         type=dataset_type, data_root=data_root,
         data_prefix=dict(img_path='test', seg_map_path='testannot'),
         sample_mode='labelled', pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# Temporal test set: the test split in order: mIoU on all its 233 frames,
+# TC on Seq05VD (the sequence the paper uses).
+sequence_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_pipeline[1]['scale'], keep_ratio=True),
+    dict(type='LoadAnnotationsIfAny'),
+    dict(type='PackSegInputs',
+         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                    'reduce_zero_label', 'seq_name', 'frame_index')),
+]
+test_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root,
+        data_prefix=dict(img_path='test', seg_map_path='testannot'),
+        sample_mode='sequence',
+        pipeline=sequence_test_pipeline))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+test_evaluator = [
+    dict(type='SparseIoUMetric', iou_metrics=['mIoU']),
+    dict(type='TemporalConsistencyMetric', flow=dict(type='DISFlow'), sequence_prefixes=['Seq05VD']),
+]

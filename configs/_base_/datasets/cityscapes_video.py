@@ -39,6 +39,30 @@ val_dataloader = dict(
         data_prefix=dict(img_path='leftImg8bit_sequence/val',
                          seg_map_path='gtFine/val'),
         sample_mode='labelled', pipeline=test_pipeline))
-test_dataloader = val_dataloader
+# Temporal test set: 100 val snippets sampled once (seed 0) as in the paper
+# (num_sequences=None for all 500), every frame in order: mIoU on their
+# labelled 20th frames (SparseIoUMetric) and TC over all frame pairs. The val
+# loop above gives the usual mIoU on all 500 labelled frames.
+sequence_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=test_pipeline[1]['scale'], keep_ratio=True),
+    dict(type='LoadAnnotationsIfAny'),
+    dict(type='PackSegInputs',
+         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+                    'reduce_zero_label', 'seq_name', 'frame_index')),
+]
+test_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, data_root=data_root,
+        data_prefix=dict(img_path='leftImg8bit_sequence/val',
+                         seg_map_path='gtFine/val'),
+        sample_mode='sequence', num_sequences=100, sequence_seed=0,
+        pipeline=sequence_test_pipeline))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
+test_evaluator = [
+    dict(type='SparseIoUMetric', iou_metrics=['mIoU']),
+    dict(type='TemporalConsistencyMetric', flow=dict(type='DISFlow')),
+]

@@ -64,6 +64,8 @@ class TemporalConsistencyMetric(BaseMetric):
         compress: store predictions PNG-encoded (lossless, ~10-50x smaller
             to keep and to gather across ranks).
         show_progress: progress bar over frame pairs.
+        sequence_prefixes: score only the sequences whose name starts with
+            one of these (e.g. ``["Seq05VD"]`` for CamVid); ``None``: all.
         collect_device, prefix: as in ``BaseMetric``.
     """
 
@@ -74,6 +76,7 @@ class TemporalConsistencyMetric(BaseMetric):
                  output_dir: Optional[str] = None,
                  compress: bool = True,
                  show_progress: bool = True,
+                 sequence_prefixes: Optional[Sequence[str]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -90,6 +93,8 @@ class TemporalConsistencyMetric(BaseMetric):
         self.output_dir = output_dir
         self.compress = compress
         self.show_progress = show_progress
+        self.sequence_prefixes = (tuple(sequence_prefixes)
+                                  if sequence_prefixes is not None else None)
         self._flow_model = None
         #: Full result of the last ``compute_metrics`` (the dict of
         #: ``tc_aggregate`` plus ``seq_names`` and ``frame_indices``).
@@ -256,6 +261,13 @@ class TemporalConsistencyMetric(BaseMetric):
         class_names = list(self.dataset_meta['classes'])
         num_classes = len(class_names)
         seqs = self._group(results)
+        if self.sequence_prefixes is not None:
+            # e.g. CamVid: mIoU on the whole test split, TC on Seq05VD only
+            seqs = {k: v for k, v in seqs.items()
+                    if str(k).startswith(self.sequence_prefixes)}
+            if not seqs:
+                raise ValueError('TemporalConsistencyMetric: no sequence name '
+                                 f'starts with {list(self.sequence_prefixes)}')
 
         pairs = []  # (seq position, frame t record, frame t+1 record)
         gaps = 0
