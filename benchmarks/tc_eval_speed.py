@@ -1,0 +1,115 @@
+"""Speed of temporal-consistency evaluation: frames per second of
+TemporalConsistencyMetric (decode predictions, read frames, flow, score),
+with flow from DIS (computed during evaluation) and from a flow cache.
+
+    python benchmarks/tc_eval_speed.py [--sizes 96x128 360x480] [--repeats 3]
+
+Predictions are the synthetic video's ground-truth labels (no model runs:
+this times the metric alone). Prints a markdown table.
+"""
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.registry import DATASETS
+from mmseg.structures import SegDataSample
+from mmseg.utils import register_all_modules
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.evaluation import TemporalConsistencyMetric
+from mmseg_temporal.models.flow import DISFlow, FlowCache
+
+
+def samples_of(dataset):
+    out = []
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        label = cv2.imread(info['label_path'], cv2.IMREAD_UNCHANGED)
+        s = SegDataSample(metainfo=dict(seq_name=info['seq_name'],
+                                        frame_index=info['frame_index'],
+                                        img_path=info['img_path']))
+        s.pred_sem_seg = PixelData(data=torch.from_numpy(label[None].astype(np.int64)))
+        out.append(s)
+    return out
+
+
+def run(metric, samples) -> float:
+    metric.results = []
+    t = time.perf_counter()
+    metric.process({}, samples)
+    metric.compute_metrics(metric.results)
+    return time.perf_counter() - t
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--sizes', nargs='+', default=['96x128', '360x480'])
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--videos', type=int, default=2)
+    p.add_argument('--frames', type=int, default=20)
+    args = p.parse_args()
+    register_all_modules(init_default_scope=True)
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            h, w = map(int, size.split('x'))
+            root = os.path.join(tmp, size)
+            ds = DATASETS.build(dict(
+                type='SyntheticVideoDataset', data_root=root, split='test',
+                num_videos=args.videos, frames_per_video=args.frames,
+                height=h, width=w, sample_mode='sequence', pipeline=[]))
+            samples = samples_of(ds)
+            classes = dict(classes=ds.metainfo['classes'])
+            # Fill the cache once (what tools/precompute_flow.py does).
+            cache = FlowCache(os.path.join(tmp, 'cache' + size), root)
+            dis = DISFlow('medium')
+            t = time.perf_counter()
+            by_seq = {}
+            for s in samples:
+                by_seq.setdefault(s.seq_name, []).append(s.img_path)
+            for paths in by_seq.values():
+                for a, b in zip(paths[:-1], paths[1:]):
+                    rgb = [torch.from_numpy(cv2.imread(x)[..., ::-1].copy()
+                                            ).permute(2, 0, 1)[None].float()
+                           for x in (a, b)]
+                    cache.write(a, b, dis(*rgb)[0].numpy())
+            precompute = time.perf_counter() - t
+            online = TemporalConsistencyMetric(flow=dict(type='DISFlow', preset='medium'),
+                                               show_progress=False)
+            cached = TemporalConsistencyMetric(
+                flow=None, show_progress=False,
+                flow_provider=dict(type='PrecomputedFlow',
+                                   cache_dir=cache.cache_dir, data_root=root))
+            for m in (online, cached):
+                m.dataset_meta = classes
+            t_on, t_ca = [], []
+            for _ in range(args.repeats):  # interleaved: side by side
+                t_on.append(run(online, samples))
+                t_ca.append(run(cached, samples))
+            n = len(samples)
+            rows.append((size, n, n / statistics.median(t_on),
+                         n / statistics.median(t_ca),
+                         statistics.median(t_on) / statistics.median(t_ca),
+                         precompute))
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo')
+                if l.startswith('model name')), platform.processor())
+    print(f'machine: {os.cpu_count()} cores, {cpu}, torch {torch.__version__}, '
+          f'1 torch thread, {args.repeats} repeats (medians)')
+    print('| frames | frames scored | fps, DIS online | fps, flow cache | '
+          'cache speed-up | cache fill (DIS) |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for size, n, f_on, f_ca, ratio, pre in rows:
+        print(f'| {size} | {n} | {f_on:.1f} | {f_ca:.1f} | {ratio:.2f}x | '
+              f'{pre:.2f} s |')
+
+
+if __name__ == '__main__':
+    main()
