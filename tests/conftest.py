@@ -43,3 +43,13 @@ def default_synthetic_root(tmp_path_factory) -> str:
     """A folder for the synthetic video with the configs' default parameters
     (96x128, 20 frames a video)."""
     return str(tmp_path_factory.mktemp('synthetic_video_default'))
+
+
+def data_cfg_options(root: str) -> list:
+    """``--cfg-options`` pointing every dataloader of a synthetic config at
+    ``root``, without worker processes (fast, deterministic)."""
+    opts = []
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{key}.dataset.data_root={root}', f'{key}.num_workers=0',
+                 f'{key}.persistent_workers=False']
+    return opts

@@ -4,17 +4,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import data_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def _data_opts(root):
-    opts = []
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{key}.dataset.data_root={root}', f'{key}.num_workers=0',
-                 f'{key}.persistent_workers=False']
-    return opts
 
 
 def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
@@ -25,7 +18,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
         ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work),
          '--cfg-options', 'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
          'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
-         *_data_opts(default_synthetic_root)],
+         *data_cfg_options(default_synthetic_root)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
@@ -36,7 +29,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
     out = subprocess.run(
         ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
          '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-         *_data_opts(default_synthetic_root)],
+         *data_cfg_options(default_synthetic_root)],
         cwd=ROOT, env=dict(env, PORT='29518'), capture_output=True, text=True,
         timeout=600)
     log = out.stdout + out.stderr

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import data_cfg_options
 import torch
 
 import mmseg_temporal  # noqa: F401
@@ -23,18 +24,10 @@ BASELINE = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
 pytestmark = pytest.mark.slow
 
 
-def _cfg_options(root):
-    opts = []
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts += [f'{key}.dataset.data_root={root}', f'{key}.num_workers=0',
-                 f'{key}.persistent_workers=False']
-    return opts
-
-
 def test_train_kill_resume_test(default_synthetic_root, tmp_path):
     work = tmp_path / 'work'
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
-    common = _cfg_options(default_synthetic_root) + [
+    common = data_cfg_options(default_synthetic_root) + [
         'default_hooks.checkpoint.interval=3', 'train_cfg.val_interval=1000',
         'default_hooks.logger.interval=1']
     proc = subprocess.Popen(
@@ -74,7 +67,7 @@ def test_train_kill_resume_test(default_synthetic_root, tmp_path):
     out = subprocess.run(
         [sys.executable, 'tools/test.py', str(BASELINE), str(work / 'iter_9.pth'),
          '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-         *_cfg_options(default_synthetic_root)], cwd=ROOT, env=env,
+         *data_cfg_options(default_synthetic_root)], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]

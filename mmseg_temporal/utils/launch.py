@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-__all__ = ['prepare_cpu_distributed']
+__all__ = ['prepare_cpu_distributed', 'add_run_args', 'load_run_config']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -34,3 +34,36 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
             type='MMDistributedDataParallel', device_ids=None,
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def add_run_args(parser) -> None:
+    """Arguments shared by tools/train.py and tools/test.py (as MMSeg's)."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings of the config, key=value (xxx=yyy)')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args) -> Config:
+    """The config of a train/test run: ``--cfg-options`` merged, the work dir
+    set (default ``./work_dirs/<config name>``), DDP prepared for the CPU
+    when there is no GPU."""
+    import os.path as osp
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    prepare_cpu_distributed(cfg, args.launcher)  # no-op with GPUs
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
