@@ -1,0 +1,35 @@
+"""The README's quick start and CI agree; the install script is sound."""
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands():
+    text = (ROOT / 'README.md').read_text()
+    blocks = re.findall(r'```bash\n(.*?)```', text, flags=re.S)
+    return [line.strip() for b in blocks for line in b.splitlines() if line.strip()]
+
+
+def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one():
+    quick = [c for c in readme_commands() if c.startswith('bash tools/install.sh')]
+    assert len(quick) == 2, quick
+    test_cmd = [c for c in quick if 'pytest' in c]
+    assert len(test_cmd) == 1
+    ci = [line.strip() for line in (ROOT / '.ci' / 'run').read_text().splitlines()
+          if line.strip() and not line.startswith('#')]
+    assert test_cmd[0] in ci, 'CI must run the README test command'
+    ci_cmds = [line for line in ci if 'pytest' in line]
+    assert ci_cmds == test_cmd
+
+
+def test_install_script_is_valid_bash_and_fails_loudly():
+    script = ROOT / 'tools' / 'install.sh'
+    out = subprocess.run(['bash', '-n', str(script)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    text = script.read_text()
+    assert 'set -euo pipefail' in text and 'trap' in text
+    for pin in ('mmengine==0.10.7', 'mmcv==2.1.0', 'mmsegmentation==1.2.2',
+                'torch==2.13.0'):
+        assert pin in text, pin
