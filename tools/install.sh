@@ -31,6 +31,27 @@ PYEOF
 }
 PIP() { "$PY" -m pip install --disable-pip-version-check "$@"; }
 
+# Fast path: everything already installed (one interpreter start).
+STEP="check what is installed"
+if "$PY" - "$ROOT" <<'PYEOF' >/dev/null 2>&1
+import importlib.metadata as md, os, sys
+want = {'mmengine': '0.10.7', 'mmcv': '2.1.0', 'mmsegmentation': '1.2.2'}
+for name, version in want.items():
+    assert md.version(name) == version, name
+for name in ('torch', 'mmseg_temporal', 'ninja', 'tqdm'):
+    md.version(name)
+import pkg_resources  # noqa: F401  (setuptools < 81)
+import mmcv.ops  # noqa: F401  (compiled ops)
+import cv2  # noqa: F401
+import mmseg_temporal
+here = os.path.dirname(os.path.dirname(os.path.abspath(mmseg_temporal.__file__)))
+assert here == os.path.abspath(sys.argv[1]), here
+PYEOF
+then
+  log "everything is installed (torch, mmengine 0.10.7, mmcv 2.1.0 with ops, mmseg 1.2.2, mmseg_temporal from ${ROOT})"
+  exit 0
+fi
+
 STEP="torch"
 if have torch ""; then
   log "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
