@@ -2,6 +2,7 @@
 export round trip to stock MMSeg."""
 import copy
 import json
+import re
 import os.path as osp
 import subprocess
 import sys
@@ -195,3 +196,14 @@ def test_export_round_trip(data_root, teacher_ckpt, tmp_path):
         str(SYN / 'pspnet_tiny_baseline_synthetic.py')).model)
     assert info['params'] == sum(p.numel() for p in base.parameters())
     assert info['type'] == 'EncoderDecoder'
+
+    # tools/test.py on the ETC checkpoint: mIoU and TC from one test loop.
+    from conftest import data_cfg_options
+    res = subprocess.run(
+        [sys.executable, 'tools/test.py', str(cfg_file), ckpt, '--work-dir',
+         str(tmp_path / 'test'), '--cfg-options', *data_cfg_options(data_root),
+         'test_dataloader.dataset.num_videos=1'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-3000:]
+    assert re.search(r'mIoU: \d+\.\d+.*mTC: \d+\.\d+\s+mTC_seq: \d+\.\d+', log), log[-2000:]

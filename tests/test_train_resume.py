@@ -24,7 +24,12 @@ BASELINE = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
 pytestmark = pytest.mark.slow
 
 
-def test_train_kill_resume_test(default_synthetic_root, tmp_path):
+@pytest.mark.parametrize('config', [
+    BASELINE,  # a stock EncoderDecoder on the labelled frames
+    ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_tl_synthetic.py',  # triplets + TL
+], ids=['stock_baseline', 'segmentor_tl'])
+def test_train_kill_resume_test(config, default_synthetic_root, tmp_path):
+    BASELINE = config  # noqa: N806  (the config under test)
     work = tmp_path / 'work'
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
     common = data_cfg_options(default_synthetic_root) + [
