@@ -73,7 +73,9 @@ def main(argv=None):
     ds_cfg['sample_mode'] = 'triplet'
     dataset = DATASETS.build(ds_cfg)
     pairs = dataset.flow_pairs()
-    cache = FlowCache(out, step.get('data_root', dataset.data_root))
+    # Keys are relative to the dataset's data_root (what LoadPrecomputedFlow
+    # must be given too).
+    cache = FlowCache(out, dataset.data_root)
     cache.write_meta(dict(estimator=est_cfg, dtype='float16',
                           data_root=cache.data_root, config=args.config))
     todo = [p for p in pairs if not cache.has(*p)]

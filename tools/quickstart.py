@@ -15,7 +15,6 @@ Every step writes under ``--work-dir``; a step whose final checkpoint is
 already there is not trained again (re-running resumes the job).
 """
 import argparse
-import copy
 import json
 import os.path as osp
 import subprocess
@@ -24,10 +23,12 @@ import time
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import export_student
+from mmseg.apis import init_model
+
+from mmseg_temporal.apis import (cpu_ms_per_frame, export_student,
+                                 test_checkpoint, train_unless_done)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYN = osp.join(ROOT, 'configs', 'synthetic')
@@ -59,42 +60,6 @@ def load_cfg(name: str, work_dir: str, data_root: str, iters: int) -> Config:
     return cfg
 
 
-def train(cfg: Config) -> str:
-    """Trains unless the final checkpoint exists; returns its path."""
-    ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    if osp.exists(ckpt):
-        print(f'[quickstart] {ckpt} exists: not training again')
-        return ckpt
-    cfg.resume = osp.exists(osp.join(cfg.work_dir, 'last_checkpoint'))
-    Runner.from_cfg(cfg).train()
-    return ckpt
-
-
-def test(cfg: Config, ckpt: str) -> dict:
-    cfg = copy.deepcopy(cfg)
-    cfg.load_from = ckpt
-    cfg.resume = False
-    cfg.work_dir = osp.join(cfg.work_dir, 'test')
-    for ev in cfg.test_evaluator:
-        if ev['type'] == 'TemporalConsistencyMetric':
-            ev['output_dir'] = osp.join(cfg.work_dir, 'temporal_consistency')
-    cfg.experiment_name = 'test_' + osp.basename(osp.dirname(cfg.work_dir))
-    return Runner.from_cfg(cfg).test()
-
-
-def cpu_ms_per_frame(config: str, ckpt: str, hw=(96, 128), n: int = 30) -> float:
-    from mmseg.apis import init_model
-    model = init_model(config, ckpt, device='cpu')
-    x = torch.randn(1, 3, *hw)
-    with torch.no_grad():
-        for _ in range(3):
-            model._forward(x)
-        t = time.perf_counter()
-        for _ in range(n):
-            model._forward(x)
-    return (time.perf_counter() - t) / n * 1000
-
-
 def main(argv=None):
     args = parse_args(argv)
     t0 = time.time()
@@ -102,7 +67,7 @@ def main(argv=None):
 
     teacher_cfg = load_cfg('pspnet_small_teacher_tl_synthetic.py', wd('teacher'),
                            args.data_root, args.iters)
-    teacher_ckpt = train(teacher_cfg)
+    teacher_ckpt = train_unless_done(teacher_cfg)
 
     students = {
         'baseline': load_cfg('pspnet_tiny_baseline_video_synthetic.py',
@@ -113,8 +78,8 @@ def main(argv=None):
     students['ETC'].model.teacher.checkpoint = teacher_ckpt
     rows, exports = [], {}
     for name, cfg in students.items():
-        ckpt = train(cfg)
-        metrics = test(cfg, ckpt)
+        ckpt = train_unless_done(cfg)
+        metrics = test_checkpoint(cfg, ckpt)
         cfg_file = osp.join(cfg.work_dir, 'config.py')
         cfg.dump(cfg_file)
         out = osp.join(args.work_dir, 'export', name)
@@ -125,7 +90,8 @@ def main(argv=None):
         rows.append(dict(model=name, params=int(params),
                          mIoU=float(metrics['mIoU']), mTC=float(metrics['mTC']),
                          mTC_seq=float(metrics['mTC_seq']),
-                         ms=cpu_ms_per_frame(*exports[name])))
+                         ms=cpu_ms_per_frame(
+                             init_model(*exports[name], device='cpu'), (96, 128))))
 
     frames = osp.join(args.data_root, 'test', 'video_000')
     demo_dir = osp.join(args.work_dir, 'demo')

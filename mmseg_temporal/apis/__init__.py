@@ -1,4 +1,6 @@
-"""High-level functions: export of the student, per-frame video demo."""
+"""High-level functions: export of the student, per-frame video demo,
+resumable experiment steps."""
+from .experiment import cpu_ms_per_frame, test_checkpoint, train_unless_done
 from .export import export_student
 from .video import (FrameSegmentor, FrameSource, VideoInputError,
                     default_palette, format_summary, latency_stats,
@@ -9,5 +11,6 @@ __all__ = [
     'export_student', 'run_video_demo', 'FrameSource', 'FrameSegmentor',
     'VideoInputError', 'default_palette', 'model_palette',
     'overlay_prediction', 'side_by_side', 'plot_tc_curve', 'latency_stats',
-    'format_summary'
+    'format_summary', 'train_unless_done', 'test_checkpoint',
+    'cpu_ms_per_frame'
 ]

@@ -343,6 +343,8 @@ def plot_tc_curve(curves: Dict[str, np.ndarray], means: Dict[str, float],
         ax.plot(x, curve, marker='o' if len(curve) <= 30 else None,
                 markersize=3, linewidth=1.5, label=label)
     ax.set_xlabel('frame index t (TC of frames t-1 and t)')
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # frame indices
     ax.set_ylabel('TC (%)')
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)

@@ -1,0 +1,9 @@
+# CPU study, scheme j (+ALL): SF + PF + MF from the CPU teacher, + TL.
+_base_ = ['./pspnet_tiny_tl_camvid_cpu.py']
+teacher_checkpoint = 'work_dirs/camvid_cpu_study/teacher/iter_600.pth'
+model = dict(
+    teacher=dict(config='configs/camvid_cpu/pspnet_small_teacher_tl_camvid_cpu.py',
+                 checkpoint=teacher_checkpoint),
+    losses=dict(sf_pixel={{_base_.sf_pixel}}, sf_pair={{_base_.sf_pair}},
+                pf={{_base_.pf}}, mf=dict(type='MultiFrameLoss', pool_size=2)))
+custom_hooks = {{_base_.mf_hooks}}
