@@ -19,7 +19,7 @@ trap 'echo "install.sh: FAILED at step: ${STEP}" >&2' ERR
 
 log() { echo "[install] $*"; }
 have() {  # have MODULE VERSION -> 0 when MODULE imports with exactly VERSION (or any, if VERSION empty)
-  "$PY" - "$1" "${2:-}" <<'PYEOF' >/dev/null 2>&1
+  (cd / && "$PY" - "$1" "${2:-}") <<'PYEOF' >/dev/null 2>&1
 import importlib.metadata as md, sys
 name, want = sys.argv[1], sys.argv[2]
 try:
@@ -33,7 +33,9 @@ PIP() { "$PY" -m pip install --disable-pip-version-check "$@"; }
 
 # Fast path: everything already installed (one interpreter start).
 STEP="check what is installed"
-if "$PY" - "$ROOT" <<'PYEOF' >/dev/null 2>&1
+# (run from / so that a checkout in the current folder cannot stand in for
+# the installed package)
+if (cd / && "$PY" - "$ROOT") <<'PYEOF' >/dev/null 2>&1
 import importlib.metadata as md, os, sys
 want = {'mmengine': '0.10.7', 'mmcv': '2.1.0', 'mmsegmentation': '1.2.2'}
 for name, version in want.items():
@@ -92,7 +94,7 @@ STEP="mmsegmentation 1.2.2"
 if have mmsegmentation 1.2.2; then log "mmsegmentation 1.2.2 present"; else PIP "mmsegmentation==1.2.2" ftfy regex; fi
 
 STEP="mmseg_temporal (editable, with test extras)"
-if have mmseg_temporal "" && "$PY" - "$ROOT" <<'PYEOF' >/dev/null 2>&1
+if have mmseg_temporal "" && (cd / && "$PY" - "$ROOT") <<'PYEOF' >/dev/null 2>&1
 import sys, os, mmseg_temporal
 sys.exit(0 if os.path.dirname(os.path.dirname(os.path.abspath(mmseg_temporal.__file__))) == os.path.abspath(sys.argv[1]) else 1)
 PYEOF
@@ -103,4 +105,5 @@ else
 fi
 
 STEP="final import check"
+cd /
 "$PY" -c 'import mmcv, mmengine, mmseg, torch, cv2, mmseg_temporal; print("[install] ok: torch", torch.__version__, "mmcv", mmcv.__version__, "mmengine", mmengine.__version__, "mmseg", mmseg.__version__, "mmseg_temporal", mmseg_temporal.__version__)'
