@@ -15,13 +15,15 @@ Every estimator (FlowNet2, DIS, ...) is a frozen ``nn.Module`` with
 Estimators are never trained: they stay in eval mode, their parameters do
 not require gradients, and the forward pass runs under ``torch.no_grad()``.
 """
+from abc import ABCMeta, abstractmethod
+
 import torch
 from torch import Tensor, nn
 
 __all__ = ['BaseFlowEstimator']
 
 
-class BaseFlowEstimator(nn.Module):
+class BaseFlowEstimator(nn.Module, metaclass=ABCMeta):
     """Base class of frozen optical-flow estimators.
 
     Subclasses implement :meth:`estimate` on already validated float32
@@ -87,6 +89,7 @@ class BaseFlowEstimator(nn.Module):
                                f'{expected}')
         return flow.float()
 
+    @abstractmethod
     def estimate(self, img1: Tensor, img2: Tensor) -> Tensor:
         """Subclass hook, run under ``no_grad`` by :meth:`forward`.
 
@@ -97,5 +100,3 @@ class BaseFlowEstimator(nn.Module):
         Returns:
             ``(B, 2, H, W)`` flow in pixels of the input resolution.
         """
-        raise NotImplementedError(
-            f'{type(self).__name__} must implement estimate(img1, img2)')
