@@ -10,7 +10,7 @@ resolution (180x240 frames, 176x224 crops), with flow from a DIS flow cache:
 2. train the teacher (PSPNet-R18-D8, base width 32) with CE + TL;
 3. train the tiny student (base width 16) as baseline (scheme a), + TL
    (scheme e) and + ALL (scheme j: SF + PF + MF + TL from the teacher);
-4. test each student: mIoU on the test split (233 frames), mTC / mTC_seq
+4. test the teacher and each student: mIoU on the test split (233 frames), mTC / mTC_seq
    on Seq05VD (171 frames, TC flow by DIS), parameters, CPU ms per frame.
 
 Resumable: each step is skipped when its output exists, and a killed
@@ -94,11 +94,13 @@ def main():
         teacher = load('pspnet_small_teacher_tl_camvid_cpu.py', args,
                        osp.join(sd, 'teacher'), seed)
         teacher_ckpt = train_unless_done(teacher)
+        runs = [('teacher (+TL)', teacher, teacher_ckpt)]
         for label, name in STUDENTS:
             cfg = load(name, args, osp.join(sd, name.split('_')[2]), seed)
             if cfg.model.get('teacher'):
                 cfg.model.teacher.checkpoint = teacher_ckpt
-            ckpt = train_unless_done(cfg)
+            runs.append((label, cfg, train_unless_done(cfg)))
+        for label, cfg, ckpt in runs:
             done = osp.join(cfg.work_dir, 'metrics.json')
             if not osp.exists(done):
                 m = test_checkpoint(cfg, ckpt)
@@ -121,7 +123,7 @@ def main():
         json.dump(results, f, indent=1)
     lines = ['| scheme | seeds | params | mIoU (test) | mTC (Seq05VD) | '
              'mTC_seq | CPU ms/frame (180x240) |', '| --- ' * 7 + '|']
-    for label, _ in STUDENTS:
+    for label in ['teacher (+TL)'] + [lab for lab, _ in STUDENTS]:
         rows = [r for r in results if r['scheme'] == label]
         def agg(k):
             v = [r[k] for r in rows]
