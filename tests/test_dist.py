@@ -38,3 +38,27 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
     # sequences gathered across ranks (2 videos x 20 frames -> 38 pairs).
     assert 'mIoU' in log and 'mTC' in log
     assert 'TC over 38 frame pairs of 2 sequences' in log
+
+
+def test_finish_distributed_destroys_the_group(tmp_path):
+    """The tools end a distributed run by destroying the process group (left
+    to interpreter exit, gloo can abort the process); no-op without one."""
+    import torch.distributed as dist
+    from mmseg_temporal.utils.launch import finish_distributed
+    finish_distributed()  # nothing initialised: must not raise
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store',
+                            rank=0, world_size=1)
+    try:
+        assert dist.is_initialized()
+        finish_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_tools_finish_the_distributed_run():
+    for tool in ('train.py', 'test.py'):
+        src = (ROOT / 'tools' / tool).read_text()
+        run = src.index('Runner.from_cfg(cfg).')
+        assert 'finish_distributed()' in src[run:], tool

@@ -11,7 +11,8 @@ import os.path as osp
 from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import add_run_args, load_run_config
+from mmseg_temporal.utils.launch import (add_run_args, finish_distributed,
+                                         load_run_config)
 
 
 def parse_args():
@@ -44,6 +45,7 @@ def main():
             ev['output_dir'] = args.out
             ev['keep_results'] = True
     Runner.from_cfg(cfg).test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

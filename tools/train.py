@@ -8,7 +8,8 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import add_run_args, load_run_config
+from mmseg_temporal.utils.launch import (add_run_args, finish_distributed,
+                                         load_run_config)
 
 
 def parse_args():
@@ -40,6 +41,7 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
     Runner.from_cfg(cfg).train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-__all__ = ['prepare_cpu_distributed', 'add_run_args', 'load_run_config']
+__all__ = ['prepare_cpu_distributed', 'finish_distributed', 'add_run_args',
+           'load_run_config']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -34,6 +35,22 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
             type='MMDistributedDataParallel', device_ids=None,
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def finish_distributed() -> None:
+    """Ends a distributed run cleanly: all ranks meet at a barrier, then the
+    process group is destroyed. No-op when no process group is initialised.
+
+    Neither MMEngine nor torchrun destroys the process group. Left to the
+    interpreter's exit, gloo's worker threads can still hold tensors while
+    Python is torn down, and the process dies now and then with SIGABRT
+    ("terminate called without an active exception"), failing a run whose
+    work was all done.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def add_run_args(parser) -> None:
