@@ -71,3 +71,20 @@ def test_input_validation():
         est(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
     assert np.isclose(est(torch.zeros(1, 3, 16, 16),
                           torch.zeros(1, 3, 16, 16)).abs().max().item(), 0)
+
+
+def test_flow_of_images_equals_the_tensor_call():
+    """flow_of_images (arrays in, array out: what the TC metric and the flow
+    cache use) gives the estimator's own flow."""
+    from mmseg_temporal.models.flow import flow_of_images
+    a, b = textured_image(40, 56, seed=1), textured_image(40, 56, seed=2)
+    est = DISFlow(preset='fast')
+    direct = est(a, b)[0].numpy()
+    as_array = lambda t: t[0].permute(1, 2, 0).round().byte().numpy()  # noqa
+    a_u8, b_u8 = as_array(a), as_array(b)
+    out = flow_of_images(est, a_u8, b_u8)
+    assert out.shape == (2, 40, 56) and out.dtype == np.float32
+    ref = est(torch.from_numpy(a_u8).permute(2, 0, 1)[None].float(),
+              torch.from_numpy(b_u8).permute(2, 0, 1)[None].float())[0]
+    np.testing.assert_array_equal(out, ref.numpy())
+    assert np.abs(out - direct).mean() < 0.5  # uint8 rounding only

@@ -23,7 +23,9 @@ from mmseg.registry import DATASETS, MODELS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.datasets.transforms import LoadSyntheticFlow
+from mmseg_temporal.models.flow import flow_of_images
 from mmseg_temporal.models.flow.flow_cache import FlowCache, FlowCacheError
+from mmseg_temporal.utils.image import read_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_CFG = ROOT / 'configs' / '_base_' / 'datasets' / 'synthetic_video.py'
@@ -370,12 +372,12 @@ def test_on_missing_compute_fills_entries(synthetic_root, tmp_path):
     paths = s.img_paths
     cache = FlowCache(str(out), synthetic_root)
     assert len(entries(out)) == 2
-    read_rgb = load_tool().read_rgb
     est = MODELS.build(ULTRAFAST)
     for a in range(2):
         stored = torch.from_numpy(cache.read(paths[a], paths[a + 1], (48, 64)))
         assert torch.equal(s.flows[a], stored)
-        direct = est(read_rgb(paths[a]), read_rgb(paths[a + 1]))[0]
+        direct = torch.from_numpy(flow_of_images(
+            est, read_rgb(paths[a]), read_rgb(paths[a + 1])))
         assert (stored - direct).abs().max() <= direct.abs().max() * F16_REL
     # now served from the cache, also with on_missing='error'
     again = synthetic_dataset(synthetic_root, cached_pipeline(
@@ -400,3 +402,30 @@ def test_refused_after_a_geometric_transform(synthetic_root, tmp_path):
         with pytest.raises(ValueError, match='before the geometric'):
             ds[0]
     assert not entries(tmp_path / 'c')
+
+
+def test_fill_computes_missing_pairs_and_names_a_missing_frame(
+        synthetic_root, tmp_path):
+    """PrecomputedFlow.fill (the tool's engine) computes only the pairs not
+    cached, with the estimator's own flows; a missing frame is named and the
+    pairs before it stay stored."""
+    from mmseg_temporal.models.flow import PrecomputedFlow
+    ds = synthetic_dataset(synthetic_root, [])
+    pairs = ds.flow_pairs()[:4]
+    source = PrecomputedFlow(str(tmp_path / 'c'), ds.data_root,
+                             on_missing='compute', estimator=ULTRAFAST)
+    assert source.fill(pairs[:2], progress=False) == 2
+    assert source.fill(pairs, progress=False) == 2
+    est = MODELS.build(ULTRAFAST)
+    for a, b in pairs:
+        ref = flow_of_images(est, read_rgb(a), read_rgb(b))
+        got = source.cache.read(a, b)
+        assert np.abs(got - ref).max() <= np.abs(ref).max() * F16_REL
+    gone = tmp_path / 'gone.png'
+    with pytest.raises(FileNotFoundError, match='gone.png'):
+        source.fill([ds.flow_pairs()[4], (pairs[0][0], str(gone))],
+                    progress=False)
+    assert source.cache.has(*ds.flow_pairs()[4])
+    with pytest.raises(ValueError, match='no estimator'):
+        PrecomputedFlow(str(tmp_path / 'c'), ds.data_root).fill(
+            [ds.flow_pairs()[5]], progress=False)

@@ -29,3 +29,8 @@ def test_quickstart_runs_end_to_end(tmp_path):
         assert (tmp_path / 'qs' / 'export' / name / 'student.pth').exists()
     for f in ('overlay.mp4', 'tc_curve.png', 'latency.json'):
         assert (tmp_path / 'qs' / 'demo' / f).exists(), f
+    # every training run is seeded (--seed, default 0): repeatable figures
+    from mmengine.config import Config
+    for name in ('baseline', 'etc'):
+        cfg = Config.fromfile(str(tmp_path / 'qs' / name / 'config.py'))
+        assert cfg.randomness == dict(seed=0), name

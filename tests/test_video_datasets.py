@@ -238,3 +238,29 @@ def test_sequence_selection(camvid_root, tmp_path):
     assert len(a) == 60 and seqs(a) == seqs(b), 'the sample is deterministic'
     assert any(seqs(cityscapes(tmp_path, sample_mode='sequence', num_sequences=2,
                                sequence_seed=s)) != seqs(a) for s in range(1, 6))
+
+
+def test_pack_sequence_seg_inputs_adds_sequence_keys(synthetic_root):
+    """PackSequenceSegInputs = PackSegInputs + seq_name and frame_index in
+    the metainfo (what TemporalConsistencyMetric regroups by), given or not
+    among meta_keys, and the same image tensor as PackSegInputs."""
+    from mmseg.datasets.transforms import PackSegInputs
+
+    from mmseg_temporal.datasets.transforms import PackSequenceSegInputs
+    load = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotationsIfAny')]
+    seq = synthetic(synthetic_root, sample_mode='sequence', split='val',
+                    pipeline=load + [dict(type='PackSequenceSegInputs')])
+    plain = synthetic(synthetic_root, sample_mode='sequence', split='val',
+                      pipeline=load + [dict(type='PackSegInputs')])
+    info = seq.get_data_info(13)
+    out, ref = seq[13], plain[13]
+    meta = out['data_samples'].metainfo
+    assert meta['seq_name'] == info['seq_name']
+    assert meta['frame_index'] == info['frame_index'] == 1
+    assert 'seq_name' not in ref['data_samples'].metainfo
+    assert set(meta) == set(ref['data_samples'].metainfo) | {
+        'seq_name', 'frame_index'}
+    assert (out['inputs'] == ref['inputs']).all()
+    keys = PackSequenceSegInputs(meta_keys=('img_path', 'seq_name')).meta_keys
+    assert keys == ('img_path', 'seq_name', 'frame_index')
+    assert issubclass(PackSequenceSegInputs, PackSegInputs)

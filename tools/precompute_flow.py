@@ -16,15 +16,12 @@ import argparse
 import json
 import time
 
-import cv2
-import numpy as np
 import torch
 from mmengine.config import Config, DictAction
-from mmseg.registry import DATASETS, MODELS
-from tqdm import tqdm
+from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.models.flow.flow_cache import FlowCache
+from mmseg_temporal.models.flow import PrecomputedFlow
 
 
 def parse_args(argv=None):
@@ -48,14 +45,6 @@ def _pipeline_step(pipeline, name):
     return None
 
 
-def read_rgb(path: str) -> torch.Tensor:
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f'frame missing or unreadable: {path}')
-    return torch.from_numpy(np.ascontiguousarray(img[..., ::-1])).permute(
-        2, 0, 1)[None].float()
-
-
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -75,21 +64,20 @@ def main(argv=None):
     pairs = dataset.flow_pairs()
     # Keys are relative to the dataset's data_root (what LoadPrecomputedFlow
     # must be given too).
-    cache = FlowCache(out, dataset.data_root)
-    cache.write_meta(dict(estimator=est_cfg, dtype='float16',
-                          data_root=cache.data_root, config=args.config))
-    todo = [p for p in pairs if not cache.has(*p)]
-    print(f'{len(pairs)} pairs, {len(pairs) - len(todo)} already cached, '
-          f'{len(todo)} to compute with {est_cfg} -> {out}')
-    estimator = MODELS.build(est_cfg).to(args.device)
+    source = PrecomputedFlow(out, dataset.data_root, on_missing='compute',
+                             estimator=est_cfg, device=args.device)
+    source.cache.write_meta(dict(estimator=est_cfg, dtype='float16',
+                                 data_root=source.cache.data_root,
+                                 config=args.config))
+    cached = sum(source.cache.has(*p) for p in pairs)
+    print(f'{len(pairs)} pairs, {cached} already cached, '
+          f'{len(pairs) - cached} to compute with {est_cfg} -> {out}')
     t0 = time.time()
-    for a, b in tqdm(todo, desc='flow', unit='pair'):
-        flow = estimator(read_rgb(a).to(args.device), read_rgb(b).to(args.device))
-        cache.write(a, b, flow[0].cpu().numpy())
+    computed = source.fill(pairs)
     dt = time.time() - t0
-    print(f'done: {len(todo)} pairs in {dt:.1f} s'
-          + (f' ({dt / len(todo) * 1000:.1f} ms/pair)' if todo else ''))
-    return dict(pairs=len(pairs), computed=len(todo))
+    print(f'done: {computed} pairs in {dt:.1f} s'
+          + (f' ({dt / computed * 1000:.1f} ms/pair)' if computed else ''))
+    return dict(pairs=len(pairs), computed=computed)
 
 
 if __name__ == '__main__':

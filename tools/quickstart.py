@@ -42,12 +42,18 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=300,
                    help='training iterations of each model')
     p.add_argument('--demo-frames', type=int, default=20)
+    p.add_argument('--seed', type=int, default=0,
+                   help='random seed of every training run (MMEngine '
+                        'randomness.seed)')
     return p.parse_args(argv)
 
 
-def load_cfg(name: str, work_dir: str, data_root: str, iters: int) -> Config:
+def load_cfg(name: str, work_dir: str, args: argparse.Namespace) -> Config:
+    """A synthetic config set to the quick start's data, length and seed."""
+    data_root, iters = args.data_root, args.iters
     cfg = Config.fromfile(osp.join(SYN, name))
     cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=args.seed)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = data_root
     cfg.train_cfg.max_iters = iters
@@ -65,15 +71,14 @@ def main(argv=None):
     t0 = time.time()
     wd = lambda name: osp.join(args.work_dir, name)  # noqa: E731
 
-    teacher_cfg = load_cfg('pspnet_small_teacher_tl_synthetic.py', wd('teacher'),
-                           args.data_root, args.iters)
+    teacher_cfg = load_cfg('pspnet_small_teacher_tl_synthetic.py',
+                           wd('teacher'), args)
     teacher_ckpt = train_unless_done(teacher_cfg)
 
     students = {
         'baseline': load_cfg('pspnet_tiny_baseline_video_synthetic.py',
-                             wd('baseline'), args.data_root, args.iters),
-        'ETC': load_cfg('pspnet_tiny_etc_synthetic.py', wd('etc'),
-                        args.data_root, args.iters),
+                             wd('baseline'), args),
+        'ETC': load_cfg('pspnet_tiny_etc_synthetic.py', wd('etc'), args),
     }
     students['ETC'].model.teacher.checkpoint = teacher_ckpt
     rows, exports = [], {}

@@ -46,10 +46,7 @@ test_dataloader = dict(
         dict(type='LoadImageFromFile'),
         dict(type='Resize', scale=(240, 180), keep_ratio=True),
         dict(type='LoadAnnotationsIfAny'),
-        dict(type='PackSegInputs',
-             meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                        'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                        'reduce_zero_label', 'seq_name', 'frame_index')),
+        dict(type='PackSequenceSegInputs'),
     ]))
 test_evaluator = [
     dict(type='SparseIoUMetric', iou_metrics=['mIoU']),

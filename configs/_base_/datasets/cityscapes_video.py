@@ -47,10 +47,7 @@ sequence_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=test_pipeline[1]['scale'], keep_ratio=True),
     dict(type='LoadAnnotationsIfAny'),
-    dict(type='PackSegInputs',
-         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                    'reduce_zero_label', 'seq_name', 'frame_index')),
+    dict(type='PackSequenceSegInputs'),  # + seq_name, frame_index
 ]
 test_dataloader = dict(
     batch_size=1, num_workers=4, persistent_workers=True,

@@ -25,10 +25,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 96), keep_ratio=True),
     dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs',
-         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                    'reduce_zero_label', 'seq_name', 'frame_index')),
+    dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True,
@@ -49,10 +46,7 @@ sequence_test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 96), keep_ratio=True),
     dict(type='LoadAnnotationsIfAny'),
-    dict(type='PackSegInputs',
-         meta_keys=('img_path', 'seg_map_path', 'ori_shape', 'img_shape',
-                    'pad_shape', 'scale_factor', 'flip', 'flip_direction',
-                    'reduce_zero_label', 'seq_name', 'frame_index')),
+    dict(type='PackSequenceSegInputs'),  # + seq_name, frame_index
 ]
 test_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=True,

@@ -1,5 +1,5 @@
 """Multi-frame transforms: one geometric and one photometric draw per sample."""
-from .formatting import PackVideoSegInputs
+from .formatting import PackSequenceSegInputs, PackVideoSegInputs
 from .geometric import VideoRandomCrop, VideoRandomFlip, VideoResize
 from .loading import (LoadAnnotationsIfAny, LoadSyntheticFlow,
                       LoadVideoAnnotations, LoadVideoFrames)
@@ -10,5 +10,5 @@ __all__ = [
     'LoadVideoFrames', 'LoadVideoAnnotations', 'LoadSyntheticFlow',
     'LoadPrecomputedFlow', 'LoadAnnotationsIfAny',
     'VideoResize', 'VideoRandomCrop', 'VideoRandomFlip',
-    'VideoPhotoMetricDistortion', 'PackVideoSegInputs'
+    'VideoPhotoMetricDistortion', 'PackVideoSegInputs', 'PackSequenceSegInputs'
 ]

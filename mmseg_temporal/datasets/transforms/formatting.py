@@ -5,10 +5,14 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
+from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-__all__ = ['PackVideoSegInputs']
+__all__ = ['PackVideoSegInputs', 'PackSequenceSegInputs']
+
+#: The metainfo that ``TemporalConsistencyMetric`` regroups frames by.
+SEQUENCE_META_KEYS = ('seq_name', 'frame_index')
 
 
 @TRANSFORMS.register_module()
@@ -58,3 +62,22 @@ class PackVideoSegInputs(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackSequenceSegInputs(PackSegInputs):
+    """MMSeg's ``PackSegInputs`` for one frame of a ``sample_mode='sequence'``
+    dataset: the same packing, with ``seq_name`` and ``frame_index`` always
+    added to ``meta_keys`` (``TemporalConsistencyMetric`` needs them).
+
+    Args:
+        meta_keys: as ``PackSegInputs``'s (default: its defaults).
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = (
+            'img_path', 'seg_map_path', 'ori_shape', 'img_shape',
+            'pad_shape', 'scale_factor', 'flip', 'flip_direction',
+            'reduce_zero_label')) -> None:
+        meta_keys = tuple(meta_keys)
+        super().__init__(meta_keys + tuple(
+            k for k in SEQUENCE_META_KEYS if k not in meta_keys))

@@ -7,8 +7,8 @@ Used beside ``IoUMetric``::
                           flow=dict(type='DISFlow'), output_dir='work/tc')]
 
 The dataset serves every frame of every sequence, one frame per sample, with
-``seq_name`` and ``frame_index`` in the metainfo (add them to
-``PackSegInputs(meta_keys=...)``). Frames may arrive in any order and be
+``seq_name`` and ``frame_index`` in the metainfo (pack with
+``PackSequenceSegInputs``, or add them to ``PackSegInputs(meta_keys=...)``). Frames may arrive in any order and be
 split over ranks: they are regrouped after gathering.
 """
 import copy
@@ -22,13 +22,14 @@ import cv2
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import get as file_get
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar, mkdir_or_exist
 from prettytable import PrettyTable
 
 from mmseg.registry import METRICS, MODELS
+from ...models.flow.base import flow_of_images
+from ...utils.image import read_rgb
 from ..functional import tc_aggregate, tc_intersect_union
 
 __all__ = ['TemporalConsistencyMetric']
@@ -115,9 +116,9 @@ class TemporalConsistencyMetric(BaseMetric):
                     raise KeyError(
                         f'TemporalConsistencyMetric: data sample has no '
                         f'{key!r} (keys: {sorted(sample)}); serve frames of '
-                        "sequences (sample_mode='sequence') and add "
-                        "'seq_name', 'frame_index' to PackSegInputs' "
-                        'meta_keys')
+                        "sequences (sample_mode='sequence') packed by "
+                        "PackSequenceSegInputs (or add 'seq_name', "
+                        "'frame_index' to PackSegInputs' meta_keys)")
             pred = sample['pred_sem_seg']['data']
             if isinstance(pred, torch.Tensor):
                 pred = pred.detach().cpu().numpy()
@@ -189,38 +190,7 @@ class TemporalConsistencyMetric(BaseMetric):
             self._flow_model = self._build_flow_model()
         if self.flow_provider is not None:  # built from a config
             return self._flow_model(img_path_t, img_path_t1, img_t, img_t1)
-        model = self._flow_model
-        device = torch.device('cpu')
-        if isinstance(model, torch.nn.Module):
-            param = next(model.parameters(), None)
-            if param is not None:
-                device = param.device
-
-        def to_tensor(img: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(img)).permute(
-                2, 0, 1)[None].float().to(device)
-
-        with torch.no_grad():
-            flow = model(to_tensor(img_t), to_tensor(img_t1))
-        return flow[0].cpu()
-
-    @staticmethod
-    def _read_rgb(path: str, shape: Tuple[int, int]) -> np.ndarray:
-        """Reads an image as ``(H, W, 3)`` uint8 RGB resized to ``shape``."""
-        try:
-            buf = np.frombuffer(file_get(path), np.uint8)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f'TemporalConsistencyMetric: image '
-                                    f'{path} not found') from e
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f'TemporalConsistencyMetric: cannot decode '
-                             f'image {path}')
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        h, w = shape
-        if img.shape[:2] != (h, w):
-            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
-        return img
+        return flow_of_images(self._flow_model, img_t, img_t1)
 
     # ------------------------------------------------------------------
     # compute
@@ -293,7 +263,7 @@ class TemporalConsistencyMetric(BaseMetric):
                 if r['img_path'] not in cache:
                     pred = self._decode(r)
                     cache[r['img_path']] = (
-                        pred, self._read_rgb(r['img_path'], pred.shape))
+                        pred, read_rgb(r['img_path'], pred.shape))
                 entries[r['img_path']] = cache[r['img_path']]
             # Only frame t+1 is needed again (as frame t of the next pair).
             for key in list(cache):

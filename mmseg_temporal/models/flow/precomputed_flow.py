@@ -1,10 +1,12 @@
 """PrecomputedFlow: a flow source that reads a flow cache by frame paths."""
-from typing import Optional
+from typing import Iterable, Optional, Tuple
 
 import numpy as np
-import torch
 from mmseg.registry import MODELS
+from tqdm import tqdm
 
+from ...utils.image import read_rgb
+from .base import flow_of_images
 from .flow_cache import FlowCache, FlowCacheError
 
 __all__ = ['PrecomputedFlow']
@@ -27,12 +29,15 @@ class PrecomputedFlow:
         on_missing: ``'error'`` (a missing or corrupt entry raises
             :class:`FlowCacheError` naming the pair) or ``'compute'``
             (compute it with ``estimator`` and store it).
-        estimator: flow estimator config for ``on_missing='compute'``.
+        estimator: flow estimator config for ``on_missing='compute'`` and
+            :meth:`fill`.
+        device: where the estimator runs (default: the CPU).
     """
 
     def __init__(self, cache_dir: str, data_root: Optional[str] = None,
                  on_missing: str = 'error',
-                 estimator: Optional[dict] = None) -> None:
+                 estimator: Optional[dict] = None,
+                 device: Optional[str] = None) -> None:
         if on_missing not in ('error', 'compute'):
             raise ValueError("on_missing must be 'error' or 'compute', got "
                              f'{on_missing!r}')
@@ -41,15 +46,37 @@ class PrecomputedFlow:
         self.cache = FlowCache(cache_dir, data_root)
         self.on_missing = on_missing
         self.estimator_cfg = estimator
+        self.device = device
         self._estimator = None
 
     def compute(self, img_a: np.ndarray, img_b: np.ndarray) -> np.ndarray:
         """Flow of two ``(H, W, 3)`` uint8 RGB images with the estimator."""
+        if self.estimator_cfg is None:
+            raise ValueError(f'{self!r} has no estimator config to compute '
+                             'flows with')
         if self._estimator is None:
             self._estimator = MODELS.build(self.estimator_cfg)
-        as_batch = lambda im: torch.from_numpy(  # noqa: E731
-            np.ascontiguousarray(im)).permute(2, 0, 1)[None].float()
-        return self._estimator(as_batch(img_a), as_batch(img_b))[0].cpu().numpy()
+            if self.device is not None:
+                self._estimator = self._estimator.to(self.device)
+        return flow_of_images(self._estimator, img_a, img_b)
+
+    def fill(self, pairs: Iterable[Tuple[str, str]],
+             progress: bool = True) -> int:
+        """Computes and stores every pair of ``pairs`` not in the cache yet
+        (what ``tools/precompute_flow.py`` runs); a killed run resumes where
+        it stopped, as each entry is written atomically.
+
+        Args:
+            pairs: ``(frame_a, frame_b)`` image paths.
+            progress: show a progress bar.
+
+        Returns:
+            The number of pairs computed.
+        """
+        todo = [p for p in pairs if not self.cache.has(*p)]
+        for a, b in tqdm(todo, desc='flow', unit='pair', disable=not progress):
+            self.cache.write(a, b, self.compute(read_rgb(a), read_rgb(b)))
+        return len(todo)
 
     def __call__(self, path_a: str, path_b: str,
                  img_a: Optional[np.ndarray] = None,
