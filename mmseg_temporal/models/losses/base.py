@@ -13,7 +13,7 @@ starting with ``loss_``) and three guarantees:
   weights.
 """
 import contextlib
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ['BaseTemporalDistillLoss', 'compute_dtype', 'autocast_off',
-           'shape_str', 'check_4d', 'resize_to', 'prepare_valid',
+           'shape_str', 'check_4d', 'check_same_shape', 'resize_to', 'prepare_valid',
            'assert_finite']
 
 
@@ -49,6 +49,16 @@ def check_4d(name: str, x: Tensor, loss_name: str) -> None:
         got = shape_str(x) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f'{loss_name}: {name} must have shape (B, C, H, W), '
                          f'got {got}')
+
+
+def check_same_shape(loss_name: str, a: Tuple[str, Tensor],
+                     b: Tuple[str, Tensor]) -> None:
+    """Raise ``ValueError`` naming both inputs unless ``a`` and ``b``, given
+    as ``(name, tensor)``, have the same shape."""
+    (name_a, x), (name_b, y) = a, b
+    if x.shape != y.shape:
+        raise ValueError(f'{loss_name}: {name_a} {shape_str(x)} and {name_b} '
+                         f'{shape_str(y)} differ')
 
 
 def resize_to(x: Tensor, size: Sequence[int], align_corners: bool) -> Tensor:

@@ -5,7 +5,8 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   compute_dtype, prepare_valid, resize_to, shape_str)
+                   check_same_shape, compute_dtype, prepare_valid, resize_to,
+                   shape_str)
 from .similarity import similarity_distance
 
 __all__ = ['PairwiseFrameLoss']
@@ -72,12 +73,8 @@ class PairwiseFrameLoss(BaseTemporalDistillLoss):
         for arg, x in (('s_t', s_t), ('s_tk', s_tk), ('t_t', t_t),
                        ('t_tk', t_tk)):
             check_4d(arg, x, name)
-        if s_t.shape != s_tk.shape:
-            raise ValueError(f'{name}: s_t {shape_str(s_t)} and s_tk '
-                             f'{shape_str(s_tk)} differ')
-        if t_t.shape != t_tk.shape:
-            raise ValueError(f'{name}: t_t {shape_str(t_t)} and t_tk '
-                             f'{shape_str(t_tk)} differ')
+        check_same_shape(name, ('s_t', s_t), ('s_tk', s_tk))
+        check_same_shape(name, ('t_t', t_t), ('t_tk', t_tk))
         if s_t.shape[0] != t_t.shape[0] or (self.use_softmax
                                             and s_t.shape[1] != t_t.shape[1]):
             raise ValueError(f'{name}: student {shape_str(s_t)} and teacher '

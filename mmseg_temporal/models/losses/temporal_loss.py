@@ -7,7 +7,8 @@ from torch import Tensor
 
 from ..flow.warp import flow_warp, occlusion_mask
 from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   compute_dtype, prepare_valid, resize_to, shape_str)
+                   check_same_shape, compute_dtype, prepare_valid, resize_to,
+                   shape_str)
 
 __all__ = ['TemporalLoss']
 
@@ -86,12 +87,8 @@ class TemporalLoss(BaseTemporalDistillLoss):
                        ('flow_t_to_tk', flow), ('img_t', img_t),
                        ('img_tk', img_tk)):
             check_4d(arg, x, name)
-        if logits_t.shape != logits_tk.shape:
-            raise ValueError(f'{name}: logits_t {shape_str(logits_t)} and '
-                             f'logits_tk {shape_str(logits_tk)} differ')
-        if img_t.shape != img_tk.shape:
-            raise ValueError(f'{name}: img_t {shape_str(img_t)} and img_tk '
-                             f'{shape_str(img_tk)} differ')
+        check_same_shape(name, ('logits_t', logits_t), ('logits_tk', logits_tk))
+        check_same_shape(name, ('img_t', img_t), ('img_tk', img_tk))
         if (flow.shape[1] != 2 or flow.shape[0] != img_t.shape[0]
                 or flow.shape[-2:] != img_t.shape[-2:]):
             raise ValueError(f'{name}: flow_t_to_tk {shape_str(flow)} must be '
