@@ -1,6 +1,8 @@
 """tools/dist_train.sh and dist_test.sh with 2 processes on the CPU (gloo)."""
 import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,43 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
     # mIoU and temporal consistency from one test loop over 2 processes,
     # sequences gathered across ranks (2 videos x 20 frames -> 38 pairs).
     assert 'mIoU' in log and 'mTC' in log
-    assert 'TC over 38 frame pairs of 2 sequences' in log
+    tc_line = re.search(r'TC over 38 frame pairs of 2 sequences: .*', log)
+    assert tc_line, log[-4000:]
+
+    # The 2 ranks shared the pairs' flows; the result is the one process's.
+    out = subprocess.run(
+        [sys.executable, 'tools/test.py', cfg, str(work / 'iter_3.pth'),
+         '--work-dir', str(tmp_path / 'test1'), '--cfg-options',
+         *data_cfg_options(default_synthetic_root)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    log1 = out.stdout + out.stderr
+    assert out.returncode == 0, log1[-4000:]
+    assert tc_line.group(0) in log1
+
+    # A metric failing on the ranks is raised by every rank: the run ends
+    # with an error naming it instead of leaving a rank waiting.
+    out = subprocess.run(
+        ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
+         '--work-dir', str(tmp_path / 'test_bad'), '--cfg-options',
+         'test_evaluator.1.flow.type=NoSuchFlow',
+         *data_cfg_options(default_synthetic_root)],
+        cwd=ROOT, env=dict(env, PORT='29519'), capture_output=True,
+        text=True, timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert 'TemporalConsistencyMetric failed: rank 0' in log, log[-4000:]
+    assert 'NoSuchFlow' in log
+
+
+def test_pair_share_covers_every_pair_once():
+    from mmseg_temporal.evaluation.metrics.temporal_consistency_metric import \
+        pair_share
+    for n in (0, 1, 5, 38, 101):
+        for world in (1, 2, 3, 8):
+            blocks = [list(range(n))[pair_share(n, r, world)]
+                      for r in range(world)]
+            assert [i for b in blocks for i in b] == list(range(n))
+            assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
 
 
 def test_finish_distributed_destroys_the_group(tmp_path):

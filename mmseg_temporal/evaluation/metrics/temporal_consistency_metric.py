@@ -21,6 +21,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 import torch
+from mmengine.dist import (all_gather_object, broadcast_object_list,
+                           collect_results, get_rank, get_world_size,
+                           is_main_process)
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
@@ -32,9 +35,17 @@ from ...models.flow.base import flow_of_images
 from ...utils.image import read_rgb
 from ..functional import tc_aggregate, tc_intersect_union
 
-__all__ = ['TemporalConsistencyMetric']
+__all__ = ['TemporalConsistencyMetric', 'pair_share']
 
 FlowResult = Union[np.ndarray, torch.Tensor, Tuple]
+
+
+def pair_share(num_pairs: int, rank: int, world_size: int) -> slice:
+    """The contiguous block of the ``num_pairs`` frame pairs that ``rank``
+    scores (blocks keep a sequence's pairs together, so each frame's image
+    is read about once); the blocks of all ranks cover every pair once."""
+    return slice(rank * num_pairs // world_size,
+                 (rank + 1) * num_pairs // world_size)
 
 
 @METRICS.register_module()
@@ -45,7 +56,8 @@ class TemporalConsistencyMetric(BaseMetric):
     index, image path and the prediction as PNG bytes); ``compute_metrics()``
     regroups the frames by sequence, estimates the flow ``t -> t+1`` between
     consecutive frames from their images and scores every pair with
-    :func:`~mmseg_temporal.evaluation.functional.tc_intersect_union`.
+    :func:`~mmseg_temporal.evaluation.functional.tc_intersect_union`. In a
+    distributed run the ranks share that work (see :meth:`evaluate`).
 
     Metric keys: ``mTC`` (I and U per class pooled over all pairs, then the
     class mean: the authors' released evaluation) and ``mTC_seq`` (class
@@ -217,29 +229,26 @@ class TemporalConsistencyMetric(BaseMetric):
             (name, sorted(groups[name], key=lambda r: r['frame_index']))
             for name in sorted(groups))
 
-    def compute_metrics(self, results: list) -> Dict[str, float]:
-        """Regroups the frames, estimates flows, scores every pair.
-
-        Returns:
-            ``dict(mTC=..., mTC_seq=...)`` in percent (2 decimals).
-        """
-        logger: MMLogger = MMLogger.get_current_instance()
+    def _class_names(self) -> List[str]:
         if not self.dataset_meta or 'classes' not in self.dataset_meta:
             raise ValueError('TemporalConsistencyMetric needs dataset_meta '
                              "with 'classes' (set by the runner from the "
                              'dataset)')
-        class_names = list(self.dataset_meta['classes'])
-        num_classes = len(class_names)
+        return list(self.dataset_meta['classes'])
+
+    def _pairs(self, results: List[dict]) -> Tuple['OrderedDict', List]:
+        """The sequences to score and their consecutive frame pairs
+        ``(sequence position, record t, record t+1)``, in a deterministic
+        order (the same on every rank)."""
         seqs = self._group(results)
         if self.sequence_prefixes is not None:
             # e.g. CamVid: mIoU on the whole test split, TC on Seq05VD only
-            seqs = {k: v for k, v in seqs.items()
-                    if str(k).startswith(self.sequence_prefixes)}
+            seqs = OrderedDict((k, v) for k, v in seqs.items()
+                               if str(k).startswith(self.sequence_prefixes))
             if not seqs:
                 raise ValueError('TemporalConsistencyMetric: no sequence name '
                                  f'starts with {list(self.sequence_prefixes)}')
-
-        pairs = []  # (seq position, frame t record, frame t+1 record)
+        pairs = []
         gaps = 0
         for s, frames in enumerate(seqs.values()):
             for a, b in zip(frames[:-1], frames[1:]):
@@ -250,14 +259,16 @@ class TemporalConsistencyMetric(BaseMetric):
         if gaps:
             print_log(f'TemporalConsistencyMetric: {gaps} gap(s) in the '
                       'frame indices of the sequences; pairs across a gap are '
-                      'not scored', logger, level=30)
+                      'not scored', 'current', level=30)
+        return seqs, pairs
 
-        stats: List[List] = [[] for _ in seqs]
-        frame_ids: List[List[int]] = [[] for _ in seqs]
-        bar = ProgressBar(len(pairs)) if (self.show_progress
-                                          and pairs) else None
+    def _score(self, pairs: List, num_classes: int,
+               show_progress: bool) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """Flow and per-class intersection/union of each pair, in order."""
+        stats = []
+        bar = ProgressBar(len(pairs)) if (show_progress and pairs) else None
         cache: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
-        for s, a, b in pairs:
+        for _, a, b in pairs:
             entries = {}
             for r in (a, b):
                 if r['img_path'] not in cache:
@@ -284,17 +295,78 @@ class TemporalConsistencyMetric(BaseMetric):
                     f'flow for {a["img_path"]} -> {b["img_path"]} has shape '
                     f'{flow_shape}, expected {(2, ) + pred_t.shape} (the '
                     'prediction resolution)')
-            stats[s].append(
-                tc_intersect_union(pred_t, pred_t1, flow, num_classes,
-                                   self.ignore_index, valid))
-            frame_ids[s].append(a['frame_index'])
+            stats.append(tc_intersect_union(pred_t, pred_t1, flow,
+                                            num_classes, self.ignore_index,
+                                            valid))
             if bar is not None:
                 bar.update()
         if bar is not None:
             bar.file.write('\n')  # end the progress bar's line
             bar.file.flush()
+        return stats
 
-        res = tc_aggregate(stats)
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Regroups the frames, estimates flows, scores every pair.
+
+        Returns:
+            ``dict(mTC=..., mTC_seq=...)`` in percent (2 decimals).
+        """
+        class_names = self._class_names()
+        seqs, pairs = self._pairs(results)
+        stats = self._score(pairs, len(class_names), self.show_progress)
+        return self._summarise(seqs, pairs, stats, class_names)
+
+    def evaluate(self, size: int) -> Dict[str, float]:
+        """``BaseMetric.evaluate``, with the scoring shared by the ranks of a
+        distributed run: every rank gets all records, estimates the flows of
+        its own block of frame pairs, and rank 0 sums up. A failure on any
+        rank is raised on every rank (none is left waiting)."""
+        world_size = get_world_size()
+        if world_size == 1:
+            return super().evaluate(size)
+        results = collect_results(
+            self.results, size, self.collect_device,
+            **(dict(tmpdir=self.collect_dir)
+               if self.collect_device == 'cpu' else {}))
+        self.results.clear()
+        shared = [results if is_main_process() else None]
+        broadcast_object_list(shared)
+        rank = get_rank()
+        try:
+            class_names = self._class_names()
+            seqs, pairs = self._pairs(shared[0])
+            mine = pairs[pair_share(len(pairs), rank, world_size)]
+            part = ('ok', self._score(mine, len(class_names),
+                                      self.show_progress and rank == 0))
+        except Exception as e:  # noqa: BLE001 (re-raised on every rank)
+            part = ('error', f'rank {rank}: {type(e).__name__}: {e}')
+        parts = all_gather_object(part)
+        errors = [msg for kind, msg in parts if kind == 'error']
+        if errors:
+            raise RuntimeError('TemporalConsistencyMetric failed: '
+                               + '; '.join(errors))
+        metrics = [None]
+        if is_main_process():
+            stats = [st for _, block in parts for st in block]
+            metrics = [self._summarise(seqs, pairs, stats, class_names)]
+            if self.prefix:
+                metrics = [{f'{self.prefix}/{k}': v
+                            for k, v in metrics[0].items()}]
+        broadcast_object_list(metrics)
+        return metrics[0]
+
+    def _summarise(self, seqs: 'OrderedDict', pairs: List, stats: List,
+                   class_names: List[str]) -> Dict[str, float]:
+        """Aggregates the pairs' statistics, logs the table, writes the
+        outputs; sets :attr:`last_result`."""
+        logger: MMLogger = MMLogger.get_current_instance()
+        num_classes = len(class_names)
+        per_seq: List[List] = [[] for _ in seqs]
+        frame_ids: List[List[int]] = [[] for _ in seqs]
+        for (s, a, _), st in zip(pairs, stats):
+            per_seq[s].append(st)
+            frame_ids[s].append(a['frame_index'])
+        res = tc_aggregate(per_seq)
         if len(res['per_class']) == 0:
             res['per_class'] = np.full(num_classes, np.nan)
         res['seq_names'] = list(seqs)
