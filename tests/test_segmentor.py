@@ -148,6 +148,33 @@ def test_nan_loss_is_reported(data_root, teacher_ckpt, tmp_path):
         model.loss(data['inputs'], data['data_samples'])
 
 
+def test_all_losses_under_bfloat16_autocast(data_root, teacher_ckpt, tmp_path):
+    """Mixed precision (what --amp turns on; MMEngine's AmpOptimWrapper
+    needs a GPU, so CPU bfloat16 autocast stands in): student, teacher and
+    ConvLSTM run in half precision, every loss term comes out float32 and
+    finite, and the student gets finite gradients."""
+    cfg = scheme_cfg('j', data_root, tmp_path, teacher_ckpt)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    from mmseg.registry import DATASETS
+    ds = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = [ds[0], ds[1]]
+    data = model.data_preprocessor(
+        dict(inputs=[b['inputs'] for b in batch],
+             data_samples=[b['data_samples'] for b in batch]), True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model.loss(data['inputs'], data['data_samples'])
+    for term in TERMS['j']:
+        value = losses[term]
+        assert value.dtype == torch.float32, term
+        assert torch.isfinite(value).all(), term
+    total = sum(v for k, v in losses.items() if k.startswith('loss_'))
+    total.backward()
+    grads = [p.grad for p in model.student.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert all(p.grad is None for p in model.teacher.parameters())
+
+
 EXPORT_CHECK = '''
 import json, sys
 import numpy as np
