@@ -12,26 +12,51 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    """A checkpoint of the synthetic teacher config (random weights)."""
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    import mmseg_temporal  # noqa: F401
+    cfg = Config.fromfile(
+        str(ROOT / 'configs/synthetic/pspnet_small_teacher_tl_synthetic.py'))
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    path = tmp_path_factory.mktemp('teacher') / 'teacher.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return str(path)
+
+
+def test_dist_train_and_test_two_processes(default_synthetic_root, teacher_ckpt,
+                                           tmp_path):
+    """The ETC config (teacher, all four losses, ConvLSTM clip hook) under
+    DDP with 2 processes, then tested with 2 processes."""
     work = tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1', PORT='29517')
-    cfg = 'configs/synthetic/pspnet_tiny_tl_synthetic.py'
+    cfg = 'configs/synthetic/pspnet_tiny_etc_synthetic.py'
+    data_opts = [f'model.teacher.checkpoint={teacher_ckpt}',
+                 *data_cfg_options(default_synthetic_root)]
     out = subprocess.run(
         ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work),
          '--cfg-options', 'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
          'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1',
-         *data_cfg_options(default_synthetic_root)],
+         *data_opts],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'Distributed training: True' in log
-    assert 'Iter(train) [3/3]' in log and 'loss_tl' in log
+    assert 'Iter(train) [3/3]' in log
+    for term in ('loss_tl', 'loss_sf_pixel', 'loss_sf_pair', 'loss_pf',
+                 'loss_mf'):
+        assert term in log, term
     assert sorted(p.name for p in work.glob('*.pth')) == ['iter_3.pth']
 
     out = subprocess.run(
         ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
          '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-         *data_cfg_options(default_synthetic_root)],
+         *data_opts],
         cwd=ROOT, env=dict(env, PORT='29518'), capture_output=True, text=True,
         timeout=600)
     log = out.stdout + out.stderr
@@ -46,7 +71,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
     out = subprocess.run(
         [sys.executable, 'tools/test.py', cfg, str(work / 'iter_3.pth'),
          '--work-dir', str(tmp_path / 'test1'), '--cfg-options',
-         *data_cfg_options(default_synthetic_root)],
+         *data_opts],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     log1 = out.stdout + out.stderr
     assert out.returncode == 0, log1[-4000:]
@@ -58,7 +83,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, tmp_path):
         ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
          '--work-dir', str(tmp_path / 'test_bad'), '--cfg-options',
          'test_evaluator.1.flow.type=NoSuchFlow',
-         *data_cfg_options(default_synthetic_root)],
+         *data_opts],
         cwd=ROOT, env=dict(env, PORT='29519'), capture_output=True,
         text=True, timeout=300)
     log = out.stdout + out.stderr
