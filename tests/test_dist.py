@@ -47,6 +47,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, teacher_ckpt,
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'Distributed training: True' in log
+    assert '`broadcast_buffers` is deprecated' not in log  # torch's new name
     assert 'Iter(train) [3/3]' in log
     for term in ('loss_tl', 'loss_sf_pixel', 'loss_sf_pair', 'loss_pf',
                  'loss_mf'):

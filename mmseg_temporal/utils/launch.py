@@ -33,8 +33,22 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel', device_ids=None,
-            broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+            **_no_buffer_sync_per_forward())
+
+
+def _no_buffer_sync_per_forward() -> dict:
+    """MMEngine's DDP default (no buffer broadcast at every forward) in the
+    installed torch's terms: ``forward_sync_buffers=False`` where DDP has it
+    (``broadcast_buffers`` is deprecated there), else
+    ``broadcast_buffers=False``."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    if 'forward_sync_buffers' in params:
+        return dict(forward_sync_buffers=False)
+    return dict(broadcast_buffers=False)
 
 
 def finish_distributed() -> None:
