@@ -15,11 +15,13 @@ def test_quickstart_runs_end_to_end(tmp_path):
     out = subprocess.run(
         [sys.executable, 'tools/quickstart.py', '--work-dir', str(tmp_path / 'qs'),
          '--data-root', str(tmp_path / 'data'), '--iters', '4',
-         '--demo-frames', '4'],
+         '--demo-frames', '4', '--test-videos', '2'],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'model' in log and 'mIoU %' in log and 'mTC %' in log
+    assert 'test set: 2 videos x 20 frames, 4 training iterations each, ' \
+        'seed 0' in log
     rows = json.loads((tmp_path / 'qs' / 'results.json').read_text())
     assert [r['model'] for r in rows] == ['baseline', 'ETC']
     assert rows[0]['params'] == rows[1]['params'] > 0

@@ -159,3 +159,67 @@ def test_default_flow_estimator(stream):
              for a, b in zip(frames[:-1], frames[1:])]
     ref = temporal_consistency([[f['pred'] for f in frames]], [flows], 5)
     assert got['mTC'] == round(ref['mTC'], 2)
+
+
+def test_synthetic_exact_flow_scores_ground_truth_100(tmp_path):
+    """With SyntheticExactFlow as the flow provider (the synthetic configs'
+    default), ground-truth labels score TC = 100: the metric measures the
+    predictions' flicker, not a flow estimator's errors. Flipped pixels
+    give the functional core's value with the same exact flow."""
+    from mmseg_temporal.datasets.synthetic_video import (
+        synthetic_paths, write_synthetic_split)
+    gen = SyntheticVideoGenerator(height=H, width=W, seed=0)
+    write_synthetic_split(str(tmp_path), 'test', gen, 2, 5)
+    rng = np.random.default_rng(1)
+    seqs, noisy, flows = [], [], []
+    for k in range(2):
+        frames, preds = [], []
+        for t in range(5):
+            p = synthetic_paths(str(tmp_path), 'test', k, t)
+            label = cv2.imread(p['label'], cv2.IMREAD_UNCHANGED)
+            frames.append(dict(path=p['img'], pred=label, t=t))
+            pred = label.copy()
+            flip = rng.random((H, W)) < 0.1
+            pred[flip] = rng.integers(0, 5, int(flip.sum()))
+            preds.append(pred)
+        seqs.append((f'video_{k:03d}', frames))
+        noisy.append((f'video_{k:03d}', [dict(f, pred=q)
+                                         for f, q in zip(frames, preds)]))
+        flows.append([
+            MODELS.build(dict(type='SyntheticExactFlow'))(
+                frames[t]['path'], frames[t + 1]['path']) for t in range(4)])
+    metric = METRICS.build(dict(type='TemporalConsistencyMetric', flow=None,
+                                flow_provider=dict(type='SyntheticExactFlow'),
+                                show_progress=False))
+    metric.dataset_meta = dict(classes=SYNTHETIC_CLASSES)
+    metric.process({}, _samples(seqs))
+    assert metric.evaluate(10) == dict(mTC=100.0, mTC_seq=100.0)
+
+    metric.process({}, _samples(noisy))
+    got = metric.evaluate(10)
+    ref = temporal_consistency(
+        [[f['pred'] for f in fr] for _, fr in noisy],
+        [[f for f, _ in seq] for seq in flows], num_classes=5,
+        valids=[[v for _, v in seq] for seq in flows])
+    assert got['mTC'] == pytest.approx(round(ref['mTC'], 2))
+    assert got['mTC'] < 90
+
+
+def test_synthetic_exact_flow_refuses_what_it_cannot_serve(tmp_path):
+    from mmseg_temporal.datasets.synthetic_video import (
+        synthetic_paths, write_synthetic_split)
+    gen = SyntheticVideoGenerator(height=H, width=W, seed=0)
+    write_synthetic_split(str(tmp_path), 'test', gen, 2, 3)
+    p = lambda k, t: synthetic_paths(str(tmp_path), 'test', k, t)['img']  # noqa
+    source = MODELS.build(dict(type='SyntheticExactFlow'))
+    flow, valid = source(p(0, 0), p(0, 2))
+    assert flow.shape == (2, H, W) and valid.shape == (H, W)
+    with pytest.raises(ValueError, match='different synthetic videos'):
+        source(p(0, 0), p(1, 1))
+    with pytest.raises(ValueError, match='native 64x48'):
+        source(p(0, 0), p(0, 1), np.zeros((24, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match='not a synthetic-video frame'):
+        source(str(tmp_path / 'x.png'), p(0, 1))
+    missing = p(0, 1).replace('0001_img', '0009_img')
+    with pytest.raises(FileNotFoundError, match='0009_layers.png'):
+        source(p(0, 0), missing)

@@ -30,7 +30,8 @@ import numpy as np
 
 __all__ = ['SyntheticVideoGenerator', 'SYNTHETIC_CLASSES',
            'SYNTHETIC_PALETTE', 'write_synthetic_split',
-           'synthetic_flow_between']
+           'synthetic_flow_between', 'read_layers', 'read_velocities',
+           'synthetic_frame_files']
 
 SYNTHETIC_CLASSES = ('sky', 'ground', 'vehicle', 'pedestrian', 'sign')
 SYNTHETIC_PALETTE = [[70, 130, 180], [128, 64, 128], [0, 0, 142],
@@ -261,6 +262,40 @@ def synthetic_paths(root: str, split: str, video: int,
                 label=osp.join(d, f'{frame:04d}_label.png'),
                 layers=osp.join(d, f'{frame:04d}_layers.png'),
                 motion=osp.join(d, 'motion.json'))
+
+
+def synthetic_frame_files(img_path: str) -> Dict[str, object]:
+    """The inverse of :func:`synthetic_paths` for an image file: its frame
+    number and the paths of its layer map and of its video's motion file.
+
+    Raises:
+        ValueError: ``img_path`` is not named like a synthetic frame
+            (``NNNN_img.png``).
+    """
+    folder, name = osp.split(img_path)
+    stem = name[:-len('_img.png')]
+    if not name.endswith('_img.png') or not stem.isdigit():
+        raise ValueError(f'{img_path} is not a synthetic-video frame '
+                         '(expected NNNN_img.png)')
+    return dict(frame=int(stem),
+                layers=osp.join(folder, f'{stem}_layers.png'),
+                motion=osp.join(folder, 'motion.json'))
+
+
+def read_layers(path: str) -> np.ndarray:
+    """A synthetic frame's ``(H, W)`` uint8 layer-id map."""
+    layers = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if layers is None:
+        raise FileNotFoundError(f'layer map missing or unreadable: {path}')
+    return layers
+
+
+def read_velocities(motion_path: str) -> np.ndarray:
+    """A synthetic video's ``(L, 2)`` per-layer velocities (pixels/frame)."""
+    if not osp.exists(motion_path):
+        raise FileNotFoundError(f'synthetic motion file missing: {motion_path}')
+    with open(motion_path) as f:
+        return np.asarray(json.load(f)['velocities'])
 
 
 def write_synthetic_split(root: str, split: str, generator: SyntheticVideoGenerator,

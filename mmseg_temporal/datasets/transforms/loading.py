@@ -1,5 +1,4 @@
 """Loading of multi-frame samples: frames, labels and exact synthetic flow."""
-import json
 from typing import Dict, List, Optional
 
 import mmcv
@@ -8,7 +7,8 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from ..synthetic_video import synthetic_flow_between
+from ..synthetic_video import (read_layers, read_velocities,
+                               synthetic_flow_between)
 
 __all__ = ['LoadVideoFrames', 'LoadVideoAnnotations', 'LoadAnnotationsIfAny',
            'LoadSyntheticFlow']
@@ -164,15 +164,8 @@ class LoadSyntheticFlow(BaseTransform):
             raise KeyError('LoadSyntheticFlow needs a synthetic-video sample '
                            '(frames with layers_path); got sample '
                            f'{_sample_name(results)}')
-        with open(results['motion_path']) as f:
-            velocities = np.asarray(json.load(f)['velocities'])
-        layers = []
-        for fr in frames:
-            lay = mmcv.imread(fr['layers_path'], flag='unchanged')
-            if lay is None:
-                raise FileNotFoundError(f'layer map missing or unreadable: '
-                                        f'{fr["layers_path"]}')
-            layers.append(lay)
+        velocities = read_velocities(results['motion_path'])
+        layers = [read_layers(fr['layers_path']) for fr in frames]
         flows, valid = [], []
         for a in range(len(frames) - 1):
             fl, vis = synthetic_flow_between(

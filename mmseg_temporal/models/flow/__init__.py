@@ -6,6 +6,7 @@ from .flownet2 import (CheckpointMismatchError, FlowNet2,
                        load_flownet2_state_dict, read_state_dict)
 from .flow_cache import FlowCache, FlowCacheError
 from .precomputed_flow import PrecomputedFlow
+from .synthetic_exact_flow import SyntheticExactFlow
 from .visualization import flow_to_color, make_color_wheel
 from .warp import flow_to_grid, flow_warp, occlusion_mask
 
@@ -15,5 +16,5 @@ __all__ = [
     'Correlation', 'correlation', 'DISFlow', 'FlowNet2',
     'load_flownet2_state_dict', 'read_state_dict', 'CheckpointMismatchError',
     'flow_to_color', 'make_color_wheel', 'FlowCache', 'FlowCacheError',
-    'PrecomputedFlow'
+    'PrecomputedFlow', 'SyntheticExactFlow'
 ]
