@@ -1,6 +1,7 @@
 """tools/dist_train.sh and dist_test.sh with 2 processes on the CPU (gloo)."""
 import os
 import re
+from contextlib import nullcontext
 import subprocess
 import sys
 from pathlib import Path
@@ -104,25 +105,33 @@ def test_pair_share_covers_every_pair_once():
             assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
 
 
-def test_finish_distributed_destroys_the_group(tmp_path):
-    """The tools end a distributed run by destroying the process group (left
-    to interpreter exit, gloo can abort the process); no-op without one."""
+def test_distributed_run_destroys_the_group(tmp_path):
+    """The tools run inside distributed_run(): the process group is
+    destroyed when the run ends (left to interpreter exit, gloo can abort
+    the process), also when it raises; a no-op without a group."""
     import torch.distributed as dist
-    from mmseg_temporal.utils.launch import finish_distributed
-    finish_distributed()  # nothing initialised: must not raise
-    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store',
-                            rank=0, world_size=1)
-    try:
-        assert dist.is_initialized()
-        finish_distributed()
-        assert not dist.is_initialized()
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+
+    from mmseg_temporal.utils.launch import distributed_run
+    with distributed_run():  # nothing initialised: must not raise
+        pass
+    for n, fails in enumerate((False, True)):
+        dist.init_process_group(
+            'gloo', init_method=f'file://{tmp_path}/store{n}', rank=0,
+            world_size=1)
+        try:
+            with pytest.raises(ValueError) if fails else nullcontext():
+                with distributed_run():
+                    assert dist.is_initialized()
+                    if fails:
+                        raise ValueError('run failed')
+            assert not dist.is_initialized()
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()
 
 
-def test_tools_finish_the_distributed_run():
+def test_tools_run_inside_distributed_run():
     for tool in ('train.py', 'test.py'):
         src = (ROOT / 'tools' / tool).read_text()
-        run = src.index('Runner.from_cfg(cfg).')
-        assert 'finish_distributed()' in src[run:], tool
+        assert re.search(r'with distributed_run\(\):\n\s+Runner\.from_cfg',
+                         src), tool

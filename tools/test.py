@@ -11,7 +11,7 @@ import os.path as osp
 from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import (add_run_args, finish_distributed,
+from mmseg_temporal.utils.launch import (add_run_args, distributed_run,
                                          load_run_config)
 
 
@@ -44,8 +44,8 @@ def main():
         elif args.out is not None:
             ev['output_dir'] = args.out
             ev['keep_results'] = True
-    Runner.from_cfg(cfg).test()
-    finish_distributed()
+    with distributed_run():
+        Runner.from_cfg(cfg).test()
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import (add_run_args, finish_distributed,
+from mmseg_temporal.utils.launch import (add_run_args, distributed_run,
                                          load_run_config)
 
 
@@ -40,8 +40,8 @@ def main():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
-    Runner.from_cfg(cfg).train()
-    finish_distributed()
+    with distributed_run():
+        Runner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':

@@ -7,13 +7,15 @@ gloo process group itself (the Runner then skips its own ``init_dist``) and
 asks for a DDP wrapper without device ids. On CUDA machines it does nothing.
 """
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-__all__ = ['prepare_cpu_distributed', 'finish_distributed', 'add_run_args',
-           'load_run_config']
+__all__ = ['prepare_cpu_distributed', 'finish_distributed', 'distributed_run',
+           'add_run_args', 'load_run_config']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -51,9 +53,10 @@ def _no_buffer_sync_per_forward() -> dict:
     return dict(broadcast_buffers=False)
 
 
-def finish_distributed() -> None:
-    """Ends a distributed run cleanly: all ranks meet at a barrier, then the
-    process group is destroyed. No-op when no process group is initialised.
+def finish_distributed(barrier: bool = True) -> None:
+    """Ends a distributed run cleanly: all ranks meet at a barrier (unless
+    ``barrier=False``), then the process group is destroyed. No-op when no
+    process group is initialised.
 
     Neither MMEngine nor torchrun destroys the process group. Left to the
     interpreter's exit, gloo's worker threads can still hold tensors while
@@ -63,8 +66,23 @@ def finish_distributed() -> None:
     """
     if not (dist.is_available() and dist.is_initialized()):
         return
-    dist.barrier()
+    if barrier:
+        dist.barrier()
     dist.destroy_process_group()
+
+
+@contextmanager
+def distributed_run() -> Iterator[None]:
+    """Wraps a train or test run: the process group, if any, is destroyed
+    however the run ends. On success after a barrier; when the run raises,
+    at once (no barrier that other ranks might never reach), and the error
+    propagates."""
+    try:
+        yield
+    except BaseException:
+        finish_distributed(barrier=False)
+        raise
+    finish_distributed()
 
 
 def add_run_args(parser) -> None:
