@@ -345,15 +345,22 @@ class TemporalConsistencyMetric(BaseMetric):
         if errors:
             raise RuntimeError('TemporalConsistencyMetric failed: '
                                + '; '.join(errors))
-        metrics = [None]
+        outcome = [None]
         if is_main_process():
-            stats = [st for _, block in parts for st in block]
-            metrics = [self._summarise(seqs, pairs, stats, class_names)]
-            if self.prefix:
-                metrics = [{f'{self.prefix}/{k}': v
-                            for k, v in metrics[0].items()}]
-        broadcast_object_list(metrics)
-        return metrics[0]
+            try:
+                stats = [st for _, block in parts for st in block]
+                metrics = self._summarise(seqs, pairs, stats, class_names)
+                if self.prefix:
+                    metrics = {f'{self.prefix}/{k}': v
+                               for k, v in metrics.items()}
+                outcome = [('ok', metrics)]
+            except Exception as e:  # noqa: BLE001 (re-raised on every rank)
+                outcome = [('error', f'rank 0: {type(e).__name__}: {e}')]
+        broadcast_object_list(outcome)
+        kind, value = outcome[0]
+        if kind == 'error':
+            raise RuntimeError(f'TemporalConsistencyMetric failed: {value}')
+        return value
 
     def _summarise(self, seqs: 'OrderedDict', pairs: List, stats: List,
                    class_names: List[str]) -> Dict[str, float]:
