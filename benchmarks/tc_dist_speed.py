@@ -1,0 +1,121 @@
+"""Temporal-consistency evaluation with 1 and 2 processes: the time of
+``TemporalConsistencyMetric.evaluate`` (gather, flows, scoring), where in a
+distributed test every rank estimates the flows of its own block of frame
+pairs. No model runs: the predictions are the synthetic video's labels.
+
+    python benchmarks/tc_dist_speed.py [--size 360x480] [--videos 4]
+        [--repeats 3]
+
+Each process gets 1 thread (torch and OpenCV), so 2 processes use the
+machine's 2 cores. Runs with 1 and 2 processes are interleaved; medians.
+Prints a markdown table.
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+SCRIPT = os.path.abspath(__file__)
+
+
+def worker(args) -> None:
+    """One rank (under torchrun): process its samples, time evaluate()."""
+    import cv2
+    import numpy as np
+    import torch.distributed as dist
+    from mmengine.structures import PixelData
+    from mmseg.registry import DATASETS
+    from mmseg.structures import SegDataSample
+
+    import mmseg_temporal  # noqa: F401
+    from mmseg_temporal.evaluation import TemporalConsistencyMetric
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo')
+    rank, world = dist.get_rank(), dist.get_world_size()
+    h, w = map(int, args.size.split('x'))
+    ds = DATASETS.build(dict(
+        type='SyntheticVideoDataset', data_root=args.data_root, split='test',
+        num_videos=args.videos, frames_per_video=20, height=h, width=w,
+        sample_mode='sequence', pipeline=[]))
+    samples = []
+    for i in range(rank, len(ds), world):  # as MMEngine's DefaultSampler
+        info = ds.get_data_info(i)
+        s = SegDataSample(metainfo=dict(seq_name=info['seq_name'],
+                                        frame_index=info['frame_index'],
+                                        img_path=info['img_path']))
+        label = cv2.imread(info['label_path'], cv2.IMREAD_UNCHANGED)
+        s.pred_sem_seg = PixelData(
+            data=torch.from_numpy(label[None].astype(np.int64)))
+        samples.append(s)
+    metric = TemporalConsistencyMetric(
+        flow=dict(type='DISFlow', preset='medium'), show_progress=False)
+    metric.dataset_meta = dict(classes=ds.metainfo['classes'])
+    metric.process({}, samples)
+    dist.barrier()
+    t = time.perf_counter()
+    result = metric.evaluate(len(ds))
+    dist.barrier()
+    if rank == 0:
+        print(f'EVAL_SECONDS {time.perf_counter() - t:.4f} frames {len(ds)} '
+              f'mTC {result["mTC"]:.2f}', flush=True)
+    dist.destroy_process_group()
+
+
+def launch(nproc: int, args, port: int) -> tuple:
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    out = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run',
+         f'--nproc_per_node={nproc}', f'--master_port={port}', SCRIPT,
+         '--worker', '--size', args.size, '--videos', str(args.videos),
+         '--data-root', args.data_root],
+        env=env, capture_output=True, text=True, timeout=1200)
+    m = re.search(r'EVAL_SECONDS ([\d.]+) frames (\d+) mTC ([\d.]+)',
+                  out.stdout)
+    if out.returncode != 0 or not m:
+        raise RuntimeError(f'{nproc} processes failed:\n'
+                           f'{(out.stdout + out.stderr)[-3000:]}')
+    return float(m.group(1)), int(m.group(2)), float(m.group(3))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--size', default='360x480')
+    p.add_argument('--videos', type=int, default=4)
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--data-root', default=None)
+    p.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+    args.data_root = args.data_root or tempfile.mkdtemp(prefix='tc_dist_')
+    times = {1: [], 2: []}
+    port = 29631
+    for _ in range(args.repeats):
+        for nproc in (1, 2):  # interleaved: side by side
+            sec, frames, mtc = launch(nproc, args, port)
+            port += 1
+            times[nproc].append(sec)
+            results = (frames, mtc) if nproc == 1 else results
+            assert (frames, mtc) == results, 'the 2 runs must agree'
+    cpu = next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo')
+                if line.startswith('model name')), platform.processor())
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    print(f'machine: {os.cpu_count()} cores, {cpu}, torch {torch.__version__}; '
+          f'{frames} frames of {args.size} ({args.videos} videos), DIS '
+          f'medium, {args.repeats} repeats (medians); mTC {mtc:.2f} both ways')
+    print('| processes | evaluate() time | frames/s | speed-up |')
+    print('| --- | --- | --- | --- |')
+    for n, sec in ((1, one), (2, two)):
+        print(f'| {n} | {sec:.2f} s | {frames / sec:.1f} | {one / sec:.2f}x |')
+
+
+if __name__ == '__main__':
+    main()
