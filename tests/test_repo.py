@@ -33,3 +33,20 @@ def test_install_script_is_valid_bash_and_fails_loudly():
     for pin in ('mmengine==0.10.7', 'mmcv==2.1.0', 'mmsegmentation==1.2.2',
                 'torch==2.13.0'):
         assert pin in text, pin
+
+
+def test_getting_started_lists_every_registered_module():
+    """docs/getting_started.md's registry table names exactly what
+    `import mmseg_temporal` registers, each in its registry."""
+    from mmseg import registry
+
+    import mmseg_temporal  # noqa: F401
+    text = (ROOT / 'docs' / 'getting_started.md').read_text()
+    for reg_name in ('DATASETS', 'TRANSFORMS', 'MODELS', 'METRICS', 'HOOKS'):
+        row = re.search(rf'^\| `{reg_name}` \| (.*) \|$', text, re.M)
+        assert row, reg_name
+        listed = set(re.findall(r'`(\w+)`', row.group(1)))
+        reg = getattr(registry, reg_name)
+        ours = {name for name, cls in reg.module_dict.items()
+                if cls.__module__.startswith('mmseg_temporal.')}
+        assert listed == ours, (reg_name, sorted(listed ^ ours))
