@@ -31,6 +31,7 @@ import torch
 
 from mmseg_temporal.evaluation.functional import (tc_aggregate,
                                                   tc_intersect_union)
+from ..models.flow.base import flow_of_images
 from ..utils.atomic import atomic_write_bytes
 
 __all__ = [
@@ -404,13 +405,6 @@ def _unique_names(names: Sequence[str]) -> List[str]:
     return out
 
 
-def _to_rgb_tensor(frame: np.ndarray, device: str) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 BGR -> ``(1, 3, H, W)`` float RGB in [0, 255]."""
-    rgb = np.ascontiguousarray(frame[..., ::-1])
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].to(
-        device, torch.float32)
-
-
 def run_video_demo(source: str,
                    models: Sequence[Tuple[str, str]],
                    out_dir: str,
@@ -500,8 +494,8 @@ def run_video_demo(source: str,
                 labels[seg.name], dt = seg(frame)
                 times[seg.name].append(dt)
             if prev_frame is not None:
-                fl = estimator(_to_rgb_tensor(prev_frame, device),
-                               _to_rgb_tensor(frame, device))[0].cpu()
+                fl = flow_of_images(estimator, prev_frame[..., ::-1],
+                                    frame[..., ::-1], device)  # BGR -> RGB
                 for seg in segmentors:
                     pairs[seg.name].append(tc_intersect_union(
                         prev_labels[seg.name], labels[seg.name], fl,
