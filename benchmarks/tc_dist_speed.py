@@ -28,11 +28,9 @@ SCRIPT = os.path.abspath(__file__)
 def worker(args) -> None:
     """One rank (under torchrun): process its samples, time evaluate()."""
     import cv2
-    import numpy as np
     import torch.distributed as dist
-    from mmengine.structures import PixelData
     from mmseg.registry import DATASETS
-    from mmseg.structures import SegDataSample
+    from tc_eval_speed import samples_of  # the same ground-truth samples
 
     import mmseg_temporal  # noqa: F401
     from mmseg_temporal.evaluation import TemporalConsistencyMetric
@@ -45,16 +43,8 @@ def worker(args) -> None:
         type='SyntheticVideoDataset', data_root=args.data_root, split='test',
         num_videos=args.videos, frames_per_video=20, height=h, width=w,
         sample_mode='sequence', pipeline=[]))
-    samples = []
-    for i in range(rank, len(ds), world):  # as MMEngine's DefaultSampler
-        info = ds.get_data_info(i)
-        s = SegDataSample(metainfo=dict(seq_name=info['seq_name'],
-                                        frame_index=info['frame_index'],
-                                        img_path=info['img_path']))
-        label = cv2.imread(info['label_path'], cv2.IMREAD_UNCHANGED)
-        s.pred_sem_seg = PixelData(
-            data=torch.from_numpy(label[None].astype(np.int64)))
-        samples.append(s)
+    # this rank's share, as MMEngine's DefaultSampler deals it
+    samples = samples_of(ds, range(rank, len(ds), world))
     metric = TemporalConsistencyMetric(
         flow=dict(type='DISFlow', preset='medium'), show_progress=False)
     metric.dataset_meta = dict(classes=ds.metainfo['classes'])

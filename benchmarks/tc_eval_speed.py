@@ -24,12 +24,14 @@ from mmseg.utils import register_all_modules
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.evaluation import TemporalConsistencyMetric
-from mmseg_temporal.models.flow import DISFlow, FlowCache
+from mmseg_temporal.models.flow import PrecomputedFlow
 
 
-def samples_of(dataset):
+def samples_of(dataset, indices=None):
+    """``SegDataSample``s of a sequence-mode synthetic dataset whose
+    predictions are the ground-truth labels (``indices``: default all)."""
     out = []
-    for i in range(len(dataset)):
+    for i in (range(len(dataset)) if indices is None else indices):
         info = dataset.get_data_info(i)
         label = cv2.imread(info['label_path'], cv2.IMREAD_UNCHANGED)
         s = SegDataSample(metainfo=dict(seq_name=info['seq_name'],
@@ -69,25 +71,25 @@ def main():
             samples = samples_of(ds)
             classes = dict(classes=ds.metainfo['classes'])
             # Fill the cache once (what tools/precompute_flow.py does).
-            cache = FlowCache(os.path.join(tmp, 'cache' + size), root)
-            dis = DISFlow('medium')
-            t = time.perf_counter()
+            source = PrecomputedFlow(os.path.join(tmp, 'cache' + size), root,
+                                     on_missing='compute',
+                                     estimator=dict(type='DISFlow',
+                                                    preset='medium'))
             by_seq = {}
             for s in samples:
                 by_seq.setdefault(s.seq_name, []).append(s.img_path)
-            for paths in by_seq.values():
-                for a, b in zip(paths[:-1], paths[1:]):
-                    rgb = [torch.from_numpy(cv2.imread(x)[..., ::-1].copy()
-                                            ).permute(2, 0, 1)[None].float()
-                           for x in (a, b)]
-                    cache.write(a, b, dis(*rgb)[0].numpy())
+            t = time.perf_counter()
+            source.fill([pair for paths in by_seq.values()
+                         for pair in zip(paths[:-1], paths[1:])],
+                        progress=False)
             precompute = time.perf_counter() - t
             online = TemporalConsistencyMetric(flow=dict(type='DISFlow', preset='medium'),
                                                show_progress=False)
             cached = TemporalConsistencyMetric(
                 flow=None, show_progress=False,
                 flow_provider=dict(type='PrecomputedFlow',
-                                   cache_dir=cache.cache_dir, data_root=root))
+                                   cache_dir=source.cache.cache_dir,
+                                   data_root=root))
             for m in (online, cached):
                 m.dataset_meta = classes
             t_on, t_ca = [], []
