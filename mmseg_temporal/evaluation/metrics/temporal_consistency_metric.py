@@ -22,8 +22,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.dist import (all_gather_object, broadcast_object_list,
-                           collect_results, get_rank, get_world_size,
-                           is_main_process)
+                           get_rank, get_world_size, is_main_process)
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
@@ -318,23 +317,23 @@ class TemporalConsistencyMetric(BaseMetric):
 
     def evaluate(self, size: int) -> Dict[str, float]:
         """``BaseMetric.evaluate``, with the scoring shared by the ranks of a
-        distributed run: every rank gets all records, estimates the flows of
+        distributed run: every rank gets all records (one all-gather; the
+        metric's ``collect_device`` is not used), estimates the flows of
         its own block of frame pairs, and rank 0 sums up. A failure on any
         rank is raised on every rank (none is left waiting)."""
         world_size = get_world_size()
         if world_size == 1:
             return super().evaluate(size)
-        results = collect_results(
-            self.results, size, self.collect_device,
-            **(dict(tmpdir=self.collect_dir)
-               if self.collect_device == 'cpu' else {}))
+        # One all-gather gives every rank every record (the sampler's
+        # padding repeats records; _group drops those, so `size` is not
+        # needed to cut them).
+        records = [r for part in all_gather_object(self.results)
+                   for r in part]
         self.results.clear()
-        shared = [results if is_main_process() else None]
-        broadcast_object_list(shared)
         rank = get_rank()
         try:
             class_names = self._class_names()
-            seqs, pairs = self._pairs(shared[0])
+            seqs, pairs = self._pairs(records)
             mine = pairs[pair_share(len(pairs), rank, world_size)]
             part = ('ok', self._score(mine, len(class_names),
                                       self.show_progress and rank == 0))
