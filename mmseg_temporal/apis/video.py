@@ -33,6 +33,8 @@ from mmseg_temporal.evaluation.functional import (tc_aggregate,
                                                   tc_intersect_union)
 from ..models.flow.base import flow_of_images
 from ..utils.atomic import atomic_write_bytes
+from ..visualization import (default_palette, overlay_prediction,
+                             palette_from_meta, plot_tc_curve, side_by_side)
 
 __all__ = [
     'VideoInputError', 'FrameSource', 'FrameSegmentor', 'default_palette',
@@ -245,116 +247,10 @@ class FrameSegmentor:
         return label, dt
 
 
-# --------------------------------------------------------------------------
-# Drawing
-# --------------------------------------------------------------------------
-def default_palette(num_classes: int) -> np.ndarray:
-    """A fixed palette, the same on every run: ``(K, 3)`` uint8 RGB."""
-    rng = np.random.RandomState(2020)
-    return rng.randint(0, 256, size=(num_classes, 3)).astype(np.uint8)
-
-
 def model_palette(model, num_classes: int) -> np.ndarray:
-    """The model's ``dataset_meta['palette']`` (``(K, 3)`` uint8 RGB) when it
-    has one with at least ``num_classes`` colours, else
-    :func:`default_palette`."""
-    meta = getattr(model, 'dataset_meta', None) or {}
-    pal = meta.get('palette')
-    if pal is not None:
-        arr = np.asarray(pal)
-        if arr.ndim == 2 and arr.shape[1] == 3 and arr.shape[0] >= num_classes:
-            return np.clip(arr[:num_classes], 0, 255).astype(np.uint8)
-    return default_palette(num_classes)
-
-
-def overlay_prediction(frame: np.ndarray, label: np.ndarray,
-                       palette: np.ndarray, alpha: float = 0.5,
-                       name: Optional[str] = None) -> np.ndarray:
-    """The frame with the palette-coloured prediction blended on top.
-
-    Args:
-        frame: ``(H, W, 3)`` uint8 BGR.
-        label: ``(H, W)`` integer class map; values outside the palette
-            (e.g. an ignore index) are left uncoloured.
-        palette: ``(K, 3)`` uint8 RGB.
-        alpha: opacity of the prediction, in ``[0, 1]``.
-        name: written in the top-left corner when given.
-
-    Returns:
-        ``(H, W, 3)`` uint8 BGR.
-    """
-    if label.shape != frame.shape[:2]:
-        raise ValueError(f'label of shape {label.shape} does not match the '
-                         f'frame of shape {frame.shape[:2]}')
-    pal = np.asarray(palette, np.uint8)[:, ::-1]  # RGB -> BGR
-    inside = (label >= 0) & (label < len(pal))
-    color = frame.copy()
-    color[inside] = pal[label[inside]]
-    out = cv2.addWeighted(color, alpha, frame, 1. - alpha, 0.)
-    if name:
-        h = frame.shape[0]
-        scale = max(0.4, h / 480.)
-        thick = max(1, int(round(2 * scale)))
-        (tw, th), base = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX,
-                                         scale, thick)
-        pad = int(6 * scale)
-        x1, y1 = min(tw + 2 * pad, out.shape[1]), th + base + 2 * pad
-        # A dark box under the name keeps it readable on any colour.
-        out[:y1, :x1] = (out[:y1, :x1] * 0.35).astype(np.uint8)
-        cv2.putText(out, name, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale, (255, 255, 255), thick, cv2.LINE_AA)
-    return out
-
-
-def side_by_side(panels: Sequence[np.ndarray], gap: int = 0) -> np.ndarray:
-    """Panels of one height next to each other: ``(H, sum W_i + gaps, 3)``."""
-    if gap <= 0 or len(panels) == 1:
-        return np.concatenate(list(panels), axis=1)
-    sep = np.full((panels[0].shape[0], gap, 3), 255, np.uint8)
-    parts = []
-    for i, p in enumerate(panels):
-        parts += [sep, p] if i else [p]
-    return np.concatenate(parts, axis=1)
-
-
-def plot_tc_curve(curves: Dict[str, np.ndarray], means: Dict[str, float],
-                  out_file: str, title: Optional[str] = None) -> None:
-    """TC between neighbouring frames over time, one line per model (like
-    the paper's Fig. 3), saved as PNG.
-
-    Args:
-        curves: per model name, ``(T - 1,)`` TC in percent of the pairs
-            ``(t - 1, t)``, drawn at frame index ``t``.
-        means: per model name, the mean TC (percent; the demo passes mTC)
-            shown in the legend.
-        out_file: PNG path.
-        title: figure title.
-    """
-    import matplotlib
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    for name, curve in curves.items():
-        curve = np.asarray(curve, np.float64)
-        x = np.arange(1, len(curve) + 1)
-        m = means.get(name, float('nan'))
-        label = f'{name} (mTC {m:.1f}%)' if np.isfinite(m) else \
-            f'{name} (mTC n/a)'
-        ax.plot(x, curve, marker='o' if len(curve) <= 30 else None,
-                markersize=3, linewidth=1.5, label=label)
-    ax.set_xlabel('frame index t (TC of frames t-1 and t)')
-    from matplotlib.ticker import MaxNLocator
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # frame indices
-    ax.set_ylabel('TC (%)')
-    ax.set_ylim(0, 100)
-    ax.grid(True, alpha=0.3)
-    ax.set_title(title or 'Temporal consistency between neighbouring frames')
-    ax.legend(loc='best')
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    fig.savefig(out_file)
-    plt.close(fig)
+    """The palette of ``model.dataset_meta`` (see
+    :func:`mmseg_temporal.visualization.palette_from_meta`)."""
+    return palette_from_meta(getattr(model, 'dataset_meta', None), num_classes)
 
 
 # --------------------------------------------------------------------------
@@ -537,7 +433,10 @@ def run_video_demo(source: str,
             mean_pair_TC=_finite_or_none(finite.mean()) if finite.size
             else None,
             tc_curve=[_finite_or_none(v) for v in curve])
-    plot_tc_curve(curves, means, curve_file,
+    plot_tc_curve(curves, curve_file, means=means,
+                  frame_indices={k: np.arange(1, len(v) + 1)
+                                 for k, v in curves.items()},
+                  xlabel='frame index t (TC of frames t-1 and t)',
                   title=f'TC between neighbouring frames: '
                         f'{osp.basename(osp.normpath(frames.path))}')
     summary = dict(source=osp.abspath(frames.path), device=str(device),
