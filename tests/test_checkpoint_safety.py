@@ -1,14 +1,20 @@
-"""Weights-only checkpoint loading: MMEngine checkpoints load, code does not run."""
+"""Checkpoint reading: MMEngine checkpoints load weights-only, code does not
+run, and every bad file gives one clear line (file, what is wrong, what to do)."""
 import os
-import pickle
 
 import numpy as np
 import pytest
 import torch
-
-import mmseg_temporal  # noqa: F401
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
+from torch import nn
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.utils.checkpoint import (CheckpointError,
+                                             load_state_dict_strict,
+                                             load_student_weights,
+                                             read_checkpoint,
+                                             student_state_dict)
 
 
 def mmengine_like_checkpoint():
@@ -25,6 +31,26 @@ def mmengine_like_checkpoint():
         optimizer={'state': {}, 'param_groups': [{'lr': 0.01}]})
 
 
+def bad_checkpoints(folder):
+    """name -> (path, what the error says is wrong)."""
+    good = folder / 'good.pth'
+    torch.save({'state_dict': {'w': torch.ones(10000)}}, good)
+    data = good.read_bytes()
+    (folder / 'truncated.pth').write_bytes(data[:len(data) // 2])
+    (folder / 'text.pth').write_text('not a checkpoint\n')
+    (folder / 'empty.pth').write_bytes(b'')
+    torch.save([torch.ones(1)], folder / 'list.pth')
+    torch.save({'epoch': 3, 'note': 'no weights'}, folder / 'random_dict.pth')
+    return {
+        'missing': (folder / 'nope.pth', 'no such file'),
+        'truncated': (folder / 'truncated.pth', 'truncated or not a torch'),
+        'text': (folder / 'text.pth', 'truncated or not a torch'),
+        'empty': (folder / 'empty.pth', 'truncated or not a torch'),
+        'list': (folder / 'list.pth', 'holds a list, not a dict'),
+        'random_dict': (folder / 'random_dict.pth', 'has no state dict'),
+    }
+
+
 def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     path = str(tmp_path / 'ckpt.pth')
     save_checkpoint(mmengine_like_checkpoint(), path)
@@ -36,6 +62,7 @@ def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     assert ckpt['meta']['iter'] == 3
     assert ckpt['meta']['message_hub']['log_scalars']['train/loss'].current() == 0.25
     assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
+    assert torch.equal(read_checkpoint(path)['state_dict']['w'], torch.ones(2))
 
 
 class _Evil:
@@ -48,9 +75,98 @@ def test_checkpoint_with_code_is_refused(tmp_path):
     torch.save({'state_dict': {}, 'meta': _Evil()}, path)
     if os.path.exists('/tmp/mmseg_temporal_pwned'):
         os.remove('/tmp/mmseg_temporal_pwned')
-    with pytest.raises(pickle.UnpicklingError):
-        _load_checkpoint(path, map_location='cpu')
+    for load in (read_checkpoint,
+                 lambda p: _load_checkpoint(p, map_location='cpu')):
+        with pytest.raises(CheckpointError,
+                           match=r'evil\.pth: holds a Python object '
+                                 r'\(posix\.system\)'):
+            load(path)
     assert not os.path.exists('/tmp/mmseg_temporal_pwned')
+
+
+@pytest.mark.parametrize('case', ['missing', 'truncated', 'text', 'empty',
+                                  'list', 'random_dict'])
+def test_bad_checkpoint_one_clear_line(tmp_path, case):
+    path, what = bad_checkpoints(tmp_path)[case]
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(str(path), role='teacher checkpoint',
+                        hint='train one with configs/x.py')
+    msg = str(err.value)
+    assert '\n' not in msg
+    assert msg.startswith(f'teacher checkpoint {path}: ')
+    assert what in msg
+    assert isinstance(err.value, ValueError)
+    if case in ('missing', 'truncated', 'text'):
+        assert msg.endswith('; train one with configs/x.py')
+
+
+@pytest.mark.parametrize('case', ['missing', 'truncated', 'text', 'list'])
+def test_mmengine_loader_gives_the_clear_line(tmp_path, case):
+    """MMEngine's own loading (load_from, resume, Pretrained) goes through
+    read_checkpoint: no raw torch traceback."""
+    path, what = bad_checkpoints(tmp_path)[case]
+    with pytest.raises(CheckpointError, match=what) as err:
+        _load_checkpoint(str(path), map_location='cpu')
+    assert str(path) in str(err.value)
+
+
+def test_student_state_dict():
+    w = torch.ones(1)
+    distill = {'state_dict': {'student.backbone.w': w, 'losses.tl.x': w}}
+    assert list(student_state_dict(distill)) == ['backbone.w']
+    plain = {'state_dict': {'backbone.w': w, 'decode_head.b': w}}
+    assert list(student_state_dict(plain)) == ['backbone.w', 'decode_head.b']
+    ddp = {'module.backbone.w': w}  # a bare state dict saved from DDP
+    assert list(student_state_dict(ddp)) == ['backbone.w']
+
+
+class _Net(nn.Module):
+    def __init__(self, width=3):
+        super().__init__()
+        self.conv = nn.Conv2d(width, 4, 1)
+        self.bn = nn.BatchNorm2d(4)
+
+
+def test_load_state_dict_strict_loads_and_reports_keys():
+    src, dst = _Net(), _Net()
+    load_state_dict_strict(dst, src.state_dict(), 'ckpt a.pth')
+    assert torch.equal(dst.conv.weight, src.conv.weight)
+
+    state = dict(_Net(width=5).state_dict())
+    del state['bn.weight']
+    state['head.w'] = torch.ones(1)
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict_strict(dst, state, 'teacher checkpoint t.pth')
+    msg = str(err.value)
+    assert msg.startswith('teacher checkpoint t.pth does not fit the model: ')
+    assert "1 of 7 model keys missing (e.g. ['bn.weight'])" in msg
+    assert "1 unexpected keys (e.g. ['head.w'])" in msg
+    assert 'conv.weight (4, 5, 1, 1) vs (4, 3, 1, 1)' in msg
+    assert torch.equal(dst.conv.weight, src.conv.weight)  # left untouched
+    # extra keys may be allowed; missing ones never are
+    extra = dict(src.state_dict(), **{'aux.w': torch.ones(1)})
+    load_state_dict_strict(dst, extra, 'x', allow_unexpected=True)
+    with pytest.raises(CheckpointError, match='missing'):
+        load_state_dict_strict(dst, {'conv.weight': src.conv.weight}, 'x',
+                               allow_unexpected=True)
+
+
+def test_load_student_weights(tmp_path):
+    student = _Net()
+    path = tmp_path / 'distill.pth'
+    torch.save({'state_dict': {f'student.{k}': v
+                               for k, v in student.state_dict().items()},
+                'meta': {'dataset_meta': {'classes': ['a']}}}, path)
+    other = _Net()
+    ckpt = load_student_weights(other, str(path), role='teacher checkpoint')
+    assert ckpt['meta']['dataset_meta']['classes'] == ['a']
+    assert torch.equal(other.conv.weight, student.conv.weight)
+    foreign = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {'fc.weight': torch.ones(2, 2)}}, foreign)
+    with pytest.raises(CheckpointError,
+                       match=rf'teacher checkpoint {foreign} does not fit the '
+                             r'model: 7 of 7 model keys missing'):
+        load_student_weights(other, str(foreign), role='teacher checkpoint')
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
