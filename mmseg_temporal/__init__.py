@@ -5,16 +5,15 @@ Per-frame Inference", ECCV 2020).
 ``import mmseg_temporal`` (or ``custom_imports =
 dict(imports=['mmseg_temporal'])`` in a config) registers every dataset,
 transform, model, loss, metric and hook of the package in MMSeg's
-registries, and allows the few types that MMEngine checkpoints hold through
-torch's weights-only loader (see :mod:`mmseg_temporal.utils.checkpoint`), and
-makes MMEngine's local checkpoint writes atomic (:mod:`mmseg_temporal.utils.atomic`).
+registries, and applies the few process-wide changes to MMEngine listed in
+:mod:`mmseg_temporal.utils.mmengine_patches` (weights-only checkpoint
+loading that accepts MMEngine's own checkpoints, atomic local writes, one
+warnings filter).
 """
 from .version import __version__
-from .utils.atomic import make_mmengine_local_writes_atomic
-from .utils.checkpoint import register_checkpoint_safe_globals
+from .utils.mmengine_patches import apply_mmengine_patches
 
-register_checkpoint_safe_globals()
-make_mmengine_local_writes_atomic()
+apply_mmengine_patches()
 
 from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 from torch import nn
 
@@ -15,6 +16,8 @@ from mmseg_temporal.utils.checkpoint import (CheckpointError,
                                              load_student_weights,
                                              read_checkpoint,
                                              student_state_dict)
+from mmseg_temporal.utils.runner import (CheckedLoadRunner,
+                                         exit_on_checkpoint_error)
 
 
 def mmengine_like_checkpoint():
@@ -184,3 +187,60 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     ckpt = _load_checkpoint(str(path), map_location='cpu')
     assert torch.equal(ckpt['state_dict']['w'], torch.zeros(1))
     assert [p.name for p in tmp_path.iterdir()] == ['latest.pth']
+
+
+class _ToyModel(BaseModel):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.backbone = nn.Conv2d(3, 8, 1)
+        self.head = nn.Conv2d(8, classes, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.head(self.backbone(inputs))
+
+
+def _toy_runner(tmp_path, **kwargs):
+    return CheckedLoadRunner(model=_ToyModel(), work_dir=str(tmp_path / 'work'),
+                             **kwargs)
+
+
+def test_runner_load_checkpoint_refuses_what_does_not_fit(tmp_path):
+    """The Runner behind tools/test.py and tools/train.py (load_from, resume)."""
+    runner = _toy_runner(tmp_path)
+    model = runner.model
+    saved = _ToyModel()
+    good = tmp_path / 'good.pth'
+    save_checkpoint({'state_dict': saved.state_dict(), 'meta': {}}, str(good))
+    runner.load_checkpoint(str(good))
+    assert torch.equal(model.head.weight, saved.head.weight)
+
+    foreign = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {'fc.weight': torch.ones(2)}}, foreign)
+    with pytest.raises(CheckpointError, match=rf'^checkpoint {foreign} does not '
+                       r'fit the model: 4 of 4 model keys missing'):
+        runner.load_checkpoint(str(foreign))  # even when fine-tuning
+    for case in ('truncated', 'text', 'random_dict', 'missing'):
+        path, what = bad_checkpoints(tmp_path)[case]
+        with pytest.raises(CheckpointError, match=what):
+            runner.load_checkpoint(str(path))
+
+    # a checkpoint of the same backbone with another head: fine-tuning from
+    # it (load_from) is MMEngine's partial load; testing or resuming refuses
+    other_head = tmp_path / 'other_head.pth'
+    save_checkpoint({'state_dict': _ToyModel(classes=7).state_dict()},
+                    str(other_head))
+    runner.load_checkpoint(str(other_head))
+    runner.checkpoint_must_fit = True
+    with pytest.raises(CheckpointError, match=r'2 shape mismatches .*head\.weight '
+                       r'\(7, 8, 1, 1\) vs \(4, 8, 1, 1\)'):
+        runner.load_checkpoint(str(other_head))
+    resuming = _toy_runner(tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match='shape mismatches'):
+        resuming.load_checkpoint(str(other_head))
+
+
+def test_tools_exit_with_the_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        with exit_on_checkpoint_error():
+            raise CheckpointError('checkpoint a.pth: no such file; check the path')
+    assert exit_.value.code == 'error: checkpoint a.pth: no such file; check the path'

@@ -3,6 +3,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -12,16 +14,42 @@ def readme_commands():
     return [line.strip() for b in blocks for line in b.splitlines() if line.strip()]
 
 
+def ci_commands():
+    return [line.strip() for line in (ROOT / '.ci' / 'run').read_text().splitlines()
+            if line.strip() and not line.startswith('#')]
+
+
+def steps(command: str):
+    return [step.strip() for step in command.split('&&')]
+
+
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one():
+    """CI runs the README's test command, with the lint inserted before the
+    tests: install, ``ruff check .``, the README's pytest step."""
     quick = [c for c in readme_commands() if c.startswith('bash tools/install.sh')]
     assert len(quick) == 2, quick
     test_cmd = [c for c in quick if 'pytest' in c]
     assert len(test_cmd) == 1
-    ci = [line.strip() for line in (ROOT / '.ci' / 'run').read_text().splitlines()
-          if line.strip() and not line.startswith('#')]
-    assert test_cmd[0] in ci, 'CI must run the README test command'
-    ci_cmds = [line for line in ci if 'pytest' in line]
-    assert ci_cmds == test_cmd
+    ci_cmds = [line for line in ci_commands() if 'pytest' in line]
+    assert len(ci_cmds) == 1, 'CI must run the README test command once'
+    readme_steps = steps(test_cmd[0])
+    assert steps(ci_cmds[0]) == readme_steps[:-1] + ['ruff check .'] + readme_steps[-1:]
+
+
+def test_lint_is_configured_and_no_wheel_is_committed():
+    ruff = (ROOT / 'ruff.toml').read_text()
+    select = re.search(r'^select = \[(.*)\]', ruff, re.M)
+    assert select and {'E', 'F', 'W', 'I'} <= set(re.findall(r'"(\w+)"', select.group(1)))
+    assert 'ruff check' in (ROOT / '.pre-commit-config.yaml').read_text()
+    setup = (ROOT / 'setup.cfg').read_text()
+    assert re.search(r'^tests =(\n +\S.*)*\n +ruff$', setup, re.M), \
+        'ruff must be in the tests extra (CI runs it after install.sh)'
+    tracked = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True,
+                             text=True)
+    if tracked.returncode != 0:
+        pytest.skip('not a git checkout')
+    wheels = [p for p in tracked.stdout.splitlines() if p.endswith('.whl')]
+    assert not wheels, wheels
 
 
 def test_install_script_is_valid_bash_and_fails_loudly():

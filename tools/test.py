@@ -8,11 +8,12 @@ curve (CSV + PNG) and per-class table go to WORK_DIR/temporal_consistency.
 import argparse
 import os.path as osp
 
-from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmseg_temporal.utils.launch import (add_run_args, distributed_run,
                                          load_run_config)
+from mmseg_temporal.utils.runner import (CheckedLoadRunner,
+                                         exit_on_checkpoint_error)
 
 
 def parse_args():
@@ -44,8 +45,10 @@ def main():
         elif args.out is not None:
             ev['output_dir'] = args.out
             ev['keep_results'] = True
-    with distributed_run():
-        Runner.from_cfg(cfg).test()
+    with exit_on_checkpoint_error(), distributed_run():
+        runner = CheckedLoadRunner.from_cfg(cfg)
+        runner.checkpoint_must_fit = True
+        runner.test()
 
 
 if __name__ == '__main__':

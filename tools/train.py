@@ -5,11 +5,12 @@ import argparse
 import logging
 
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmseg_temporal.utils.launch import (add_run_args, distributed_run,
                                          load_run_config)
+from mmseg_temporal.utils.runner import (CheckedLoadRunner,
+                                         exit_on_checkpoint_error)
 
 
 def parse_args():
@@ -40,8 +41,8 @@ def main():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
-    with distributed_run():
-        Runner.from_cfg(cfg).train()
+    with exit_on_checkpoint_error(), distributed_run():
+        CheckedLoadRunner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':

@@ -14,7 +14,8 @@ not a dict, no state dict, weights of another model) raises a
 :class:`CheckpointError`: one line naming the file, what is wrong and what
 to do. The same reader serves MMEngine's own loading (``load_from``,
 ``resume``, ``init_cfg=dict(type='Pretrained')``) through the local-file
-scheme that :mod:`mmseg_temporal.utils.mmengine_patches` installs.
+scheme that :mod:`mmseg_temporal.utils.mmengine_patches` installs
+(:func:`load_local_checkpoint`).
 
 The one helper for "the student's weights in a checkpoint"
 (:func:`student_state_dict`) and the one strict load with a key report
@@ -30,7 +31,8 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ['CheckpointError', 'checkpoint_safe_globals', 'read_checkpoint',
-           'model_state_dict', 'student_state_dict', 'load_state_dict_strict',
+           'model_state_dict', 'student_state_dict', 'check_state_dict_fits',
+           'load_state_dict_strict',
            'load_student_weights', 'load_local_checkpoint']
 
 _URL = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
@@ -181,13 +183,12 @@ def _key_report(own: Dict[str, Tensor], state: Dict[str, Tensor],
     return ', '.join(parts)
 
 
-def load_state_dict_strict(module: nn.Module, state_dict: Dict[str, Tensor],
-                           source: str, allow_unexpected: bool = False,
-                           hint: Optional[str] = None) -> None:
-    """``module.load_state_dict(state_dict)``, refusing weights that do not
-    fit: a :class:`CheckpointError` naming ``source`` (e.g. ``'teacher
+def check_state_dict_fits(module: nn.Module, state_dict: Dict[str, Tensor],
+                          source: str, allow_unexpected: bool = False,
+                          hint: Optional[str] = None) -> None:
+    """Raises a :class:`CheckpointError` naming ``source`` (e.g. ``'teacher
     checkpoint work_dirs/t/iter_400.pth'``) and some missing, unexpected
-    and mis-shaped keys.
+    and mis-shaped keys when ``state_dict`` does not fit ``module``.
 
     ``allow_unexpected``: extra keys in ``state_dict`` are ignored (e.g. an
     auxiliary head the model being tested does not have).
@@ -197,6 +198,14 @@ def load_state_dict_strict(module: nn.Module, state_dict: Dict[str, Tensor],
         raise CheckpointError(
             f'{source} does not fit the model: {report}; is it a checkpoint '
             f'of another model?' + (f' {hint}' if hint else ''))
+
+
+def load_state_dict_strict(module: nn.Module, state_dict: Dict[str, Tensor],
+                           source: str, allow_unexpected: bool = False,
+                           hint: Optional[str] = None) -> None:
+    """``module.load_state_dict(state_dict)`` after
+    :func:`check_state_dict_fits` (same arguments)."""
+    check_state_dict_fits(module, state_dict, source, allow_unexpected, hint)
     module.load_state_dict(state_dict, strict=not allow_unexpected)
 
 
@@ -221,17 +230,3 @@ def load_local_checkpoint(filename: str,
     return read_checkpoint(filename, map_location=map_location,
                            require_state_dict=False)
 
-
-_REGISTERED = False
-
-
-def register_checkpoint_safe_globals() -> None:
-    """Makes MMEngine's local checkpoint loading use
-    :func:`load_local_checkpoint` (idempotent)."""
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
-                                     force=True)
-    _REGISTERED = True
