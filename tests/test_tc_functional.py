@@ -7,7 +7,8 @@ import torch
 
 from mmseg_temporal.datasets.synthetic_video import (SyntheticVideoGenerator,
                                                      synthetic_flow_between)
-from mmseg_temporal.evaluation.functional import (tc_aggregate,
+from mmseg_temporal.evaluation.functional import (shared_class_means,
+                                                  tc_aggregate,
                                                   tc_intersect_union,
                                                   temporal_consistency)
 
@@ -197,3 +198,84 @@ def test_errors_name_the_mismatch():
         tc_intersect_union(a.astype(np.float32), a, f, 3)
     with pytest.raises(ValueError, match='valid masks'):
         temporal_consistency([[a, a]], [[f]], 3, valids=[[]])
+
+
+# ---------------------------------------------------------------------------
+# The fixed class set (issue 11): a model cannot gain by not predicting.
+# ---------------------------------------------------------------------------
+def _flickering_class_video(seed=0, n=6):
+    """Ground truth of a synthetic video, model A = the labels with the
+    smallest class flickering at random (poor TC on it), model B = A but
+    never predicting that class (its pixels given to the largest class)."""
+    v, flows, vis = _synthetic(n, 0)
+    gt = list(v['labels'])
+    counts = np.bincount(np.concatenate([g.ravel() for g in gt]), minlength=5)
+    present = np.flatnonzero(counts)
+    hard, big = present[np.argmin(counts[present])], np.argmax(counts)
+    rng = np.random.default_rng(seed)
+    model_a, model_b = [], []
+    for g in gt:
+        a = g.copy()
+        flip = (g == hard) & (rng.random(g.shape) < 0.6)
+        a[flip] = big
+        model_a.append(a)
+        b = a.copy()
+        b[b == hard] = big
+        model_b.append(b)
+    return gt, model_a, model_b, flows, vis, hard
+
+
+def test_never_predicting_a_class_lowers_mtc_under_the_fixed_set():
+    gt, model_a, model_b, flows, vis, hard = _flickering_class_video()
+    gt_classes = np.unique(np.concatenate([g.ravel() for g in gt]))
+    a = temporal_consistency([model_a], [flows], 5, valids=[vis],
+                             classes=gt_classes)
+    b = temporal_consistency([model_b], [flows], 5, valids=[vis],
+                             classes=gt_classes)
+    assert hard in a['predicted_classes'] and hard not in b['predicted_classes']
+    assert b['per_class'][hard] == 0.0  # in the set, never predicted
+    assert b['mTC'] < a['mTC']
+    assert b['mTC_seq'] < a['mTC_seq']
+    # the old mean over the classes that occur rewards B for dropping it
+    old_a = temporal_consistency([model_a], [flows], 5, valids=[vis])
+    old_b = temporal_consistency([model_b], [flows], 5, valids=[vis])
+    assert old_b['mTC'] > old_a['mTC']
+    assert math.isnan(old_b['per_class'][hard])
+    # per_class is NaN only outside the set
+    outside = np.setdiff1d(np.arange(5), gt_classes)
+    assert np.isnan(b['per_class'][outside]).all()
+    assert np.isfinite(b['per_class'][gt_classes]).all()
+    # mTC_shared: B's mean over what it predicts; compared over the classes
+    # both models predict, the two are scored over one set
+    assert b['mTC_shared'] == pytest.approx(
+        np.mean(b['per_class'][b['predicted_classes']]))
+    (mean_a, mean_b), shared = shared_class_means(
+        [a['per_class'], b['per_class']],
+        [a['predicted_classes'], b['predicted_classes']])
+    assert hard not in shared and set(shared) <= set(gt_classes.tolist())
+    assert mean_a == pytest.approx(np.mean(a['per_class'][shared]))
+    assert mean_b == pytest.approx(np.mean(b['per_class'][shared]))
+
+
+def test_class_set_by_hand():
+    # one pair, 3 classes: class 0 kept (I=U=2), class 1 never predicted
+    a = np.array([[0, 0, 2, 2]])
+    b = np.array([[0, 0, 2, 0]])
+    flow = np.zeros((2, 1, 4), np.float32)
+    inter, union = tc_intersect_union(a, b, flow, 3)
+    assert inter.tolist() == [2, 0, 1] and union.tolist() == [3, 0, 2]
+    res = tc_aggregate([[(inter, union)]], classes=[0, 1, 2])
+    assert res['per_class'].tolist() == [pytest.approx(200 / 3), 0.0, 50.0]
+    assert res['mTC'] == pytest.approx((200 / 3 + 0 + 50) / 3)
+    res = tc_aggregate([[(inter, union)]], classes=[0, 2])
+    assert math.isnan(res['per_class'][1])
+    assert res['mTC'] == pytest.approx((200 / 3 + 50) / 2)
+    # the per-sequence sets of mTC_seq
+    res = tc_aggregate([[(inter, union)], [(inter, union)]],
+                       classes=[0, 1, 2], seq_classes=[[0, 2], [0, 1, 2]])
+    assert res['per_seq'].tolist() == [pytest.approx((200 / 3 + 50) / 2),
+                                       pytest.approx((200 / 3 + 50) / 3)]
+    with pytest.raises(ValueError, match=r'outside \[0, 3\).*\[5\]'):
+        tc_aggregate([[(inter, union)]], classes=[0, 5])
+    with pytest.raises(ValueError, match='seq_classes has 1 entries for 2'):
+        tc_aggregate([[], []], classes=[0], seq_classes=[[0]])

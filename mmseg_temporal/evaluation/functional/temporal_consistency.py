@@ -7,79 +7,43 @@ with ``Q_t`` class by class like an IoU (Eq. 7). A pixel is left out when
 
 * its source ``p + flow(p)`` (rounded) falls outside the frame,
 * ``Q_t(p)`` or ``Q^_{t+1}(p)`` is ``ignore_index``,
-* an optional ``valid`` mask is False there (e.g. the exact visibility mask
-  of synthetic data, or an occlusion check).
+* an optional ``valid`` mask is False there (the exact visibility mask of
+  synthetic data, or a forward-backward occlusion check).
 
-Two aggregates are reported (both in percent):
+Figures (percent), over a class set ``classes`` fixed before scoring:
 
 * ``mTC``: intersection and union per class summed over all pairs of all
-  sequences, IoU per class, mean over classes whose union is non-zero. This
-  is what the authors' released evaluation (``tool/eval_tc.py``) computes
-  (it averages over *all* classes, with a ``1e-10`` guard; here classes that
-  never occur are left out, as MMSeg's ``IoUMetric`` does).
-* ``mTC_seq``: the same per-class IoU and class mean computed within each
-  sequence, then averaged over sequences with equal weight: the paper's
-  Eq. 8. Long sequences weigh more in ``mTC`` than in ``mTC_seq``.
+  sequences, IoU per class, mean over ``classes``; a class of the set with
+  zero union in every pair (never predicted) scores 0, as in the authors'
+  released evaluation (``tool/eval_tc.py``, every class with a ``1e-10``
+  guard). Without ``classes`` the mean runs over the classes that occur
+  (non-zero union): a model can then gain by never predicting a hard
+  class, so compare models only over one fixed set.
+* ``mTC_seq``: the same per sequence, then averaged over sequences with
+  equal weight (the paper's Eq. 8); per sequence over ``seq_classes[s]``
+  when given (the metric passes the set's classes in that sequence's
+  ground truth), else over ``classes``.
+* ``mTC_shared``: the mean of the per-class TC over the classes of the set
+  that the predictions hold somewhere (flicker apart from recognition).
 
 The warping is :func:`mmseg_temporal.models.flow.warp.flow_warp`, the one
 warping function of the project.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from mmseg_temporal.models.flow.warp import flow_warp
 
-__all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency']
+from .class_sets import check_class_set, class_mean, classes_in
+from .label_maps import (ArrayLike, as_flow, as_label_map, as_mask,
+                         check_values)
 
-ArrayLike = Union[np.ndarray, torch.Tensor]
+__all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
+           'shared_mean']
+
 PairStats = Tuple[np.ndarray, np.ndarray]
-
-
-def _as_label_map(x: ArrayLike, name: str) -> torch.Tensor:
-    """``(H, W)`` integer numpy/torch -> int64 CPU tensor."""
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor)
-                        else x).detach().cpu()
-    if t.dim() != 2:
-        raise ValueError(f'{name} must be an (H, W) label map, got shape '
-                         f'{tuple(t.shape)}')
-    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        raise ValueError(f'{name} must hold integer class ids, got dtype '
-                         f'{t.dtype}')
-    return t.to(torch.int64)
-
-
-def _as_flow(flow: ArrayLike, name: str) -> torch.Tensor:
-    """``(2, H, W)`` numpy/torch -> float CPU tensor (float64 kept)."""
-    t = torch.as_tensor(np.asarray(flow) if not isinstance(flow, torch.Tensor)
-                        else flow).detach().cpu()
-    if t.dim() != 3 or t.shape[0] != 2:
-        raise ValueError(f'{name} must be a (2, H, W) flow (channel 0 '
-                         f'horizontal), got shape {tuple(t.shape)}')
-    if not t.is_floating_point():
-        t = t.to(torch.float32)
-    return t
-
-
-def _as_mask(valid: ArrayLike, name: str) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(valid) if not isinstance(
-        valid, torch.Tensor) else valid).detach().cpu()
-    if t.dim() != 2:
-        raise ValueError(f'{name} must be an (H, W) bool mask, got shape '
-                         f'{tuple(t.shape)}')
-    return t.to(torch.bool)
-
-
-def _check_values(label: torch.Tensor, num_classes: int, ignore_index: int,
-                  name: str) -> None:
-    bad = (label < 0) | (label >= num_classes)
-    if ignore_index is not None:
-        bad &= label != ignore_index
-    if bool(bad.any()):
-        vals = torch.unique(label[bad])[:5].tolist()
-        raise ValueError(f'{name} holds class ids outside [0, {num_classes}) '
-                         f'that are not ignore_index={ignore_index}: {vals}')
 
 
 def tc_intersect_union(pred_t: ArrayLike,
@@ -104,21 +68,21 @@ def tc_intersect_union(pred_t: ArrayLike,
     Returns:
         ``(intersect, union)``: int64 arrays of shape ``(K,)``, pixel counts.
     """
-    a = _as_label_map(pred_t, 'pred_t')
-    b = _as_label_map(pred_t1, 'pred_t1')
-    f = _as_flow(flow, 'flow')
+    a = as_label_map(pred_t, 'pred_t')
+    b = as_label_map(pred_t1, 'pred_t1')
+    f = as_flow(flow, 'flow')
     if a.shape != b.shape or tuple(f.shape[1:]) != tuple(a.shape):
         raise ValueError('tc_intersect_union: shapes differ: pred_t '
                          f'{tuple(a.shape)}, pred_t1 {tuple(b.shape)}, flow '
                          f'{tuple(f.shape)} (expected (H, W), (H, W), '
                          '(2, H, W))')
-    _check_values(a, num_classes, ignore_index, 'pred_t')
-    _check_values(b, num_classes, ignore_index, 'pred_t1')
+    check_values(a, num_classes, ignore_index, 'pred_t')
+    check_values(b, num_classes, ignore_index, 'pred_t1')
     warped, inside = flow_warp(b[None, None], f[None], mode='nearest')
     warped = warped[0, 0]
     mask = inside[0, 0]
     if valid is not None:
-        v = _as_mask(valid, 'valid')
+        v = as_mask(valid, 'valid')
         if tuple(v.shape) != tuple(a.shape):
             raise ValueError(f'valid has shape {tuple(v.shape)}, expected '
                              f'{tuple(a.shape)} like pred_t')
@@ -134,88 +98,160 @@ def tc_intersect_union(pred_t: ArrayLike,
     return intersect.numpy().astype(np.int64), union.numpy().astype(np.int64)
 
 
-def _mean_iou(intersect: np.ndarray, union: np.ndarray
-              ) -> Tuple[np.ndarray, float]:
-    """Per-class IoU in percent (NaN where union is 0) and its nan-mean."""
+def _class_iou(intersect: np.ndarray, union: np.ndarray,
+               classes: Optional[np.ndarray]) -> Tuple[np.ndarray, float]:
+    """Per-class IoU in percent and its mean.
+
+    ``classes=None``: NaN where the union is 0, mean over the other classes.
+    Otherwise: the classes of ``classes`` score ``I / U`` (0 when U is 0),
+    the others NaN, and the mean runs over ``classes``.
+    """
     intersect = np.asarray(intersect, dtype=np.float64)
     union = np.asarray(union, dtype=np.float64)
     per_class = np.full(union.shape, np.nan)
-    present = union > 0
-    per_class[present] = intersect[present] / union[present] * 100.0
-    mean = float(per_class[present].mean()) if present.any() else float('nan')
+    if classes is None:
+        sel = union > 0
+    else:
+        sel = np.zeros(union.shape, bool)
+        sel[classes] = True
+    per_class[sel] = np.divide(intersect[sel], union[sel],
+                               out=np.zeros(int(sel.sum())),
+                               where=union[sel] > 0) * 100.0
+    mean = float(per_class[sel].mean()) if sel.any() else float('nan')
     return per_class, mean
 
 
-def tc_aggregate(pair_stats: Sequence[Sequence[PairStats]]) -> Dict:
+def _pair_value(intersect: np.ndarray, union: np.ndarray,
+                classes: Optional[np.ndarray]) -> float:
+    """TC of one pair for curves: mean over the classes (of the set) with
+    a non-zero union in the pair; NaN without any."""
+    per_class, mean = _class_iou(intersect, union, None)
+    if classes is None:
+        return mean
+    vals = per_class[classes]
+    vals = vals[np.isfinite(vals)]
+    return float(vals.mean()) if vals.size else float('nan')
+
+
+def _sum_sequence(seq: Sequence[PairStats], s: int,
+                  num_classes: Optional[int]) -> Tuple:
+    """Checks one sequence's ``(intersect, union)`` pairs and sums them:
+    ``(I, U, [(I_k, U_k), ...])``; ``I`` is None without pairs."""
+    pairs, seq_i, seq_u = [], None, None
+    for k, (inter, uni) in enumerate(seq):
+        inter = np.asarray(inter, dtype=np.int64)
+        uni = np.asarray(uni, dtype=np.int64)
+        if inter.ndim != 1 or inter.shape != uni.shape:
+            raise ValueError(f'pair_stats[{s}][{k}]: intersect and union '
+                             'must be (K,) arrays of one shape, got '
+                             f'{inter.shape} and {uni.shape}')
+        if num_classes is not None and inter.shape[0] != num_classes:
+            raise ValueError(f'pair_stats[{s}][{k}] has {inter.shape[0]} '
+                             f'classes, earlier pairs {num_classes}')
+        num_classes = inter.shape[0]
+        pairs.append((inter, uni))
+        seq_i = inter.copy() if seq_i is None else seq_i + inter
+        seq_u = uni.copy() if seq_u is None else seq_u + uni
+    return seq_i, seq_u, pairs
+
+
+def tc_aggregate(pair_stats: Sequence[Sequence[PairStats]],
+                 classes: Optional[Iterable[int]] = None,
+                 seq_classes: Optional[Sequence[Iterable[int]]] = None
+                 ) -> Dict:
     """Turns per-pair ``(intersect, union)`` counts into the TC figures.
 
     Args:
         pair_stats: one list per sequence of ``(intersect, union)`` tuples
             (each ``(K,)``), one per frame pair in time order, as returned by
             :func:`tc_intersect_union`. A sequence may have no pair.
+        classes: the class set the means run over (a class of it with zero
+            union scores 0); None: the classes with a non-zero union.
+        seq_classes: per sequence, the set of its ``mTC_seq`` term (default
+            ``classes``).
 
     Returns:
         dict, all figures in percent:
 
         * ``mTC`` (float): per-class I and U summed over every pair of every
-          sequence, IoU per class, mean over classes with a non-zero union.
+          sequence, IoU per class, mean over the class set.
         * ``mTC_seq`` (float): per sequence the same class mean over that
-          sequence's pairs, then the mean over sequences that have at least
-          one pair with a non-zero union (paper, Eq. 8).
-        * ``per_class`` ``(K,)``: TC per class from the summed counts, NaN for
-          a class that never occurs (zero union everywhere).
+          sequence's pairs, then the mean over the sequences with a finite
+          one (paper, Eq. 8).
+        * ``per_class`` ``(K,)``: TC per class from the summed counts; NaN
+          only outside the class set (without ``classes``: where the union
+          is zero everywhere).
         * ``per_seq`` ``(S,)``: TC of each sequence, NaN without pairs.
         * ``per_pair``: list (per sequence) of ``(T_s - 1,)`` arrays: the
-          mean over the classes present in that pair (non-zero union in the
-          pair; absent classes are left out, not counted as 0 or 100); NaN
-          for a pair without any usable pixel.
-        * ``intersect``, ``union`` ``(K,)`` int64 totals; ``num_pairs``.
+          mean over the classes (of the set) with a non-zero union in that
+          pair, NaN for a pair without any (a curve, not a score).
+        * ``intersect``, ``union`` ``(K,)`` int64 totals; ``num_pairs``;
+          ``classes``: the class set (int64 array, or None).
         Means over nothing are NaN.
     """
-    total_i = total_u = None
-    per_seq: List[float] = []
-    per_pair: List[np.ndarray] = []
-    num_pairs = 0
+    if seq_classes is not None and len(seq_classes) != len(pair_stats):
+        raise ValueError(f'seq_classes has {len(seq_classes)} entries for '
+                         f'{len(pair_stats)} sequences')
+    sums = []
+    num_classes = None
     for s, seq in enumerate(pair_stats):
-        seq_i = seq_u = None
-        curve = []
-        for k, (inter, uni) in enumerate(seq):
-            inter = np.asarray(inter, dtype=np.int64)
-            uni = np.asarray(uni, dtype=np.int64)
-            if inter.ndim != 1 or inter.shape != uni.shape:
-                raise ValueError(f'pair_stats[{s}][{k}]: intersect and union '
-                                 'must be (K,) arrays of one shape, got '
-                                 f'{inter.shape} and {uni.shape}')
-            if total_i is not None and inter.shape != total_i.shape:
-                raise ValueError(f'pair_stats[{s}][{k}] has {inter.shape[0]} '
-                                 f'classes, earlier pairs {total_i.shape[0]}')
-            curve.append(_mean_iou(inter, uni)[1])
-            seq_i = inter.copy() if seq_i is None else seq_i + inter
-            seq_u = uni.copy() if seq_u is None else seq_u + uni
-            total_i = inter.copy() if total_i is None else total_i + inter
-            total_u = uni.copy() if total_u is None else total_u + uni
-            num_pairs += 1
-        per_pair.append(np.asarray(curve, dtype=np.float64))
+        sums.append(_sum_sequence(seq, s, num_classes))
+        if sums[-1][0] is not None:
+            num_classes = sums[-1][0].shape[0]
+    if num_classes is None:
+        return dict(mTC=float('nan'), mTC_seq=float('nan'),
+                    per_class=np.zeros(0), per_seq=np.full(len(sums), np.nan),
+                    per_pair=[np.zeros(0) for _ in sums],
+                    intersect=np.zeros(0, np.int64),
+                    union=np.zeros(0, np.int64), num_pairs=0,
+                    classes=None if classes is None else
+                    np.asarray(list(classes), np.int64))
+    ids = None if classes is None else check_class_set(classes, num_classes)
+    per_seq, per_pair = [], []
+    for s, (seq_i, seq_u, pairs) in enumerate(sums):
+        own = ids if seq_classes is None else check_class_set(
+            seq_classes[s], num_classes)
+        per_pair.append(np.asarray([_pair_value(i, u, ids) for i, u in pairs],
+                                   dtype=np.float64))
         per_seq.append(float('nan') if seq_i is None else
-                       _mean_iou(seq_i, seq_u)[1])
-    if total_i is None:
-        per_class, m_tc = np.zeros(0), float('nan')
-        total_i = total_u = np.zeros(0, np.int64)
-    else:
-        per_class, m_tc = _mean_iou(total_i, total_u)
+                       _class_iou(seq_i, seq_u, own)[1])
+    total_i = sum(si for si, _, _ in sums if si is not None)
+    total_u = sum(su for _, su, _ in sums if su is not None)
+    per_class, m_tc = _class_iou(total_i, total_u, ids)
     seq_arr = np.asarray(per_seq, dtype=np.float64)
     finite = np.isfinite(seq_arr)
-    m_tc_seq = float(seq_arr[finite].mean()) if finite.any() else float('nan')
-    return dict(mTC=m_tc, mTC_seq=m_tc_seq, per_class=per_class,
-                per_seq=seq_arr, per_pair=per_pair, intersect=total_i,
-                union=total_u, num_pairs=num_pairs)
+    return dict(mTC=m_tc,
+                mTC_seq=float(seq_arr[finite].mean()) if finite.any()
+                else float('nan'),
+                per_class=per_class, per_seq=seq_arr, per_pair=per_pair,
+                intersect=total_i, union=total_u,
+                num_pairs=sum(len(p) for _, _, p in sums), classes=ids)
+
+
+def _check_lengths(preds, flows, valids) -> None:
+    if len(preds) != len(flows):
+        raise ValueError(f'preds has {len(preds)} sequences but flows has '
+                         f'{len(flows)}')
+    if valids is not None and len(valids) != len(preds):
+        raise ValueError(f'preds has {len(preds)} sequences but valids has '
+                         f'{len(valids)}')
+    for s, (seq_p, seq_f) in enumerate(zip(preds, flows)):
+        if len(seq_f) != max(len(seq_p) - 1, 0):
+            raise ValueError(f'sequence {s}: {len(seq_p)} predictions need '
+                             f'{max(len(seq_p) - 1, 0)} flows (t -> t+1), '
+                             f'got {len(seq_f)}')
+        if valids is not None and len(valids[s]) != len(seq_f):
+            raise ValueError(f'sequence {s}: {len(seq_f)} flows but '
+                             f'{len(valids[s])} valid masks')
 
 
 def temporal_consistency(preds: Sequence[Sequence[ArrayLike]],
                          flows: Sequence[Sequence[ArrayLike]],
                          num_classes: int,
                          ignore_index: int = 255,
-                         valids: Optional[Sequence[Sequence[ArrayLike]]] = None
+                         valids: Optional[Sequence[Sequence[ArrayLike]]] = None,
+                         classes: Optional[Iterable[int]] = None,
+                         seq_classes: Optional[Sequence[Iterable[int]]] = None
                          ) -> Dict:
     """TC of a set of predicted sequences (appendix B.3, Eq. 7-8).
 
@@ -232,27 +268,24 @@ def temporal_consistency(preds: Sequence[Sequence[ArrayLike]],
             pixels to compare, anded with the in-frame mask. With exact flow,
             pass the visibility (non-occlusion) mask to compare only pixels
             seen in both frames: then ground truth scores exactly 100.
+        classes: the class set to average over, fixed before scoring and
+            the same for every compared model (e.g. the classes of the
+            ground truth); a class of it never predicted scores 0. None:
+            the classes that occur (not for comparing models).
+        seq_classes: per sequence, the class set of its ``mTC_seq`` term.
 
     Returns:
         The dict of :func:`tc_aggregate` (``mTC``, ``mTC_seq``,
-        ``per_class``, ``per_seq``, ``per_pair``, ...), in percent.
+        ``per_class``, ``per_seq``, ``per_pair``, ...) plus
+        ``predicted_classes`` (the class ids the predictions hold) and
+        ``mTC_shared`` (the mean of ``per_class`` over the predicted classes
+        of the set), in percent.
     """
-    if len(preds) != len(flows):
-        raise ValueError(f'preds has {len(preds)} sequences but flows has '
-                         f'{len(flows)}')
-    if valids is not None and len(valids) != len(preds):
-        raise ValueError(f'preds has {len(preds)} sequences but valids has '
-                         f'{len(valids)}')
+    _check_lengths(preds, flows, valids)
     stats = []
+    predicted = set()
     for s, (seq_p, seq_f) in enumerate(zip(preds, flows)):
-        if len(seq_f) != max(len(seq_p) - 1, 0):
-            raise ValueError(f'sequence {s}: {len(seq_p)} predictions need '
-                             f'{max(len(seq_p) - 1, 0)} flows (t -> t+1), '
-                             f'got {len(seq_f)}')
         seq_v = None if valids is None else valids[s]
-        if seq_v is not None and len(seq_v) != len(seq_f):
-            raise ValueError(f'sequence {s}: {len(seq_f)} flows but '
-                             f'{len(seq_v)} valid masks')
         seq_stats = []
         for t in range(len(seq_f)):
             try:
@@ -264,5 +297,24 @@ def temporal_consistency(preds: Sequence[Sequence[ArrayLike]],
             except ValueError as e:
                 raise ValueError(f'sequence {s}, pair ({t}, {t + 1}): {e}') \
                     from e
+        for p in (seq_p if len(seq_p) > 1 else []):  # scored frames only
+            predicted.update(classes_in(as_label_map(p, 'preds'), num_classes,
+                                        ignore_index).tolist())
         stats.append(seq_stats)
-    return tc_aggregate(stats)
+    res = tc_aggregate(stats, classes, seq_classes)
+    res['predicted_classes'] = np.asarray(sorted(predicted), np.int64)
+    res['mTC_shared'] = shared_mean(res, res['predicted_classes'])
+    return res
+
+
+def shared_mean(res: Dict, predicted: Iterable[int]) -> float:
+    """``mTC_shared`` of one TC result: the mean of its ``per_class`` over
+    the ``predicted`` classes inside its class set (``res['classes']``;
+    without a set, those with a finite per-class TC)."""
+    per_class = res['per_class']
+    ids = [int(c) for c in predicted if int(c) < len(per_class)]
+    if res.get('classes') is not None:
+        ids = sorted(set(ids) & set(res['classes'].tolist()))
+    else:
+        ids = [c for c in ids if np.isfinite(per_class[c])]
+    return class_mean(per_class, ids)
