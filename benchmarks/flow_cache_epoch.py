@@ -5,9 +5,9 @@ For each frame size, on the project's synthetic video (the training split of
 labelled frames 5, 10, 15, offsets 1..3 on each side: 24 triplets, 144 flow
 pairs), rendered at that size:
 
-1. precompute: ``tools/precompute_flow.py`` (its ``main``) fills a fresh
-   flow cache with DIS flow for every pair of ``dataset.flow_pairs()``;
-   its wall time and the cache's size on disk (bytes per pair against
+1. precompute: ``PrecomputedFlow.fill`` (what ``tools/precompute_flow.py``
+   runs) fills a fresh flow cache with DIS flow for every pair of
+   ``dataset.flow_pairs()``; its wall time and the cache's size on disk (bytes per pair against
    float32) are reported;
 2. one epoch = ``dataset[i]`` for every sample (no model, no DataLoader
    workers) of the config's training pipeline (LoadVideoFrames,
@@ -43,7 +43,6 @@ import os.path as osp
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 
@@ -53,11 +52,12 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS, MODELS
 from mmseg.utils import register_all_modules
 
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.flow_sources import PrecomputedFlow
+
+from _common import machine_line
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import mmseg_temporal  # noqa: E402,F401
-import precompute_flow  # noqa: E402  (tools/precompute_flow.py)
 
 BASE_CFG = osp.join(ROOT, 'configs', '_base_', 'datasets', 'synthetic_video.py')
 
@@ -149,14 +149,11 @@ def run_size(cfg, args, h, w):
     plain = build_dataset(cfg, [], data_root, h, w)  # renders the video once
     pairs = plain.flow_pairs()
     shutil.rmtree(cache_dir, ignore_errors=True)
-    opts = [f'train_dataloader.dataset.{k}={v}'
-            for k, v in dataset_options(data_root, h, w).items()]
     t0 = time.perf_counter()
-    res = precompute_flow.main([BASE_CFG, '--out', cache_dir, '--device', 'cpu',
-                                '--estimator', f'{{"type": "DISFlow", "preset": '
-                                f'"{args.preset}"}}', '--cfg-options', *opts])
+    computed = PrecomputedFlow(cache_dir, data_root, estimator=est_cfg,
+                               device='cpu').fill(pairs, progress=False)
     t_pre = time.perf_counter() - t0
-    assert res == dict(pairs=len(pairs), computed=len(pairs)), res
+    assert computed == len(pairs), (computed, len(pairs))
     n, size, alloc = cache_size(cache_dir)
     assert n == len(pairs)
     cached = build_dataset(cfg, train_pipeline(cfg, h, w, dict(
@@ -192,11 +189,7 @@ def main():
     torch.set_num_threads(args.threads)
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(BASE_CFG)
-    import cv2
-    print(f'torch {torch.__version__}, OpenCV {cv2.__version__} '
-          f'({cv2.getNumThreads()} threads), torch threads '
-          f'{torch.get_num_threads()}, nproc {os.cpu_count()}, DIS preset '
-          f'{args.preset}, {args.repeats} repeats')
+    print(machine_line(DIS_preset=args.preset, repeats=args.repeats))
     rows = []
     for s in args.sizes.split(','):
         h, w = (int(v) for v in s.lower().split('x'))

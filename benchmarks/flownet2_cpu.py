@@ -5,19 +5,18 @@ Usage::
     python benchmarks/flownet2_cpu.py [--height 384] [--width 512]
         [--repeats 3] [--device cpu]
 
-Prints the machine (``nproc``, torch version, threads) and the median
+Prints the machine line (CPU, cores, torch and its threads) and the median
 wall time of each estimator's ``forward(img1, img2)`` after one warm-up.
 """
 import argparse
-import os
-import platform
-import statistics
-import time
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 
 from mmseg_temporal.models.flow import DISFlow, FlowNet2
+
+from _common import machine_line, median, time_calls
 
 
 def textured_pair(h: int, w: int, shift: int = 4):
@@ -29,32 +28,6 @@ def textured_pair(h: int, w: int, shift: int = 4):
     return img, torch.roll(img, shifts=shift, dims=3)
 
 
-def cpu_name() -> str:
-    """CPU model from /proc/cpuinfo (Linux), else platform's guess."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def time_it(fn, repeats: int):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--height', type=int, default=384)
@@ -63,23 +36,21 @@ def main():
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args()
 
-    print(f'machine: {cpu_name()}, '
-          f'nproc={os.cpu_count()}, torch {torch.__version__}, '
-          f'torch threads={torch.get_num_threads()}, device={args.device}')
+    print(machine_line(device=args.device))
     img1, img2 = textured_pair(args.height, args.width)
     img1, img2 = img1.to(args.device), img2.to(args.device)
     size = f'{args.height}x{args.width}'
 
     flownet2 = FlowNet2().to(args.device)  # random weights
-    median, times = time_it(lambda: flownet2(img1, img2), args.repeats)
-    print(f'FlowNet2 {size}: median {median:.3f} s '
+    times = time_calls(partial(flownet2, img1, img2), args.repeats)
+    print(f'FlowNet2 {size}: median {median(times):.3f} s '
           f'(runs: {", ".join(f"{t:.3f}" for t in times)})')
     del flownet2
 
     for preset in ('ultrafast', 'fast', 'medium'):
         dis = DISFlow(preset=preset)
-        median, times = time_it(lambda: dis(img1, img2), max(args.repeats, 5))
-        print(f'DIS {preset} {size}: median {median * 1000:.1f} ms '
+        times = time_calls(partial(dis, img1, img2), max(args.repeats, 5))
+        print(f'DIS {preset} {size}: median {median(times) * 1000:.1f} ms '
               f'(min {min(times) * 1000:.1f} ms over {len(times)} runs)')
 
 

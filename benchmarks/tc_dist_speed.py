@@ -12,15 +12,13 @@ Prints a markdown table.
 """
 import argparse
 import os
-import platform
-import re
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import torch
+
+from _common import emit_result, machine_line, median, run_child
 
 SCRIPT = os.path.abspath(__file__)
 
@@ -54,25 +52,20 @@ def worker(args) -> None:
     result = metric.evaluate(len(ds))
     dist.barrier()
     if rank == 0:
-        print(f'EVAL_SECONDS {time.perf_counter() - t:.4f} frames {len(ds)} '
-              f'mTC {result["mTC"]:.2f}', flush=True)
+        emit_result(dict(seconds=time.perf_counter() - t, frames=len(ds),
+                         mTC=round(result['mTC'], 2)))
     dist.destroy_process_group()
 
 
 def launch(nproc: int, args, port: int) -> tuple:
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    out = subprocess.run(
+    res = run_child(
         [sys.executable, '-m', 'torch.distributed.run',
          f'--nproc_per_node={nproc}', f'--master_port={port}', SCRIPT,
          '--worker', '--size', args.size, '--videos', str(args.videos),
          '--data-root', args.data_root],
-        env=env, capture_output=True, text=True, timeout=1200)
-    m = re.search(r'EVAL_SECONDS ([\d.]+) frames (\d+) mTC ([\d.]+)',
-                  out.stdout)
-    if out.returncode != 0 or not m:
-        raise RuntimeError(f'{nproc} processes failed:\n'
-                           f'{(out.stdout + out.stderr)[-3000:]}')
-    return float(m.group(1)), int(m.group(2)), float(m.group(3))
+        f'{nproc} processes', env=dict(os.environ, OMP_NUM_THREADS='1'),
+        timeout=1200)
+    return res['seconds'], res['frames'], res['mTC']
 
 
 def main():
@@ -87,19 +80,18 @@ def main():
         return worker(args)
     args.data_root = args.data_root or tempfile.mkdtemp(prefix='tc_dist_')
     times = {1: [], 2: []}
+    agreed = None  # (frames, mTC): the same with 1 and 2 processes
     port = 29631
     for _ in range(args.repeats):
         for nproc in (1, 2):  # interleaved: side by side
             sec, frames, mtc = launch(nproc, args, port)
             port += 1
             times[nproc].append(sec)
-            results = (frames, mtc) if nproc == 1 else results
-            assert (frames, mtc) == results, 'the 2 runs must agree'
-    cpu = next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo')
-                if line.startswith('model name')), platform.processor())
-    one, two = statistics.median(times[1]), statistics.median(times[2])
-    print(f'machine: {os.cpu_count()} cores, {cpu}, torch {torch.__version__}; '
-          f'{frames} frames of {args.size} ({args.videos} videos), DIS '
+            agreed = agreed or (frames, mtc)
+            assert (frames, mtc) == agreed, 'the 2 runs must agree'
+    one, two = median(times[1]), median(times[2])
+    print(machine_line())
+    print(f'{frames} frames of {args.size} ({args.videos} videos), DIS '
           f'medium, {args.repeats} repeats (medians); mTC {mtc:.2f} both ways')
     print('| processes | evaluate() time | frames/s | speed-up |')
     print('| --- | --- | --- | --- |')

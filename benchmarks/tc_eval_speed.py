@@ -9,8 +9,6 @@ this times the metric alone). Prints a markdown table.
 """
 import argparse
 import os
-import platform
-import statistics
 import tempfile
 import time
 
@@ -24,7 +22,9 @@ from mmseg.utils import register_all_modules
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.evaluation import TemporalConsistencyMetric
-from mmseg_temporal.models.flow import PrecomputedFlow
+from mmseg_temporal.flow_sources import PrecomputedFlow
+
+from _common import machine_line, median
 
 
 def samples_of(dataset, indices=None):
@@ -70,7 +70,7 @@ def main():
                 height=h, width=w, sample_mode='sequence', pipeline=[]))
             samples = samples_of(ds)
             classes = dict(classes=ds.metainfo['classes'])
-            # Fill the cache once (what tools/precompute_flow.py does).
+            # Fill the cache once (what tools/precompute_flow.py runs).
             source = PrecomputedFlow(os.path.join(tmp, 'cache' + size), root,
                                      on_missing='compute',
                                      estimator=dict(type='DISFlow',
@@ -86,10 +86,9 @@ def main():
             online = TemporalConsistencyMetric(flow=dict(type='DISFlow', preset='medium'),
                                                show_progress=False)
             cached = TemporalConsistencyMetric(
-                flow=None, show_progress=False,
-                flow_provider=dict(type='PrecomputedFlow',
-                                   cache_dir=source.cache.cache_dir,
-                                   data_root=root))
+                flow=dict(type='PrecomputedFlow',
+                          cache_dir=source.cache.cache_dir, data_root=root),
+                show_progress=False)
             for m in (online, cached):
                 m.dataset_meta = classes
             t_on, t_ca = [], []
@@ -97,14 +96,9 @@ def main():
                 t_on.append(run(online, samples))
                 t_ca.append(run(cached, samples))
             n = len(samples)
-            rows.append((size, n, n / statistics.median(t_on),
-                         n / statistics.median(t_ca),
-                         statistics.median(t_on) / statistics.median(t_ca),
-                         precompute))
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo')
-                if l.startswith('model name')), platform.processor())
-    print(f'machine: {os.cpu_count()} cores, {cpu}, torch {torch.__version__}, '
-          f'1 torch thread, {args.repeats} repeats (medians)')
+            rows.append((size, n, n / median(t_on), n / median(t_ca),
+                         median(t_on) / median(t_ca), precompute))
+    print(machine_line(repeats=f'{args.repeats} (medians)'))
     print('| frames | frames scored | fps, DIS online | fps, flow cache | '
           'cache speed-up | cache fill (DIS) |')
     print('| --- | --- | --- | --- | --- | --- |')

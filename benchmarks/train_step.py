@@ -15,9 +15,10 @@ defaults):
 
 For ``e`` and ``j``, three ways to get the flow:
 
-* ``cache``: flow from the data: ``tools/precompute_flow.py`` fills a flow
-  cache with DIS (``preset='fast'``) for every pair the triplet sampler can
-  ask for, and the pipeline's ``LoadSyntheticFlow`` is replaced by
+* ``cache``: flow from the data: ``PrecomputedFlow.fill`` (what
+  ``tools/precompute_flow.py`` runs) fills a flow cache with DIS
+  (``preset='fast'``) for every pair the triplet sampler can ask for, and
+  the pipeline's ``LoadSyntheticFlow`` is replaced by
   ``LoadPrecomputedFlow`` on that cache: the flow costs a file read inside
   data loading, nothing in the model;
 * ``dis``: no flow step in the pipeline, ``model.flow=dict(type='DISFlow',
@@ -48,9 +49,10 @@ ratios to ``a`` are measured side by side on a noisy machine):
 
 ``--warmup`` cycles (default 3) are not counted; the figures are medians
 over ``--steps`` timed cycles (and, in brackets, the ratio of the fastest
-steps, the figure least hit by other jobs on a shared machine). Total per step = data + model (the cost of
-the flow is in the model step for ``dis``/``fn2`` and in the data for
-``cache``; the one-off precomputation of the cache is reported apart).
+steps, the figure least hit by other jobs on a shared machine). Total per
+step = data + model (the cost of the flow is in the model step for
+``dis``/``fn2`` and in the data for ``cache``; the one-off precomputation
+of the cache is reported apart).
 
 Memory: each variant then runs alone in its own subprocess: after building
 everything, it resets the kernel's peak-RSS counter (``echo 5 >
@@ -69,17 +71,17 @@ Usage (from the repository root)::
 """
 import argparse
 import copy
-import json
 import os
 import os.path as osp
 import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+from _common import emit_result, machine_line, run_child
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = dict(
@@ -113,7 +115,6 @@ def parse_args(argv=None):
 
 
 def _setup():
-    sys.path.insert(0, ROOT)
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=True)
     import mmseg_temporal  # noqa: F401
@@ -187,8 +188,8 @@ class Variant:
         from mmengine.dataset import pseudo_collate
         from mmengine.optim import OptimWrapper
         from mmseg.registry import DATASETS, MODELS
-        from mmseg_temporal.engine.hooks.conv_lstm_clip_hook import \
-            ConvLSTMWeightClipHook
+
+        from mmseg_temporal.engine.hooks.conv_lstm_clip_hook import ConvLSTMWeightClipHook
         self.name = name
         self.collate = pseudo_collate
         cfg, self.scheme, self.flow = variant_cfg(name, root)
@@ -291,6 +292,7 @@ def child_mem(args) -> dict:
     """One variant alone: RSS growth over ``mem_steps`` training steps."""
     import gc
     import resource
+
     import torch
     torch.set_num_threads(args.threads)
     _setup()
@@ -319,20 +321,20 @@ def prepare(args, variants):
     # Render the video once (every variant reads the same train split).
     cfg, _, _ = variant_cfg('e-dis', args.root)
     ds_cfg = dict(cfg.train_dataloader.dataset, pipeline=[])
-    DATASETS.build(ds_cfg)
+    dataset = DATASETS.build(ds_cfg)
     if any(v.endswith('-cache') for v in variants):
-        sys.path.insert(0, osp.join(ROOT, 'tools'))
-        import precompute_flow  # tools/precompute_flow.py
+        from mmseg_temporal.flow_sources import PrecomputedFlow
         shutil.rmtree(paths['cache_dir'], ignore_errors=True)
+        pairs = dataset.flow_pairs()
         t0 = time.perf_counter()
-        res = precompute_flow.main([
-            CONFIGS['e'], '--out', paths['cache_dir'], '--device', 'cpu',
-            '--estimator', json.dumps(CACHE_ESTIMATOR), '--cfg-options',
-            f'train_dataloader.dataset.data_root={paths["data_root"]}'])
+        PrecomputedFlow(paths['cache_dir'], paths['data_root'],
+                        estimator=CACHE_ESTIMATOR, device='cpu').fill(
+                            pairs, progress=False)
         info['precompute_s'] = time.perf_counter() - t0
-        info['precompute_pairs'] = res['pairs']
+        info['precompute_pairs'] = len(pairs)
     if any(v.startswith('j') for v in variants):
         import logging
+
         from mmengine.config import Config
         from mmengine.logging import MMLogger
         # init_weights() logs every parameter at INFO level
@@ -349,19 +351,8 @@ def spawn(args, mode, variants) -> dict:
            '--variants', variants, '--steps', str(args.steps),
            '--warmup', str(args.warmup), '--mem-steps', str(args.mem_steps),
            '--threads', str(args.threads), '--root', args.root]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    progress = [l for l in out.stderr.splitlines() if l.startswith('cycle ')]
-    if progress:
-        print('\n'.join(progress), flush=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stdout[-4000:] + out.stderr[-8000:])
-        raise SystemExit(f'{mode} {variants} failed (exit {out.returncode})')
-    line = [l for l in out.stdout.splitlines() if l.startswith('RESULT ')][-1]
-    res = json.loads(line[len('RESULT '):])
-    res['wall'] = time.perf_counter() - t0
-    return res
+    return run_child(cmd, f'{mode} {variants}', cwd=ROOT,
+                     show_stderr_lines='cycle ')
 
 
 def fmt_s(x):
@@ -375,20 +366,14 @@ def mib(x):
 def main():
     args = parse_args()
     if args.child:
-        res = child_time(args) if args.child == 'time' else child_mem(args)
-        print('RESULT ' + json.dumps(res))
+        emit_result(child_time(args) if args.child == 'time'
+                    else child_mem(args))
         return
     variants = [v for v in args.variants.split(',') if v != 'a']
     variants = ['a'] + variants
-    import cv2
-    import torch
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo')
-                if l.startswith('model name')), '?')
-    print(f'torch {torch.__version__}, OpenCV {cv2.__version__}, nproc '
-          f'{os.cpu_count()}, CPU {cpu}, torch threads {args.threads}, '
-          f'{args.warmup} warm-up + {args.steps} timed steps, memory over '
-          f'{args.mem_steps} steps, load average {os.getloadavg()[0]:.2f}',
-          flush=True)
+    print(machine_line(torch_threads_of_the_runs=args.threads,
+                       steps=f'{args.warmup} warm-up + {args.steps} timed',
+                       memory_over=f'{args.mem_steps} steps'), flush=True)
     t_all = time.perf_counter()
     info = prepare(args, variants)
     if 'precompute_s' in info:
