@@ -9,8 +9,7 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.runner.checkpoint import save_checkpoint
 
 import mmseg_temporal  # noqa: F401  (routes LocalBackend writes through atomic)
-from mmseg_temporal.utils.atomic import (atomic_write_bytes, atomic_write_text,
-                                         current_umask)
+from mmseg_temporal.utils.atomic import atomic_write_bytes, atomic_write_text, current_umask
 
 
 def mode(path) -> int:

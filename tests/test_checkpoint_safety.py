@@ -11,13 +11,14 @@ from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
 from torch import nn
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.utils.checkpoint import (CheckpointError,
-                                             load_state_dict_strict,
-                                             load_student_weights,
-                                             read_checkpoint,
-                                             student_state_dict)
-from mmseg_temporal.utils.runner import (CheckedLoadRunner,
-                                         exit_on_checkpoint_error)
+from mmseg_temporal.utils.checkpoint import (
+    CheckpointError,
+    load_state_dict_strict,
+    load_student_weights,
+    read_checkpoint,
+    student_state_dict,
+)
+from mmseg_temporal.utils.runner import CheckedLoadRunner, exit_on_checkpoint_error
 
 
 def mmengine_like_checkpoint():
