@@ -2,7 +2,8 @@
 # triplets (f, labelled 20th frame, b) with the random sample policy inside
 # each 30-frame snippet, random scale 0.5-2.1, crop 769, flip; 8 triplets a
 # batch over the cards (2 per GPU x 4 GPUs). Flow: computed online by the
-# segmentor's estimator, or from a cache (see configs/cityscapes/*_cache*).
+# segmentor's estimator, or from a flow cache (tools/precompute_flow.py and a
+# LoadPrecomputedFlow step, as configs/_base_/datasets/camvid_cpu.py does; docs/flow.md).
 dataset_type = 'CityscapesVideoDataset'
 data_root = 'data/cityscapes/'
 crop_size = (769, 769)
