@@ -10,11 +10,11 @@ registries, and applies the few process-wide changes to MMEngine listed in
 loading that accepts MMEngine's own checkpoints, atomic local writes, one
 warnings filter).
 """
-from .version import __version__
 from .utils.mmengine_patches import apply_mmengine_patches
+from .version import __version__
 
 apply_mmengine_patches()
 
-from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
+from . import apis, datasets, engine, evaluation, flow_sources, models, visualization  # noqa: E402,F401
 
 __all__ = ['__version__']

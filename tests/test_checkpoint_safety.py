@@ -1,6 +1,9 @@
 """Checkpoint reading: MMEngine checkpoints load weights-only, code does not
 run, and every bad file gives one clear line (file, what is wrong, what to do)."""
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +22,8 @@ from mmseg_temporal.utils.checkpoint import (
     student_state_dict,
 )
 from mmseg_temporal.utils.runner import CheckedLoadRunner, exit_on_checkpoint_error
+
+from conftest import data_cfg_options
 
 
 def mmengine_like_checkpoint():
@@ -245,3 +250,51 @@ def test_tools_exit_with_the_one_line(capsys):
         with exit_on_checkpoint_error():
             raise CheckpointError('checkpoint a.pth: no such file; check the path')
     assert exit_.value.code == 'error: checkpoint a.pth: no such file; check the path'
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
+
+
+def _bad_checkpoint(folder: Path, case: str) -> Path:
+    if case == 'foreign':  # weights of another model
+        path = folder / 'other_model.pth'
+        torch.save({'state_dict': {'fc.weight': torch.ones(2, 2)}}, path)
+        return path
+    return bad_checkpoints(folder)[case][0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('tool,case', [
+    ('test', 'truncated'), ('test', 'foreign'), ('test', 'text'),
+    ('resume', 'truncated'), ('resume', 'foreign')])
+def test_tools_end_with_one_line_on_a_bad_checkpoint(
+        tool, case, default_synthetic_root, tmp_path):
+    """tools/test.py (the Runner's load_from) and tools/train.py --resume:
+    exit status 1, the last stderr line names the file and what is wrong,
+    no traceback."""
+    ckpt = _bad_checkpoint(tmp_path, case)
+    work = tmp_path / 'work'
+    data = data_cfg_options(default_synthetic_root)
+    if tool == 'test':
+        cmd = ['tools/test.py', str(BASELINE), str(ckpt), '--work-dir',
+               str(work), '--cfg-options', *data]
+    else:  # --resume picks the checkpoint that last_checkpoint names
+        work.mkdir()
+        (work / 'last_checkpoint').write_text(str(ckpt))
+        cmd = ['tools/train.py', str(BASELINE), '--work-dir', str(work),
+               '--resume', '--cfg-options', 'train_cfg.max_iters=2', *data]
+    out = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600,
+                         env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert out.returncode == 1, (out.stdout + out.stderr)[-3000:]
+    assert 'Traceback' not in out.stderr, out.stderr[-3000:]
+    last = out.stderr.strip().splitlines()[-1]
+    expected = {'truncated': 'is truncated or not a torch checkpoint',
+                'text': 'is truncated or not a torch checkpoint',
+                'foreign': 'does not fit the model: '}[case]
+    assert last.startswith(f'error: checkpoint {ckpt}'), last
+    assert expected in last, last
+    if case == 'foreign':
+        assert "model keys missing (e.g. ['" in last
+        assert "1 unexpected keys (e.g. ['fc.weight'])" in last

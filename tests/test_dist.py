@@ -1,12 +1,13 @@
 """tools/dist_train.sh and dist_test.sh with 2 processes on the CPU (gloo)."""
 import os
 import re
-from contextlib import nullcontext
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+
 from conftest import data_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +96,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, teacher_ckpt,
 
 
 def test_pair_share_covers_every_pair_once():
-    from mmseg_temporal.evaluation.metrics.temporal_consistency_metric import \
-        pair_share
+    from mmseg_temporal.evaluation.metrics.temporal_consistency_metric import pair_share
     for n in (0, 1, 5, 38, 101):
         for world in (1, 2, 3, 8):
             blocks = [list(range(n))[pair_share(n, r, world)]

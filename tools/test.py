@@ -8,12 +8,9 @@ curve (CSV + PNG) and per-class table go to WORK_DIR/temporal_consistency.
 import argparse
 import os.path as osp
 
-
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import (add_run_args, distributed_run,
-                                         load_run_config)
-from mmseg_temporal.utils.runner import (CheckedLoadRunner,
-                                         exit_on_checkpoint_error)
+from mmseg_temporal.utils.launch import add_run_args, distributed_run, load_run_config
+from mmseg_temporal.utils.runner import CheckedLoadRunner, exit_on_checkpoint_error
 
 
 def parse_args():

@@ -7,10 +7,8 @@ import logging
 from mmengine.logging import print_log
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import (add_run_args, distributed_run,
-                                         load_run_config)
-from mmseg_temporal.utils.runner import (CheckedLoadRunner,
-                                         exit_on_checkpoint_error)
+from mmseg_temporal.utils.launch import add_run_args, distributed_run, load_run_config
+from mmseg_temporal.utils.runner import CheckedLoadRunner, exit_on_checkpoint_error
 
 
 def parse_args():

@@ -164,12 +164,12 @@ def student_state_dict(ckpt: dict, path: str = '<checkpoint>',
 def _key_report(own: Dict[str, Tensor], state: Dict[str, Tensor],
                 allow_unexpected: bool) -> Optional[str]:
     missing = sorted(set(own) - set(state))
-    unexpected = [] if allow_unexpected else sorted(set(state) - set(own))
+    unexpected = sorted(set(state) - set(own))
     shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}'
               for k in sorted(set(own) & set(state))
               if tuple(state[k].shape) != tuple(own[k].shape)]
-    if not (missing or unexpected or shapes):
-        return None
+    if not (missing or shapes or (unexpected and not allow_unexpected)):
+        return None  # (unexpected keys are named when something else fails)
     parts = []
     if missing:
         parts.append(f'{len(missing)} of {len(own)} model keys missing '

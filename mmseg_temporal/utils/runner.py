@@ -17,8 +17,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from .checkpoint import (CheckpointError, check_state_dict_fits,
-                         model_state_dict, read_checkpoint)
+from .checkpoint import CheckpointError, check_state_dict_fits, model_state_dict, read_checkpoint
 
 __all__ = ['CheckedLoadRunner', 'exit_on_checkpoint_error']
 
