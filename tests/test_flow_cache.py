@@ -1,4 +1,5 @@
-"""The flow cache: FlowCache, tools/precompute_flow.py, LoadPrecomputedFlow.
+"""The flow cache: FlowCache, tools/precompute_flow.py (verify, repair),
+LoadPrecomputedFlow.
 
 float16 storage: a float16 keeps 11 significant bits (10 stored + the
 implicit one) and rounds to nearest, so a stored value ``x`` comes back with
@@ -22,9 +23,9 @@ import torch
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.datasets.transforms import LoadSyntheticFlow
-from mmseg_temporal.models.flow import flow_of_images
-from mmseg_temporal.models.flow.flow_cache import FlowCache, FlowCacheError
+from mmseg_temporal.flow_sources import (FlowCache, FlowCacheError,
+                                         PrecomputedFlow, SyntheticExactFlow,
+                                         flow_of_images)
 from mmseg_temporal.utils.image import read_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,9 +90,9 @@ def precompute_config(tmp_path, root):
     return str(cfg)
 
 
-def run_tool(cfg, out, estimator=ULTRAFAST):
+def run_tool(cfg, out, estimator=ULTRAFAST, *extra):
     return load_tool().main([cfg, '--out', str(out), '--estimator',
-                             json.dumps(estimator), '--device', 'cpu'])
+                             json.dumps(estimator), '--device', 'cpu', *extra])
 
 
 @pytest.fixture(scope='module')
@@ -237,7 +238,8 @@ def test_precompute_every_pair_then_reads_cache(dis_cache):
     ds = synthetic_dataset(dis_cache['root'], [])
     pairs = ds.flow_pairs()
     assert len(pairs) == NUM_PAIRS == len(set(pairs))
-    assert dis_cache['first'] == dict(pairs=NUM_PAIRS, computed=NUM_PAIRS)
+    assert dis_cache['first'] == dict(pairs=NUM_PAIRS, computed=NUM_PAIRS,
+                                     repaired=0)
     cache = FlowCache(dis_cache['dir'], ds.data_root)
     for a, b in pairs:
         flow = cache.read(a, b, shape=(48, 64))
@@ -246,7 +248,7 @@ def test_precompute_every_pair_then_reads_cache(dis_cache):
     assert len(before) == NUM_PAIRS
     assert cache.read_meta()['estimator'] == ULTRAFAST
     second = run_tool(dis_cache['cfg'], dis_cache['dir'])
-    assert second == dict(pairs=NUM_PAIRS, computed=0)
+    assert second == dict(pairs=NUM_PAIRS, computed=0, repaired=0)
     assert entries(dis_cache['dir']) == before  # same files, same mtimes
     assert not temporary_files(dis_cache['dir'])
 
@@ -264,7 +266,8 @@ def test_precompute_resumes_after_kill(dis_cache, tmp_path):
         os.remove(cache.path(*p))
     survivors = entries(out)
     assert len(survivors) == NUM_PAIRS - 5
-    assert run_tool(dis_cache['cfg'], out) == dict(pairs=NUM_PAIRS, computed=5)
+    assert run_tool(dis_cache['cfg'], out) == dict(pairs=NUM_PAIRS, computed=5,
+                                                  repaired=0)
     after = entries(out)
     assert len(after) == NUM_PAIRS
     assert {p: after[p] for p in survivors} == survivors
@@ -299,18 +302,12 @@ def test_pipeline_flip_serves_flipped_negated_cache(dis_cache):
 
 def exact_cache(ds, cache_dir):
     """A cache holding the synthetic video's exact flow for every pair of
-    ``ds.flow_pairs()`` (the "perfect estimator"), via LoadSyntheticFlow."""
+    ``ds.flow_pairs()`` (the "perfect estimator"), via SyntheticExactFlow."""
     cache = FlowCache(str(cache_dir), ds.data_root)
     wanted = set(ds.flow_pairs())
-    load = LoadSyntheticFlow()
-    for i in range(len(ds)):
-        info = ds.get_data_info(i)
-        frames = {f['img_path']: f for f in info['seq_frames']}
-        for a, b in wanted:
-            if a in frames and b in frames and not cache.has(a, b):
-                res = load(dict(frames=[frames[a], frames[b]],
-                                motion_path=info['motion_path']))
-                cache.write(a, b, res['flows'][0].transpose(2, 0, 1))
+    exact = SyntheticExactFlow()
+    for a, b in wanted:
+        cache.write(a, b, exact(a, b)[0])
     assert len(entries(cache_dir)) == len(wanted)
     return cache
 
@@ -409,7 +406,6 @@ def test_fill_computes_missing_pairs_and_names_a_missing_frame(
     """PrecomputedFlow.fill (the tool's engine) computes only the pairs not
     cached, with the estimator's own flows; a missing frame is named and the
     pairs before it stay stored."""
-    from mmseg_temporal.models.flow import PrecomputedFlow
     ds = synthetic_dataset(synthetic_root, [])
     pairs = ds.flow_pairs()[:4]
     source = PrecomputedFlow(str(tmp_path / 'c'), ds.data_root,
@@ -429,3 +425,137 @@ def test_fill_computes_missing_pairs_and_names_a_missing_frame(
     with pytest.raises(ValueError, match='no estimator'):
         PrecomputedFlow(str(tmp_path / 'c'), ds.data_root).fill(
             [ds.flow_pairs()[5]], progress=False)
+
+
+# ----------------------------------------------------------------------
+# Verification and repair (a damaged entry does not survive a rerun)
+# ----------------------------------------------------------------------
+def damage(cache, pairs):
+    """Truncates the entry of pairs[0] and gives pairs[1] a wrong shape."""
+    p0 = cache.path(*pairs[0])
+    with open(p0, 'rb') as f:
+        head = f.read(60)
+    with open(p0, 'wb') as f:
+        f.write(head)
+    np.save(cache.path(*pairs[1]), np.zeros((2, 10, 10), np.float16))
+
+
+def test_verify_only_reports_and_rerun_repairs(dis_cache, tmp_path, capsys):
+    out = tmp_path / 'cache'
+    shutil.copytree(dis_cache['dir'], out)
+    ds = synthetic_dataset(dis_cache['root'], [])
+    cache = FlowCache(str(out), ds.data_root)
+    bad = ds.flow_pairs()[3:5]
+    kept = {p: cache.read(*p) for p in bad}
+    damage(cache, bad)
+    intact = {p: t for p, t in entries(out).items()
+              if p not in (cache.path(*bad[0]), cache.path(*bad[1]))}
+    report = run_tool(dis_cache['cfg'], out, ULTRAFAST, '--verify-only')
+    assert report == dict(pairs=NUM_PAIRS, missing=0, corrupt=2)
+    printed = capsys.readouterr().out
+    assert f'{NUM_PAIRS - 2} cached and valid, 0 missing, 2 corrupt' in printed
+    assert osp.getsize(cache.path(*bad[0])) == 60  # verify-only: untouched
+    assert run_tool(dis_cache['cfg'], out) == dict(
+        pairs=NUM_PAIRS, computed=2, repaired=2)
+    assert '2 repaired corrupt entries' in capsys.readouterr().out
+    for p in bad:  # DIS is deterministic: the flows of before
+        assert np.array_equal(cache.read(*p, shape=(48, 64)), kept[p])
+    after = entries(out)
+    assert {p: after[p] for p in intact} == intact
+    assert run_tool(dis_cache['cfg'], out, ULTRAFAST, '--verify-only') == dict(
+        pairs=NUM_PAIRS, missing=0, corrupt=0)
+
+
+def test_training_with_compute_repairs_a_corrupt_entry(dis_cache, tmp_path):
+    """on_missing='compute' recomputes a truncated entry met in training
+    (and stores it); on_missing='error' names it as corrupt."""
+    out = tmp_path / 'cache'
+    shutil.copytree(dis_cache['dir'], out)
+    root = dis_cache['root']
+    strict = synthetic_dataset(root, cached_pipeline(out, root),
+                               sample_policy='fixed')
+    paths = strict.draw_frames(strict.get_data_info(0))['img_paths']
+    cache = FlowCache(str(out), root)
+    good = cache.read(paths[0], paths[1])
+    damage(cache, [(paths[0], paths[1]), (paths[1], paths[2])])
+    with pytest.raises(FlowCacheError, match='corrupt'):
+        strict[0]
+    repairing = synthetic_dataset(root, cached_pipeline(
+        out, root, on_missing='compute', estimator=ULTRAFAST),
+        sample_policy='fixed')
+    s = repairing[0]['data_samples']
+    assert np.array_equal(cache.read(paths[0], paths[1], (48, 64)), good)
+    assert cache.problem(paths[1], paths[2], (48, 64)) is None
+    assert torch.equal(s.flows[0], torch.from_numpy(good))
+    assert torch.equal(strict[0]['data_samples'].flows, s.flows)
+
+
+def test_fill_repairs_corrupt_entries(dis_cache, tmp_path):
+    out = tmp_path / 'cache'
+    shutil.copytree(dis_cache['dir'], out)
+    ds = synthetic_dataset(dis_cache['root'], [])
+    source = PrecomputedFlow(str(out), ds.data_root, on_missing='compute',
+                             estimator=ULTRAFAST)
+    bad = ds.flow_pairs()[:2]
+    damage(source.cache, bad)
+    report = source.check(ds.flow_pairs())
+    assert [p for p, _ in report['corrupt']] == bad
+    assert 'corrupt' in report['corrupt'][0][1] and not report['missing']
+    assert source.fill(ds.flow_pairs(), progress=False) == 2
+    assert len(source.check(ds.flow_pairs())['ok']) == NUM_PAIRS
+
+
+# ----------------------------------------------------------------------
+# LoadFlow on a forward-backward checked cache: flow_valid for the loss
+# ----------------------------------------------------------------------
+def fb_cached_pipeline(cache_dir, root, **flow_kwargs):
+    return [dict(type='LoadVideoFrames'), dict(type='LoadVideoAnnotations'),
+            dict(type='LoadFlow', source=dict(
+                type='ForwardBackwardChecked', source=dict(
+                    type='PrecomputedFlow', cache_dir=str(cache_dir),
+                    data_root=root, **flow_kwargs))),
+            dict(type='PackVideoSegInputs')]
+
+
+def test_flow_cache_config_finds_the_cache():
+    from mmseg_temporal.datasets.transforms import flow_cache_config
+    plain = [dict(type='LoadVideoFrames'),
+             dict(type='LoadPrecomputedFlow', cache_dir='c', data_root='r')]
+    assert flow_cache_config(plain) == (dict(cache_dir='c', data_root='r'),
+                                        False)
+    assert flow_cache_config(fb_cached_pipeline('c', 'r')) == (
+        dict(cache_dir='c', data_root='r'), True)
+    assert flow_cache_config([dict(type='LoadSyntheticFlow')]) == (None, False)
+
+
+def test_forward_backward_cache_serves_flow_valid(synthetic_root, tmp_path):
+    """The tool precomputes both directions for a checked cache; the
+    pipeline then serves the cached flow with flow_valid = the
+    forward-backward check of the two cached directions."""
+    from mmseg_temporal.utils.flow_ops import forward_backward_valid
+    cfg = tmp_path / 'fb.py'
+    out = tmp_path / 'cache'
+    cfg.write_text(
+        f'_base_ = [{str(BASE_CFG)!r}]\n'
+        f'train_dataloader = dict(dataset=dict(data_root={synthetic_root!r}, '
+        + ', '.join(f'{k}={v!r}' for k, v in SYNTH.items())
+        + f', pipeline={fb_cached_pipeline(out, synthetic_root)!r}))\n')
+    result = load_tool().main([str(cfg), '--estimator', json.dumps(ULTRAFAST),
+                               '--device', 'cpu'])
+    assert result == dict(pairs=2 * NUM_PAIRS, computed=2 * NUM_PAIRS,
+                          repaired=0)
+    ds = synthetic_dataset(synthetic_root, fb_cached_pipeline(
+        out, synthetic_root), sample_policy='fixed')
+    cache = FlowCache(str(out), synthetic_root)
+    kept = []
+    for idx in range(len(ds)):
+        s = ds[idx]['data_samples']
+        for a in range(2):
+            pa, pb = s.img_paths[a], s.img_paths[a + 1]
+            fwd = torch.from_numpy(cache.read(pa, pb))
+            bwd = torch.from_numpy(cache.read(pb, pa))
+            assert torch.equal(s.flows[a], fwd)
+            assert torch.equal(s.flow_valid[a],
+                               forward_backward_valid(fwd[None], bwd[None])[0])
+            kept.append(s.flow_valid[a].float().mean().item())
+    assert 0.3 < np.mean(kept) < 1.0  # the check removes some pixels

@@ -139,3 +139,41 @@ def test_preprocessor_stacks_and_pads(synthetic_root):
     single = pre(dict(inputs=[batch[0]['inputs'][1]],
                       data_samples=[batch[0]['data_samples']]), training=False)
     assert single['inputs'].shape == (1, 3, 48, 64)
+
+
+def test_load_flow_from_an_estimator_gets_rgb_frames(synthetic_root):
+    """LoadFlow(source=<estimator config>) runs it on the sample's frames as
+    RGB (LoadVideoFrames gives BGR) and marks every pixel valid; with a
+    synthetic source the mask is the visibility."""
+    from mmseg_temporal.flow_sources import (SyntheticExactFlow,
+                                             flow_of_images)
+    from mmseg_temporal.utils.image import read_rgb
+    est = dict(type='DISFlow', preset='ultrafast')
+    pipeline = [dict(type='LoadVideoFrames'),
+                dict(type='LoadFlow', source=est),
+                dict(type='PackVideoSegInputs')]
+    ds = DATASETS.build(dict(
+        type='SyntheticVideoDataset', data_root=synthetic_root, num_videos=2,
+        frames_per_video=12, height=48, width=64, label_start=4,
+        label_interval=4, offsets_before=(1, 3), offsets_after=(1, 3),
+        sample_policy='fixed', pipeline=pipeline))
+    s = ds[0]['data_samples']
+    paths = s.img_paths
+    ref = flow_of_images(MODELS.build(est), read_rgb(paths[0]),
+                         read_rgb(paths[1]))
+    assert torch.equal(s.flows[0], torch.from_numpy(ref))
+    assert s.flow_valid.all() and s.flow_valid.dtype == torch.bool
+    synthetic = triplet_dataset(synthetic_root, [])
+    synthetic.sample_policy = 'fixed'
+    t = synthetic[0]['data_samples']
+    _, vis = SyntheticExactFlow()(t.img_paths[1], t.img_paths[2])
+    assert torch.equal(t.flow_valid[1, 0], torch.from_numpy(vis))
+    assert not t.flow_valid.all()
+
+
+def test_load_flow_needs_loaded_frames():
+    from mmseg.registry import TRANSFORMS
+    load = TRANSFORMS.build(dict(type='LoadFlow',
+                                 source=dict(type='SyntheticExactFlow')))
+    with pytest.raises(KeyError, match='LoadVideoFrames'):
+        load(dict(img_path='x.png'))

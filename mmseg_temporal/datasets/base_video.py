@@ -132,59 +132,51 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                                  f'strictly increasing time order: {ids}')
         if self.check_label_size:
             self._check_label_sizes(sequences)
-        common = dict(label_map=self.label_map,
-                      reduce_zero_label=self.reduce_zero_label, seg_fields=[])
         sequences = self._select_sequences(sequences)
-        if self.sample_mode == 'sequence':
-            data_list = []
-            for seq in sequences:
-                extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
-                for i, fr in enumerate(seq['frames']):
-                    data_list.append(dict(
-                        fr, **extra, **common, seq_name=seq['name'],
-                        frame_index=i, seq_length=len(seq['frames'])))
-            return data_list
-        data_list = []
-        dropped = []
+        samples_of = dict(sequence=self._sequence_samples,
+                          labelled=self._labelled_samples,
+                          triplet=self._triplet_samples)
+        return samples_of[self.sample_mode](sequences)
+
+    # ------------------------------------------------------------------
+    # One sample list per sample mode
+    # ------------------------------------------------------------------
+    def _sample(self, seq: Dict, i: int, **keys) -> dict:
+        """Sample ``i`` of a sequence: the frame's keys, the sequence's extra
+        keys (e.g. ``motion_path``), the label settings and ``keys``."""
+        extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
+        return dict(seq['frames'][i], **extra, label_map=self.label_map,
+                    reduce_zero_label=self.reduce_zero_label, seg_fields=[],
+                    seq_name=seq['name'], frame_index=i, **keys)
+
+    def _sequence_samples(self, sequences: List[Dict]) -> List[dict]:
+        """Every frame of every sequence, in time order."""
+        return [self._sample(seq, i) for seq in sequences
+                for i in range(len(seq['frames']))]
+
+    def _labelled_samples(self, sequences: List[Dict]) -> List[dict]:
+        """Every labelled frame, single frame (stock MMSeg keys)."""
+        return [self._sample(seq, i) for seq in sequences
+                for i, fr in enumerate(seq['frames'])
+                if fr.get('seg_map_path') is not None]
+
+    def _triplet_samples(self, sequences: List[Dict]) -> List[dict]:
+        """Every labelled frame with the neighbours its triplets may draw
+        (after the edge policy, :meth:`_neighbour_candidates`)."""
+        data_list, dropped = [], []
         for seq in sequences:
-            frames = seq['frames']
-            extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
-            for i, fr in enumerate(frames):
+            for i, fr in enumerate(seq['frames']):
                 if fr.get('seg_map_path') is None:
                     continue
-                name = f'{seq["name"]}:{osp.basename(fr["img_path"])}'
-                if self.sample_mode == 'labelled':
-                    data_list.append(dict(fr, **extra, **common,
-                                          seq_name=seq['name'], frame_index=i))
+                candidates = self._neighbour_candidates(seq, i)
+                if candidates is None:
+                    dropped.append(
+                        f'{seq["name"]}:{osp.basename(fr["img_path"])}')
                     continue
-                before = [o for o in range(self.offsets_before[0],
-                                           self.offsets_before[1] + 1)
-                          if i - o >= 0]
-                after = [o for o in range(self.offsets_after[0],
-                                          self.offsets_after[1] + 1)
-                         if i + o < len(frames)]
-                full = (len(before) == self.offsets_before[1] -
-                        self.offsets_before[0] + 1 and len(after) ==
-                        self.offsets_after[1] - self.offsets_after[0] + 1)
-                if not full:
-                    if self.edge_policy == 'error':
-                        raise ValueError(
-                            f'sample {name} (labelled frame {i} of sequence '
-                            f'{seq["name"]!r}, {len(frames)} frames): the '
-                            f'sequence is shorter than the requested offsets '
-                            f'(offsets_before={self.offsets_before}, '
-                            f'offsets_after={self.offsets_after}: needs '
-                            f'{self.offsets_before[1]} frames before and '
-                            f'{self.offsets_after[1]} after, has {i} before '
-                            f'and {len(frames) - 1 - i} after). Reduce the '
-                            "offsets or set edge_policy='clamp' or 'skip'.")
-                    if self.edge_policy == 'skip' or not before or not after:
-                        dropped.append(name)
-                        continue
-                data_list.append(dict(
-                    fr, **extra, **common, seq_name=seq['name'],
-                    frame_index=i, seq_frames=frames,
-                    candidates_before=before, candidates_after=after))
+                data_list.append(self._sample(
+                    seq, i, seq_frames=seq['frames'],
+                    candidates_before=candidates[0],
+                    candidates_after=candidates[1]))
         if dropped:
             print_log(f'{type(self).__name__}: {len(dropped)} labelled frames '
                       f'without the requested neighbours were dropped '
@@ -197,6 +189,37 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                              f'{self.offsets_after}, edge_policy='
                              f'{self.edge_policy!r})')
         return data_list
+
+    def _neighbour_candidates(self, seq: Dict, i: int
+                              ) -> Optional[Tuple[List[int], List[int]]]:
+        """The edge policy, in one place: the offsets before and after the
+        labelled frame ``i`` of ``seq`` that a triplet may draw, or ``None``
+        when the frame is dropped.
+
+        Raises:
+            ValueError: ``edge_policy='error'`` and the sequence does not
+                hold every requested offset (the message names the sample).
+        """
+        n = len(seq['frames'])
+        lo_b, hi_b = self.offsets_before
+        lo_a, hi_a = self.offsets_after
+        before = [o for o in range(lo_b, hi_b + 1) if i - o >= 0]
+        after = [o for o in range(lo_a, hi_a + 1) if i + o < n]
+        if len(before) == hi_b - lo_b + 1 and len(after) == hi_a - lo_a + 1:
+            return before, after
+        if self.edge_policy == 'error':
+            name = f'{seq["name"]}:{osp.basename(seq["frames"][i]["img_path"])}'
+            raise ValueError(
+                f'sample {name} (labelled frame {i} of sequence '
+                f'{seq["name"]!r}, {n} frames): the sequence is shorter than '
+                f'the requested offsets (offsets_before='
+                f'{self.offsets_before}, offsets_after={self.offsets_after}: '
+                f'needs {hi_b} frames before and {hi_a} after, has {i} before '
+                f'and {n - 1 - i} after). Reduce the offsets or set '
+                "edge_policy='clamp' or 'skip'.")
+        if self.edge_policy == 'skip' or not before or not after:
+            return None
+        return before, after
 
     def _select_sequences(self, sequences: List[Dict]) -> List[Dict]:
         if self.sequence_prefixes is not None:
@@ -245,7 +268,6 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
         info['frames'] = chosen
         info['img_paths'] = [f['img_path'] for f in chosen]
         info['frame_ids'] = [f['frame_id'] for f in chosen]
-        info['frame_positions'] = [i - ob, i, i + oa]
         info['label_index'] = 1
         info['offsets'] = (ob, oa)
         return info

@@ -17,19 +17,24 @@ or 2 (the data tests rely on that for exact label warping).
 
 The generator is deterministic from ``(seed, video_index)``: the same
 arguments always give the same pixels.
+
+This module is the generator alone (pixels in memory). The on-disk format
+and its readers are :mod:`mmseg_temporal.flow_sources.synthetic_format`
+(also what ``SyntheticExactFlow`` reads); writing a split is
+:mod:`.synthetic_split`. Their names are re-exported here.
 """
-import json
-import os
-import os.path as osp
-import shutil
-import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Tuple
 
 import cv2
 import numpy as np
 
+from ..flow_sources.synthetic_format import (  # noqa: F401 (re-exported)
+    read_layers, read_velocities, synthetic_flow_between,
+    synthetic_frame_files, synthetic_paths)
+from .synthetic_split import write_synthetic_split  # noqa: F401
+
 __all__ = ['SyntheticVideoGenerator', 'SYNTHETIC_CLASSES',
-           'SYNTHETIC_PALETTE', 'write_synthetic_split',
+           'SYNTHETIC_PALETTE', 'write_synthetic_split', 'synthetic_paths',
            'synthetic_flow_between', 'read_layers', 'read_velocities',
            'synthetic_frame_files']
 
@@ -214,160 +219,3 @@ class SyntheticVideoGenerator:
                     labels=np.stack([f['label'] for f in frames]),
                     layers=np.stack([f['layers'] for f in frames]),
                     velocities=self.layer_velocities(scene), scene=scene)
-
-
-def synthetic_flow_between(layers_i: np.ndarray, layers_j: np.ndarray,
-                           velocities: np.ndarray,
-                           dt: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Exact flow from frame i to frame j = i + dt of a synthetic video.
-
-    Args:
-        layers_i, layers_j: ``(H, W)`` layer-id maps of frames i and j.
-        velocities: ``(L, 2)`` per-layer velocity, pixels per frame.
-        dt: ``j - i`` (any sign).
-
-    Returns:
-        ``flow`` ``(2, H, W)`` float32 (x, y displacement in pixels) and
-        ``visible`` ``(H, W)`` bool: the pixel lands inside frame j on the
-        same layer (not occluded, not out of frame).
-    """
-    velocities = np.asarray(velocities)
-    if layers_i.max(initial=0) >= len(velocities):
-        raise ValueError(f'layer id {int(layers_i.max())} has no velocity '
-                         f'({len(velocities)} layers known)')
-    h, w = layers_i.shape
-    disp = velocities[layers_i.astype(np.int64)] * int(dt)  # (H, W, 2)
-    ys, xs = np.mgrid[0:h, 0:w]
-    tx = xs + disp[..., 0]
-    ty = ys + disp[..., 1]
-    inside = (tx >= 0) & (tx < w) & (ty >= 0) & (ty < h)
-    visible = np.zeros((h, w), bool)
-    visible[inside] = layers_j[ty[inside], tx[inside]] == layers_i[inside]
-    flow = np.ascontiguousarray(disp.transpose(2, 0, 1)).astype(np.float32)
-    return flow, visible
-
-
-# ----------------------------------------------------------------------
-# On-disk materialisation (what SyntheticVideoDataset reads)
-# ----------------------------------------------------------------------
-MANIFEST = 'manifest.json'
-FORMAT_VERSION = 1
-
-
-def synthetic_paths(root: str, split: str, video: int,
-                    frame: int) -> Dict[str, str]:
-    """File paths of one synthetic frame: image, label and layer map."""
-    d = osp.join(root, split, f'video_{video:03d}')
-    return dict(img=osp.join(d, f'{frame:04d}_img.png'),
-                label=osp.join(d, f'{frame:04d}_label.png'),
-                layers=osp.join(d, f'{frame:04d}_layers.png'),
-                motion=osp.join(d, 'motion.json'))
-
-
-def synthetic_frame_files(img_path: str) -> Dict[str, object]:
-    """The inverse of :func:`synthetic_paths` for an image file: its frame
-    number and the paths of its layer map and of its video's motion file.
-
-    Raises:
-        ValueError: ``img_path`` is not named like a synthetic frame
-            (``NNNN_img.png``).
-    """
-    folder, name = osp.split(img_path)
-    stem = name[:-len('_img.png')]
-    if not name.endswith('_img.png') or not stem.isdigit():
-        raise ValueError(f'{img_path} is not a synthetic-video frame '
-                         '(expected NNNN_img.png)')
-    return dict(frame=int(stem),
-                layers=osp.join(folder, f'{stem}_layers.png'),
-                motion=osp.join(folder, 'motion.json'))
-
-
-def read_layers(path: str) -> np.ndarray:
-    """A synthetic frame's ``(H, W)`` uint8 layer-id map."""
-    layers = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if layers is None:
-        raise FileNotFoundError(f'layer map missing or unreadable: {path}')
-    return layers
-
-
-def read_velocities(motion_path: str) -> np.ndarray:
-    """A synthetic video's ``(L, 2)`` per-layer velocities (pixels/frame)."""
-    if not osp.exists(motion_path):
-        raise FileNotFoundError(f'synthetic motion file missing: {motion_path}')
-    with open(motion_path) as f:
-        return np.asarray(json.load(f)['velocities'])
-
-
-def write_synthetic_split(root: str, split: str, generator: SyntheticVideoGenerator,
-                          num_videos: int, frames_per_video: int,
-                          first_video: int = 0) -> Dict:
-    """Writes (or reuses) one split of the synthetic video under ``root``.
-
-    The split is written into a temporary folder and moved into place in
-    one ``os.replace``, so a killed run never leaves a half-written split.
-    A split that exists is reused when its manifest records the same
-    parameters; otherwise a ``ValueError`` names the differing keys (nothing
-    is overwritten).
-
-    Returns:
-        The split's manifest dict.
-    """
-    want = dict(format=FORMAT_VERSION, generator=generator.params(),
-                num_videos=int(num_videos),
-                frames_per_video=int(frames_per_video),
-                first_video=int(first_video))
-    split_dir = osp.join(root, split)
-    manifest_path = osp.join(split_dir, MANIFEST)
-    # The split folder appears with its manifest in one os.replace, so a
-    # folder without a manifest is not one of ours (checked folder-first to
-    # be race-free when several processes, e.g. DDP ranks, start together).
-    if osp.exists(split_dir):
-        return _check_manifest(split_dir, want)
-    os.makedirs(root, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{split}.tmp-', dir=root)
-    try:
-        for k in range(num_videos):
-            vid = first_video + k
-            video = generator.render(vid, frames_per_video)
-            for t in range(frames_per_video):
-                p = synthetic_paths(tmp, '.', k, t)
-                os.makedirs(osp.dirname(p['img']), exist_ok=True)
-                cv2.imwrite(p['img'], video['imgs'][t][..., ::-1])
-                cv2.imwrite(p['label'], video['labels'][t])
-                cv2.imwrite(p['layers'], video['layers'][t])
-            with open(synthetic_paths(tmp, '.', k, 0)['motion'], 'w') as f:
-                json.dump(dict(video_index=vid,
-                               velocities=video['velocities'].tolist()), f)
-        with open(osp.join(tmp, MANIFEST), 'w') as f:
-            json.dump(want, f, indent=1)
-        try:
-            os.replace(tmp, split_dir)
-        except OSError:
-            if not osp.exists(split_dir):
-                raise
-            # Another process won the race: its split must match ours.
-    finally:
-        if osp.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return _check_manifest(split_dir, want)
-
-
-def _check_manifest(split_dir: str, want: Dict) -> Dict:
-    """The manifest of an existing split, if it was made with ``want``."""
-    manifest_path = osp.join(split_dir, MANIFEST)
-    if not osp.exists(manifest_path):
-        raise ValueError(f'{split_dir} exists but has no {MANIFEST}: not a '
-                         'synthetic split written by mmseg_temporal; refusing '
-                         'to overwrite it')
-    with open(manifest_path) as f:
-        have = json.load(f)
-    if have != want:
-        diff = sorted(k for k in set(want) | set(have)
-                      if want.get(k) != have.get(k))
-        raise ValueError(
-            f'{manifest_path}: the synthetic split on disk was made with '
-            f'other parameters (differing keys: {diff}; on disk '
-            f'{ {k: have.get(k) for k in diff} }, requested '
-            f'{ {k: want.get(k) for k in diff} }). Use another data_root '
-            'or delete that folder.')
-    return have

@@ -1,14 +1,14 @@
 """SyntheticVideoDataset: the project's procedural video as an MMSeg dataset."""
-import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 from mmseg.registry import DATASETS
 
+from ..flow_sources.synthetic_format import synthetic_paths
 from .base_video import BaseVideoSegDataset
+from .synthetic_split import write_synthetic_split
 from .synthetic_video import (SYNTHETIC_CLASSES, SYNTHETIC_PALETTE,
-                              SyntheticVideoGenerator, synthetic_paths,
-                              write_synthetic_split)
+                              SyntheticVideoGenerator)
 
 __all__ = ['SyntheticVideoDataset']
 

@@ -1,14 +1,15 @@
 """Multi-frame transforms: one geometric and one photometric draw per sample."""
 from .formatting import PackSequenceSegInputs, PackVideoSegInputs
+from .flow_loading import (LoadFlow, LoadPrecomputedFlow, LoadSyntheticFlow,
+                           flow_cache_config)
 from .geometric import VideoRandomCrop, VideoRandomFlip, VideoResize
-from .loading import (LoadAnnotationsIfAny, LoadSyntheticFlow,
-                      LoadVideoAnnotations, LoadVideoFrames)
+from .loading import (LoadAnnotationsIfAny, LoadVideoAnnotations,
+                      LoadVideoFrames)
 from .photometric import VideoPhotoMetricDistortion
-from .precomputed_flow import LoadPrecomputedFlow
 
 __all__ = [
-    'LoadVideoFrames', 'LoadVideoAnnotations', 'LoadSyntheticFlow',
-    'LoadPrecomputedFlow', 'LoadAnnotationsIfAny',
+    'LoadVideoFrames', 'LoadVideoAnnotations', 'LoadFlow', 'LoadSyntheticFlow',
+    'LoadPrecomputedFlow', 'flow_cache_config', 'LoadAnnotationsIfAny',
     'VideoResize', 'VideoRandomCrop', 'VideoRandomFlip',
     'VideoPhotoMetricDistortion', 'PackVideoSegInputs', 'PackSequenceSegInputs'
 ]

@@ -1,5 +1,6 @@
-"""Loading of multi-frame samples: frames, labels and exact synthetic flow."""
-from typing import Dict, List, Optional
+"""Loading of multi-frame samples: frames and labels (flows:
+:mod:`.flow_loading`)."""
+from typing import Optional
 
 import mmcv
 import numpy as np
@@ -7,11 +8,7 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from ..synthetic_video import (read_layers, read_velocities,
-                               synthetic_flow_between)
-
-__all__ = ['LoadVideoFrames', 'LoadVideoAnnotations', 'LoadAnnotationsIfAny',
-           'LoadSyntheticFlow']
+__all__ = ['LoadVideoFrames', 'LoadVideoAnnotations', 'LoadAnnotationsIfAny']
 
 
 def _sample_name(results: dict) -> str:
@@ -147,32 +144,3 @@ class LoadAnnotationsIfAny(LoadAnnotations):
         if results.get('seg_map_path') is None:
             return results
         return super().transform(results)
-
-
-@TRANSFORMS.register_module()
-class LoadSyntheticFlow(BaseTransform):
-    """Exact flow between consecutive frames of a synthetic-video sample.
-
-    Adds ``flows`` ``(T-1, H, W, 2)`` float32 (``flows[i]`` from frame i to
-    frame i+1 of the sample, x then y, pixels) and ``flow_valid``
-    ``(T-1, H, W)`` bool (the pixel is visible in frame i+1).
-    """
-
-    def transform(self, results: dict) -> dict:
-        frames = results.get('frames')
-        if not frames or 'layers_path' not in frames[0]:
-            raise KeyError('LoadSyntheticFlow needs a synthetic-video sample '
-                           '(frames with layers_path); got sample '
-                           f'{_sample_name(results)}')
-        velocities = read_velocities(results['motion_path'])
-        layers = [read_layers(fr['layers_path']) for fr in frames]
-        flows, valid = [], []
-        for a in range(len(frames) - 1):
-            fl, vis = synthetic_flow_between(
-                layers[a], layers[a + 1], velocities,
-                frames[a + 1]['frame_id'] - frames[a]['frame_id'])
-            flows.append(fl.transpose(1, 2, 0))
-            valid.append(vis)
-        results['flows'] = np.stack(flows).astype(np.float32)
-        results['flow_valid'] = np.stack(valid)
-        return results

@@ -16,11 +16,12 @@ Estimators are never trained: they stay in eval mode, their parameters do
 not require gradients, and the forward pass runs under ``torch.no_grad()``.
 """
 from abc import ABCMeta, abstractmethod
-from typing import Callable, Optional, Union
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+
+# flow_of_images (arrays in, array out) lives with the flow sources.
+from ...flow_sources.estimator import flow_of_images  # noqa: F401
 
 __all__ = ['BaseFlowEstimator', 'flow_of_images']
 
@@ -102,32 +103,3 @@ class BaseFlowEstimator(nn.Module, metaclass=ABCMeta):
         Returns:
             ``(B, 2, H, W)`` flow in pixels of the input resolution.
         """
-
-
-def flow_of_images(estimator: Callable[[Tensor, Tensor], Tensor],
-                   img_a: np.ndarray, img_b: np.ndarray,
-                   device: Optional[Union[str, torch.device]] = None
-                   ) -> np.ndarray:
-    """Runs a flow estimator on two images held as arrays.
-
-    Args:
-        estimator: any estimator of the interface above.
-        img_a, img_b: ``(H, W, 3)`` RGB arrays, values in ``[0, 255]``.
-        device: where to run; default: the device of the estimator's
-            parameters (CPU for parameter-free estimators such as DIS).
-
-    Returns:
-        ``(2, H, W)`` float32 flow from ``img_a`` to ``img_b`` in pixels.
-    """
-    if device is None:
-        param = (next(estimator.parameters(), None)
-                 if isinstance(estimator, nn.Module) else None)
-        device = param.device if param is not None else torch.device('cpu')
-
-    def as_batch(img: np.ndarray) -> Tensor:
-        return torch.from_numpy(np.ascontiguousarray(img)).permute(
-            2, 0, 1)[None].float().to(device)
-
-    with torch.no_grad():
-        flow = estimator(as_batch(img_a), as_batch(img_b))
-    return flow[0].float().cpu().numpy()

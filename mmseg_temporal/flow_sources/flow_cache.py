@@ -24,13 +24,22 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ...utils.atomic import atomic_write_bytes
+from ..utils.atomic import atomic_write_bytes
 
 __all__ = ['FlowCache', 'FlowCacheError']
 
 
 class FlowCacheError(RuntimeError):
-    """A cache entry is missing or corrupt (the message names the pair)."""
+    """A cache entry is missing or corrupt (the message names the pair).
+
+    Attributes:
+        missing: ``True`` when there is no entry, ``False`` when the entry
+            exists but is unreadable, of the wrong shape/dtype or not finite.
+    """
+
+    def __init__(self, message: str, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class FlowCache:
@@ -101,7 +110,8 @@ class FlowCache:
         if not osp.exists(p):
             raise FlowCacheError(f'flow cache {self.cache_dir}: no entry for the '
                                  f'pair {pair} (expected {p}); run '
-                                 'tools/precompute_flow.py for this dataset')
+                                 'tools/precompute_flow.py for this dataset',
+                                 missing=True)
         try:
             flow = np.load(p, allow_pickle=False)
             if not isinstance(flow, np.ndarray):  # e.g. a zip (.npz) file
@@ -110,8 +120,9 @@ class FlowCache:
                 raise ValueError(f'not a .npy array but {type(flow).__name__}')
         except Exception as e:  # truncated or foreign file
             raise FlowCacheError(f'flow cache entry {p} for the pair {pair} is '
-                                 f'corrupt ({type(e).__name__}: {e}); delete it '
-                                 'and run tools/precompute_flow.py again') from e
+                                 f'corrupt ({type(e).__name__}: {e}); run '
+                                 'tools/precompute_flow.py again (it repairs '
+                                 'corrupt entries)') from e
         if (flow.dtype != np.float16 or flow.ndim != 3 or flow.shape[0] != 2
                 or (shape is not None and tuple(flow.shape[1:]) != tuple(shape))):
             raise FlowCacheError(
@@ -123,6 +134,17 @@ class FlowCache:
             raise FlowCacheError(f'flow cache entry {p} for the pair {pair} '
                                  'holds NaN/Inf')
         return flow
+
+    def problem(self, frame_a: str, frame_b: str,
+                shape: Optional[Tuple[int, int]] = None) -> Optional[str]:
+        """What is wrong with the pair's entry: ``None`` (readable, float16
+        ``(2, H, W)`` with ``shape`` = expected ``(H, W)``, finite),
+        ``'missing'`` or ``'corrupt: <cause>'``."""
+        try:
+            self.read(frame_a, frame_b, shape=shape)
+        except FlowCacheError as e:
+            return 'missing' if e.missing else f'corrupt: {e}'
+        return None
 
     # ------------------------------------------------------------------
     def read_meta(self) -> Optional[dict]:
