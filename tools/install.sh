@@ -7,9 +7,10 @@
 #
 # The stack (see docs/faq.md and ../shared/DESIGN.md section 4):
 #   torch 2.13.0 (CPU build, unless a torch is already installed)
-#   setuptools < 81 (pkg_resources: mmcv's setup.py and mmengine's mmseg:: config bases need it)
+#   setuptools >=77.0.3,<81 (torch asks for >=77.0.3; pkg_resources, which mmcv's setup.py
+#   and mmengine's mmseg:: config bases need, is gone from 81)
 #   mmengine 0.10.7, mmcv 2.1.0 built from source with ops, mmsegmentation 1.2.2
-#   opencv-python-headless, then this package in editable mode.
+#   opencv-python (the one OpenCV), then this package in editable mode.
 set -euo pipefail
 
 PY=${PYTHON:-python}
@@ -40,9 +41,14 @@ import importlib.metadata as md, os, sys
 want = {'mmengine': '0.10.7', 'mmcv': '2.1.0', 'mmsegmentation': '1.2.2'}
 for name, version in want.items():
     assert md.version(name) == version, name
-for name in ('torch', 'mmseg_temporal', 'ninja', 'tqdm'):
+for name in ('torch', 'mmseg_temporal', 'ninja', 'tqdm', 'onnxruntime', 'onnxscript', 'ruff'):
     md.version(name)
 import pkg_resources  # noqa: F401  (setuptools < 81)
+try:  # one OpenCV: opencv-python, not also the headless build
+    md.version('opencv-python-headless')
+    sys.exit(1)
+except md.PackageNotFoundError:
+    pass
 import mmcv.ops  # noqa: F401  (compiled ops)
 import cv2  # noqa: F401
 import mmseg_temporal
@@ -62,19 +68,31 @@ else
   PIP "torch==2.13.0"
 fi
 
-STEP="build tools (setuptools<81, wheel, ninja)"
-if "$PY" -c 'import pkg_resources, wheel, ninja' >/dev/null 2>&1 && have ninja ""; then
+STEP="build tools (setuptools>=77.0.3,<81, wheel, ninja)"
+if "$PY" - <<'PYEOF' >/dev/null 2>&1 && have ninja ""
+import importlib.metadata as md
+import pkg_resources, wheel, ninja  # noqa: F401
+major, minor = (int(x) for x in md.version('setuptools').split('.')[:2])
+assert (major, minor) >= (77, 0) and major < 81
+PYEOF
+then
   log "build tools present"
 else
   log "installing build tools"
-  PIP "setuptools>=61,<70" wheel ninja
+  PIP "setuptools>=77.0.3,<81" wheel ninja
 fi
 
-STEP="opencv-python-headless"
-if have opencv-python-headless "" || have opencv-python ""; then
-  log "opencv present"
+STEP="opencv-python (the one OpenCV: mmengine requires it)"
+# mmengine 0.10.7 requires opencv-python; a second, headless OpenCV would
+# share its cv2/ folder, so a leftover opencv-python-headless is removed.
+if have opencv-python-headless ""; then
+  log "removing opencv-python-headless (opencv-python is the one OpenCV)"
+  "$PY" -m pip uninstall -y opencv-python-headless
+  PIP --force-reinstall --no-deps opencv-python
+elif have opencv-python ""; then
+  log "opencv-python present"
 else
-  PIP opencv-python-headless
+  PIP opencv-python
 fi
 
 STEP="mmengine 0.10.7"
