@@ -85,7 +85,7 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, teacher_ckpt,
     out = subprocess.run(
         ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
          '--work-dir', str(tmp_path / 'test_bad'), '--cfg-options',
-         'test_evaluator.1.flow_provider.type=NoSuchFlow',
+         'test_evaluator.1.flow.type=NoSuchFlow',
          *data_opts],
         cwd=ROOT, env=dict(env, PORT='29519'), capture_output=True,
         text=True, timeout=300)

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_temporal.datasets.synthetic_video import (SyntheticVideoGenerator,
-                                                     synthetic_flow_between)
-from mmseg_temporal.evaluation.functional import (shared_class_means,
-                                                  tc_aggregate,
-                                                  tc_intersect_union,
-                                                  temporal_consistency)
+from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
+from mmseg_temporal.evaluation.functional import (
+    shared_class_means,
+    tc_aggregate,
+    tc_intersect_union,
+    temporal_consistency,
+)
 
 IGNORE = 255
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_temporal.evaluation.functional import (vc_windows,
-                                                  video_consistency)
+from mmseg_temporal.evaluation.functional import vc_windows, video_consistency
 
 IGNORE = 255
 

@@ -1,6 +1,16 @@
-"""Evaluation: temporal consistency (TC) of video segmentation."""
-from .functional import tc_aggregate, tc_intersect_union, temporal_consistency
-from .metrics import SparseIoUMetric, TemporalConsistencyMetric
+"""Evaluation: temporal consistency (TC) and video consistency (VC) of
+video segmentation, as plain functions and as MMSeg metrics."""
+from .functional import (
+                         shared_class_means,
+                         shared_mean,
+                         tc_aggregate,
+                         tc_intersect_union,
+                         temporal_consistency,
+                         video_consistency,
+)
+from .metrics import SparseIoUMetric, TemporalConsistencyMetric, VideoConsistencyMetric
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
-           'SparseIoUMetric', 'TemporalConsistencyMetric']
+           'shared_mean', 'shared_class_means', 'video_consistency',
+           'SparseIoUMetric', 'TemporalConsistencyMetric',
+           'VideoConsistencyMetric']

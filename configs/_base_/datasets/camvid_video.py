@@ -52,7 +52,11 @@ test_dataloader = dict(
         sample_mode='sequence',
         pipeline=sequence_test_pipeline))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# Seq05VD is a stress case: its frames are 1 s apart, so DIS flow fails
+# often and ground truth itself scores only mTC_gt ~48 there (printed beside
+# mTC). The 15 Hz `val` run (camvid_15hz.py) is the headline measurement.
 test_evaluator = [
     dict(type='SparseIoUMetric', iou_metrics=['mIoU']),
-    dict(type='TemporalConsistencyMetric', flow=dict(type='DISFlow'), sequence_prefixes=['Seq05VD']),
+    dict(type='TemporalConsistencyMetric', flow=dict(type='DISFlow', preset='medium'),
+         sequence_prefixes=['Seq05VD']),
 ]

@@ -1,7 +1,11 @@
 """Metric computations as plain functions (no registry, no MMEngine state)."""
 from .class_sets import classes_in, shared_class_means
-from .temporal_consistency import (shared_mean, tc_aggregate,
-                                   tc_intersect_union, temporal_consistency)
+from .temporal_consistency import (
+                                   shared_mean,
+                                   tc_aggregate,
+                                   tc_intersect_union,
+                                   temporal_consistency,
+)
 from .video_consistency import vc_windows, video_consistency
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',

@@ -26,7 +26,7 @@ Figures (percent), over a class set ``classes`` fixed before scoring:
 * ``mTC_shared``: the mean of the per-class TC over the classes of the set
   that the predictions hold somewhere (flicker apart from recognition).
 
-The warping is :func:`mmseg_temporal.models.flow.warp.flow_warp`, the one
+The warping is :func:`mmseg_temporal.utils.flow_ops.flow_warp`, the one
 warping function of the project.
 """
 from typing import Dict, Iterable, Optional, Sequence, Tuple
@@ -34,11 +34,10 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from mmseg_temporal.models.flow.warp import flow_warp
+from mmseg_temporal.utils.flow_ops import flow_warp
 
 from .class_sets import check_class_set, class_mean, classes_in
-from .label_maps import (ArrayLike, as_flow, as_label_map, as_mask,
-                         check_values)
+from .label_maps import ArrayLike, as_flow, as_label_map, as_mask, check_values
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
            'shared_mean']

@@ -1,0 +1,10 @@
+# The CPU study's tiny student tested on the CamVid 15 Hz temporal test set:
+# mIoU, mTC (with mTC_gt, the flow's ceiling), mVC_8 and mVC_16 in one loop.
+# Checkpoints of any of the study's students (baseline, TL, ETC) test with it.
+_base_ = [
+    'mmseg::_base_/default_runtime.py',
+    '../_base_/models/pspnet_tiny_camvid_cpu.py',
+    '../_base_/datasets/camvid_15hz.py',
+    '../_base_/schedules/camvid_cpu.py',
+]
+custom_imports = dict(imports=['mmseg_temporal'], allow_failed_imports=False)

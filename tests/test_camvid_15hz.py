@@ -1,0 +1,69 @@
+"""The CamVid 15 Hz temporal test set (the release's `val` run): one densely
+labelled sequence, and tools/test.py printing mIoU, mTC, mTC_gt, mVC_8 and
+mVC_16 in one stock test loop. Needs ../shared/data/camvid."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from mmseg.registry import DATASETS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu_15hz.py'
+
+
+def test_val_run_is_one_densely_labelled_sequence(camvid_root, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = Config.fromfile(str(ROOT / CONFIG))
+    ds_cfg = cfg.test_dataloader.dataset.copy()
+    ds_cfg.data_root = str(camvid_root)
+    ds = DATASETS.build(ds_cfg)
+    assert len(ds) == 101
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert {i['seq_name'] for i in infos} == {'0016E5@07959'}
+    assert [i['frame_index'] for i in infos] == list(range(101))
+    assert all(i['seg_map_path'] for i in infos)
+    assert infos[-1]['img_path'].endswith('0016E5_08159.png')
+    sample = ds[50]['data_samples']
+    assert 'gt_sem_seg' in sample and sample.frame_index == 50
+    types = [e['type'] for e in cfg.test_evaluator]
+    assert types == ['SparseIoUMetric', 'TemporalConsistencyMetric',
+                     'VideoConsistencyMetric']
+    assert cfg.test_evaluator[1]['flow'] == dict(type='DISFlow',
+                                                 preset='medium')
+
+
+@pytest.mark.slow
+def test_tools_test_prints_every_figure(camvid_root, tmp_path):
+    """A random-init student on the first 24 frames of the run (a
+    cfg-option keeps it short): the log holds every figure."""
+    import torch
+    from mmseg.registry import MODELS
+
+    import mmseg_temporal  # noqa: F401
+    cfg = Config.fromfile(str(ROOT / CONFIG))
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    ckpt = tmp_path / 'student.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    out = subprocess.run(
+        [sys.executable, 'tools/test.py', CONFIG, str(ckpt), '--work-dir',
+         str(tmp_path / 'work'), '--cfg-options',
+         f'test_dataloader.dataset.data_root={camvid_root}',
+         'test_dataloader.dataset.indices=24', 'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False'],
+        cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=600)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    final = re.search(r'Iter\(test\) \[24/24\].*', log)
+    assert final, log[-4000:]
+    for key in ('mIoU', 'mTC', 'mTC_gt', 'mTC_shared', 'mVC_8', 'mVC_16'):
+        assert re.search(rf'\b{key}: [\d.]+', final.group(0)), key
+    assert 'TC over 23 frame pairs of 1 sequences' in log
+    assert 'class set: the' in log and 'ground truth of the scored' in log
+    assert (tmp_path / 'work' / 'temporal_consistency' /
+            'tc_per_pair.png').exists()
