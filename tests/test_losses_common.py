@@ -27,10 +27,10 @@ def _inputs(name, teacher_grad=False, dtype=torch.float32):
     if name == 'PixelwiseKDLoss':
         return [r(B, C, H, W)], [r(B, C, H, W, grad=teacher_grad)], \
             lambda s, t: (s[0], t[0])
-    if name == 'PairwiseKDLoss':
+    if name == 'IntraFrameSimilarityLoss':
         return [r(B, 6, H, W)], [r(B, 10, H, W, grad=teacher_grad)], \
             lambda s, t: (s[0], t[0])
-    if name == 'PairwiseFrameLoss':
+    if name == 'CrossFrameSimilarityLoss':
         return [r(B, C, H, W), r(B, C, H, W)], \
             [r(B, C, H, W, grad=teacher_grad) for _ in range(2)], \
             lambda s, t: (s[0], s[1], t[0], t[1])
@@ -44,8 +44,8 @@ def _inputs(name, teacher_grad=False, dtype=torch.float32):
 LOSSES = {
     'TemporalLoss': ({}, 'loss_tl'),
     'PixelwiseKDLoss': ({}, 'loss_sf_pixel'),
-    'PairwiseKDLoss': ({}, 'loss_sf_pair'),
-    'PairwiseFrameLoss': ({}, 'loss_pf'),
+    'IntraFrameSimilarityLoss': ({}, 'loss_sf_pair'),
+    'CrossFrameSimilarityLoss': ({}, 'loss_pf'),
     'MultiFrameLoss': (dict(pool_size=2), 'loss_mf'),
 }
 
@@ -119,11 +119,11 @@ def test_shape_errors_name_both_shapes():
     with pytest.raises(ValueError, match=_shape_re((B, C, H, W),
                                                    (B, 3, H, W))):
         kd(s[0], torch.randn(B, 3, H, W))
-    pa = _build('PairwiseKDLoss')
+    pa = _build('IntraFrameSimilarityLoss')
     with pytest.raises(ValueError, match=_shape_re((B, C, H, W),
                                                    (1, C, H, W))):
         pa(s[0], torch.randn(1, C, H, W))
-    pf = _build('PairwiseFrameLoss')
+    pf = _build('CrossFrameSimilarityLoss')
     with pytest.raises(ValueError, match=_shape_re((B, C, H, W),
                                                    (B, C, 4, W))):
         pf(s[0], s[0][:, :, :4], s[0], s[0])

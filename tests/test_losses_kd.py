@@ -4,7 +4,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mmseg_temporal.models.losses import PairwiseKDLoss, PixelwiseKDLoss
+from mmseg_temporal.models.losses import (IntraFrameSimilarityLoss,
+                                         PixelwiseKDLoss)
 
 
 def naive_pixel_kd(s, t, temp=1.0, valid=None):
@@ -85,17 +86,17 @@ def test_pixel_kd_gradcheck():
 def test_pair_kd_matches_loops_different_channels():
     s, t = _r(2, 3, 6, 8, seed=7), _r(2, 5, 6, 8, seed=8)
     for pool in (1, 2):
-        got = PairwiseKDLoss(pool_size=pool)(s, t)
+        got = IntraFrameSimilarityLoss(pool_size=pool)(s, t)
         want = naive_pair_kd(s, t, pool)
         assert abs(float(got) - want) < 1e-12 * max(1, want)
     # Odd sizes: pooling drops the last row/column like AvgPool2d.
     s, t = _r(1, 2, 5, 7, seed=9), _r(1, 4, 5, 7, seed=10)
-    assert abs(float(PairwiseKDLoss(pool_size=2)(s, t)) -
+    assert abs(float(IntraFrameSimilarityLoss(pool_size=2)(s, t)) -
                naive_pair_kd(s, t, 2)) < 1e-12
 
 
 def test_pair_kd_gradcheck():
     s = _r(1, 3, 4, 4, seed=11).requires_grad_()
     t = _r(1, 2, 4, 4, seed=12)
-    loss = PairwiseKDLoss(pool_size=2)
+    loss = IntraFrameSimilarityLoss(pool_size=2)
     assert torch.autograd.gradcheck(lambda a: loss(a, t), (s, ))

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from mmseg_temporal.engine.hooks import ConvLSTMWeightClipHook
-from mmseg_temporal.models.losses import ConvLSTM, MultiFrameLoss
+from mmseg_temporal.models.losses import (ConvLSTM, IntraFrameSimilarityLoss,
+                                         MultiFrameLoss)
 
 
 def _loop_pool_cos(x, pool):
@@ -65,8 +66,23 @@ def naive_mf(loss_mod, s_feats, t_feats):
                              [_loop_pool_cos(x, pool) for x in s_feats])
     _, e_t = naive_conv_lstm(loss_mod.conv_lstm,
                              [_loop_pool_cos(x, pool) for x in t_feats])
-    return float(((e_t - e_s)**2).mean() + loss_mod.reg_weight *
-                 (1 - e_t).mean())
+    dist = ((e_t - e_s)**2).mean() / loss_mod.target_std**2
+    if loss_mod.anti_collapse == 'mean':
+        reg = (1 - e_t).mean()
+    else:  # batch_std: spread across samples, per channel and position
+        b_, hid = e_t.shape[:2]
+        penalty = 0.0
+        for c in range(hid):
+            var = 0.0
+            for pos in range(e_t[0, c].numel()):
+                vals = [float(e_t[b, c].flatten()[pos].detach())
+                        for b in range(b_)]
+                m = sum(vals) / b_
+                var += sum((v - m)**2 for v in vals) / b_
+            std = math.sqrt(var / e_t[0, c].numel() + 1e-12)
+            penalty += max(0.0, 1 - std / loss_mod.target_std)
+        reg = penalty / hid
+    return float(dist + loss_mod.reg_weight * reg)
 
 
 def _feats(t, b, c, h, w, seed):
@@ -75,14 +91,20 @@ def _feats(t, b, c, h, w, seed):
             for _ in range(t)]
 
 
-def test_mf_matches_gate_by_gate_reference():
+@pytest.mark.parametrize('anti_collapse', ['batch_std', 'mean'])
+def test_mf_matches_gate_by_gate_reference(anti_collapse):
     torch.manual_seed(0)
-    loss = MultiFrameLoss(pool_size=2, reg_weight=0.5).double()
+    loss = MultiFrameLoss(pool_size=2, reg_weight=0.5,
+                          anti_collapse=anti_collapse).double()
     s, t = _feats(3, 2, 4, 6, 6, 1), _feats(3, 2, 7, 6, 6, 2)
     got = loss(s, t)
     assert got.dtype == torch.float64
     want = naive_mf(loss, s, t)
     assert abs(float(got) - want) < 1e-12 * max(1, abs(want))
+    # the hinge is active at initialisation (spread below target_std)
+    if anti_collapse == 'batch_std':
+        assert float(loss.collapse_penalty(loss.conv_lstm(
+            loss._maps(t, (6, 6), torch.float64, teacher=True))[1])) > 0
 
 
 def test_mf_gradcheck_inputs_and_convlstm_params():
@@ -168,36 +190,117 @@ def test_clip_hook_is_registered():
         ConvLSTMWeightClipHook(clip_range=(1, -1))
 
 
-def _train_convlstm(reg_weight, steps=60):
-    """SGD with weight decay on the ConvLSTM alone, fixed random features."""
-    torch.manual_seed(0)
-    loss = MultiFrameLoss(pool_size=2, reg_weight=reg_weight)
-    hook = ConvLSTMWeightClipHook()
-    runner = SimpleNamespace(model=loss)
-    s = [torch.randn(2, 8, 8, 8) for _ in range(3)]
-    t = [torch.randn(2, 12, 8, 8) for _ in range(3)]
+class _Clips:
+    """Random clips of student and teacher features that share content (the
+    two networks see the same frames): channel mixes of one latent map plus
+    noise, smoothed and rectified like features after a ReLU."""
+
+    def __init__(self, seed, batch=2, size=8, frames=3):
+        self.g = torch.Generator().manual_seed(seed)
+        self.batch, self.size, self.frames = batch, size, frames
+        mix = torch.Generator().manual_seed(1234)
+        self.mix = {c: torch.randn(c, 6, generator=mix) for c in (8, 12)}
+
+    def _side(self, content, c):
+        shape = (self.batch, c, self.size, self.size)
+        base = torch.einsum('ck,bkhw->bchw', self.mix[c], content) + \
+            0.7 * torch.randn(shape, generator=self.g)
+        return [F.relu(F.avg_pool2d(
+            base + 0.5 * torch.randn(shape, generator=self.g), 3, 1, 1))
+            for _ in range(self.frames)]
+
+    def __call__(self):
+        content = torch.randn(self.batch, 6, self.size, self.size,
+                              generator=self.g)
+        return self._side(content, 8), self._side(content, 12)
+
+
+def _train_mf(loss, steps=300, seed=0):
+    """The ConvLSTM trained alone on fresh clips (SGD, clipping hook)."""
+    torch.manual_seed(seed)
+    clips = _Clips(seed)
+    hook, runner = ConvLSTMWeightClipHook(), SimpleNamespace(model=loss)
     opt = torch.optim.SGD(loss.parameters(), lr=0.1, momentum=0.9,
-                          weight_decay=0.1)
-
-    def teacher_memory():
-        with torch.no_grad():
-            maps = loss._maps(t, (8, 8), torch.float32, teacher=True)
-            return float(loss.conv_lstm(maps)[1].abs().mean())
-
-    start = teacher_memory()
+                          weight_decay=1e-4)
+    values = []
     for i in range(steps):
+        s, t = clips()
         opt.zero_grad()
-        loss(s, t).backward()
+        value = loss(s, t)
+        value.backward()
         opt.step()
         hook.after_train_iter(runner, i)
-    return start, teacher_memory()
+        values.append(float(value))
+    return values
 
 
-def test_regulariser_prevents_collapse_to_zero_state():
-    start, without = _train_convlstm(reg_weight=0.0)
-    # Without the regulariser the memory collapses towards the all-zero
-    # state (E^T = E^S = 0 makes the MF loss zero) ...
-    assert without < 0.1 * start
-    # ... with it, the same optimiser steps keep it well away from zero.
-    _, with_reg = _train_convlstm(reg_weight=1.0)
-    assert with_reg > start and with_reg > 0.5
+def _gradient_ratio(loss, s, t):
+    """|d MF / d student features| / |d SF-pair / d student features|, both
+    at unit weight, SF-pair averaged over frames as the segmentor does."""
+    s = [x.clone().requires_grad_() for x in s]
+    g_mf = torch.autograd.grad(loss(s, t), s)
+    sf = IntraFrameSimilarityLoss(pool_size=2)
+    g_sf = torch.autograd.grad(
+        sum(sf(a, b) for a, b in zip(s, t)) / len(s), s)
+    norm = lambda gs: float(torch.stack([x.norm() for x in gs]).norm())  # noqa: E731
+    return norm(g_mf) / norm(g_sf)
+
+
+def _memory(loss, feats):
+    with torch.no_grad():
+        size = feats[0].shape[-2:]
+        return loss.conv_lstm(loss._maps(feats, size, torch.float32, True))[1]
+
+
+def _input_gain(loss, t_a, t_b):
+    """|E^T(a) - E^T(b)| / |A(a) - A(b)|: how much the teacher's memory
+    moves with its input similarity maps."""
+    maps = [torch.cat(loss._maps(t, t[0].shape[-2:], torch.float32, True))
+            for t in (t_a, t_b)]
+    return float((_memory(loss, t_a) - _memory(loss, t_b)).norm() /
+                 (maps[0] - maps[1]).norm())
+
+
+def _mf_figures(**kwargs):
+    torch.manual_seed(0)
+    loss = MultiFrameLoss(pool_size=2, **kwargs)
+    probe = _Clips(seed=99)
+    (s, t), (_, t_b) = probe(), probe()
+    before = _gradient_ratio(loss, s, t), _input_gain(loss, t, t_b)
+    values = _train_mf(loss)
+    after = _gradient_ratio(loss, s, t), _input_gain(loss, t, t_b)
+    memory = float(_memory(loss, t).abs().mean())
+    print(f'MF {kwargs}: gradient ratio MF/SF-pair {before[0]:.3g} -> '
+          f'{after[0]:.3g}, input gain {before[1]:.3g} -> {after[1]:.3g}, '
+          f'mean |E^T| {memory:.3g}, last loss {values[-1]:.3g}')
+    return before, after, memory, values
+
+
+def test_mf_passes_gradient_after_its_convlstm_trained():
+    """Issue 12 item 4: after 300 steps of ConvLSTM training the default MF
+    passes the student's features >= 1 % of the pair-wise SF term's
+    gradient, its memory still moves with its input (no collapse) and is
+    not saturated, and the loss stays >= 0."""
+    (_, gain0), (ratio, gain), memory, values = _mf_figures()
+    assert ratio >= 0.01
+    assert gain >= 0.2 * gain0
+    assert memory < 1.0
+    assert min(values) >= 0
+
+
+def test_mf_former_regulariser_saturates_release_form_collapses():
+    """What the default replaces (figures in docs/losses.md): the former
+    ``mean(1 - E^T)`` drives the memory towards its bound (clipped weights,
+    T = 3 steps) and the loss below 0; the release's form (no peepholes,
+    no clipping, no anti-collapse term) collapses: its memory stops
+    depending on the input and it passes almost no gradient."""
+    _, _, memory, values = _mf_figures(anti_collapse='mean')
+    assert memory > 2.0 and values[-1] < 0
+    (_, gain0), (ratio, gain), _, _ = _mf_figures(
+        anti_collapse=None, peephole=False, clip_range=None)
+    assert gain < 0.1 * gain0 and ratio < 0.01
+
+
+def test_mf_unknown_anti_collapse_names_the_choices():
+    with pytest.raises(ValueError, match="'batch_std', 'mean', None"):
+        MultiFrameLoss(anti_collapse='std')

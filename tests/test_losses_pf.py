@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mmseg_temporal.models.losses import PairwiseFrameLoss
+from mmseg_temporal.models.losses import CrossFrameSimilarityLoss
 
 
 def naive_pf_loops(s_t, s_tk, t_t, t_tk, softmax=True):
@@ -56,7 +56,7 @@ def _r(*shape, seed=0, scale=1.0, dtype=torch.float64):
 @pytest.mark.parametrize('softmax', [True, False])
 def test_pf_matches_loops(softmax):
     s_t, s_tk, t_t, t_tk = (_r(2, 3, 3, 4, seed=k, scale=2) for k in range(4))
-    got = PairwiseFrameLoss(use_softmax=softmax)(s_t, s_tk, t_t, t_tk)
+    got = CrossFrameSimilarityLoss(use_softmax=softmax)(s_t, s_tk, t_t, t_tk)
     want = naive_pf_loops(s_t, s_tk, t_t, t_tk, softmax)
     assert abs(float(got) - want) < 1e-12 * max(1, want)
 
@@ -66,7 +66,7 @@ def test_pf_valid_mask_restricts_pixels():
     t_t, t_tk = _r(1, 3, 3, 4, seed=6), _r(1, 3, 3, 4, seed=7)
     valid = torch.zeros(1, 3, 4, dtype=torch.bool)
     valid[:, :2, :3] = True  # a 2 x 3 window
-    got = PairwiseFrameLoss()(s_t, s_tk, t_t, t_tk, valid=valid)
+    got = CrossFrameSimilarityLoss()(s_t, s_tk, t_t, t_tk, valid=valid)
     crop = [x[:, :, :2, :3] for x in (s_t, s_tk, t_t, t_tk)]
     assert abs(float(got) - naive_pf_loops(*crop)) < 1e-12
 
@@ -75,7 +75,7 @@ def test_pf_gradcheck():
     s_t = _r(1, 3, 2, 3, seed=8).requires_grad_()
     s_tk = _r(1, 3, 2, 3, seed=9).requires_grad_()
     t_t, t_tk = _r(1, 3, 2, 3, seed=10), _r(1, 3, 2, 3, seed=11)
-    loss = PairwiseFrameLoss()
+    loss = CrossFrameSimilarityLoss()
     assert torch.autograd.gradcheck(lambda a, b: loss(a, b, t_t, t_tk),
                                     (s_t, s_tk))
 
@@ -96,7 +96,7 @@ def test_pf_exact_at_97x97_float32(teacher_noise):
                        dtype=torch.float32)
         t_tk = s_tk + _r(*shape, seed=15, scale=teacher_noise,
                          dtype=torch.float32)
-    got = PairwiseFrameLoss()(s_t, s_tk, t_t, t_tk)
+    got = CrossFrameSimilarityLoss()(s_t, s_tk, t_t, t_tk)
     assert got.dtype == torch.float32
     want = naive_pf_matrix(s_t, s_tk, t_t, t_tk)
     assert want > 0

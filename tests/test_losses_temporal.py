@@ -156,3 +156,80 @@ def test_tl_zero_for_prediction_moving_with_scene_positive_for_flicker():
     static = loss(_one_hot_logits(lab_t), _one_hot_logits(lab_tk),
                   torch.zeros_like(flow), img_t, img_tk)
     assert float(static) > 1e-3
+
+
+def _flip_pair(p, num_classes):
+    """Logits (as log-probabilities) of a confident flip at one pixel: frame
+    t says class 0 with probability p, frame t+1 says class 1 with p; the
+    other classes share 1 - p."""
+    rest = (1 - p) / (num_classes - 1)
+    q_t = torch.full((num_classes,), rest, dtype=torch.float64)
+    q_tk = q_t.clone()
+    q_t[0] = q_tk[1] = p
+    return q_t, q_tk
+
+
+def _hand_gradient(compare, q_t, q_tk, weight):
+    """d loss / d z_t at the pixel, written out (N = 1, V = 1)."""
+    if compare == 'prob':  # 2 J^T (q_t - q_tk), J = diag(q) - q q^T
+        jac = torch.diag(q_t) - torch.outer(q_t, q_t)
+        return weight * 2 * jac.T @ (q_t - q_tk)
+    if compare == 'logits':  # 2 (z_t - z_tk)
+        return weight * 2 * (q_t.log() - q_tk.log())
+    return weight * (q_t - q_tk)  # kl: the cross-entropy's gradient
+
+
+@pytest.mark.parametrize('compare', TemporalLoss.COMPARE)
+@pytest.mark.parametrize('p', [0.65, 0.99])
+def test_tl_gradient_on_a_confident_flip(compare, p):
+    """The gradient each form gives a flickering pixel, against the closed
+    form; 'kl' keeps its strength as the prediction becomes confident
+    where 'prob' loses it."""
+    q_t, q_tk = _flip_pair(p, 5)
+    z_t = q_t.log().reshape(1, 5, 1, 1).requires_grad_()
+    z_tk = q_tk.log().reshape(1, 5, 1, 1)
+    zero = torch.zeros(1, 2, 1, 1, dtype=torch.float64)
+    img = torch.zeros(1, 3, 1, 1, dtype=torch.float64)
+    loss = TemporalLoss(compare=compare, loss_weight=0.1)
+    loss(z_t, z_tk, zero, img, img).backward()
+    want = _hand_gradient(compare, q_t, q_tk, 0.1)
+    torch.testing.assert_close(z_t.grad.flatten(), want, rtol=1e-10, atol=1e-12)
+    # Norms quoted in docs/losses.md (5 classes, loss_weight 0.1).
+    quoted = {('prob', 0.65): 0.0368, ('prob', 0.99): 0.0028,
+              ('logits', 0.65): 0.5672, ('logits', 0.99): 1.6918,
+              ('kl', 0.65): 0.0795, ('kl', 0.99): 0.1397}
+    assert abs(float(z_t.grad.norm()) - quoted[compare, p]) < 1e-4
+
+
+def test_tl_kl_is_symmetric_kl_and_zero_for_agreement():
+    lt, ltk, flow, it, itk = _inputs(seed=6)
+    loss = TemporalLoss(compare='kl', use_occlusion=False)
+    zero = torch.zeros_like(flow)
+    # Zero flow: the warp is the identity, so the loss is the mean over
+    # pixels of sum_c (q_tk - q_t)(log q_tk - log q_t).
+    q_t, q_tk = lt.softmax(1), ltk.softmax(1)
+    want = ((q_tk - q_t) * (q_tk.log() - q_t.log())).sum(1).mean()
+    torch.testing.assert_close(loss(lt, ltk, zero, it, itk), want)
+    # Agreeing frames with different logit scales: no loss ('logits' has).
+    shifted = lt + 3.0
+    assert float(loss(lt, shifted, zero, it, itk)) < 1e-12
+    assert float(TemporalLoss(compare='logits', use_occlusion=False)(
+        lt, shifted, zero, it, itk)) > 1.0
+
+
+def test_tl_kl_gradient_on_both_frames_is_cross_entropy_like():
+    """Zero flow, no occlusion weight: d/dz_t = (q_t - q_tk) / N and
+    d/dz_tk = (q_tk - q_t) / N at every pixel."""
+    lt, ltk, flow, it, itk = _inputs(seed=7, b=1, c=3, h=4, w=5)
+    lt.requires_grad_()
+    ltk.requires_grad_()
+    loss = TemporalLoss(compare='kl', use_occlusion=False)
+    loss(lt, ltk, torch.zeros_like(flow), it, itk).backward()
+    diff = (lt.softmax(1) - ltk.softmax(1)).detach() / (4 * 5)
+    torch.testing.assert_close(lt.grad, diff)
+    torch.testing.assert_close(ltk.grad, -diff)
+
+
+def test_tl_unknown_compare_names_the_choices():
+    with pytest.raises(ValueError, match="'prob', 'logits', 'kl'"):
+        TemporalLoss(compare='mse')

@@ -13,7 +13,7 @@ starting with ``loss_``) and three guarantees:
   weights.
 """
 import contextlib
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -87,14 +87,25 @@ def prepare_valid(valid: Optional[Tensor], ref: Tensor, loss_name: str,
     return (v.detach() != 0).to(dtype)
 
 
-def assert_finite(loss: Tensor, loss_name: str) -> None:
-    """Raise ``FloatingPointError`` if ``loss`` holds a NaN or Inf."""
-    if not bool(torch.isfinite(loss).all()):
-        raise FloatingPointError(
-            f'{loss_name} is not finite '
-            f'({loss.detach().flatten()[:4].tolist()}): NaN/Inf in its '
-            'inputs or an overflow; refusing to return it so that it does '
-            'not poison the weights')
+def assert_finite(losses: Mapping[str, Tensor]) -> None:
+    """Raise ``FloatingPointError`` naming every entry of ``losses`` (name ->
+    tensor) that holds a NaN or Inf; one ``isfinite`` over all of them.
+
+    The one finite check of the package: each loss module calls it on its
+    own value (``check_finite``), the ``TemporalDistillSegmentor`` once per
+    step on all its loss entries (CE included) with its modules' own checks
+    off."""
+    values = {k: v for k, v in losses.items() if isinstance(v, Tensor)}
+    if not values:
+        return
+    flat = torch.cat([v.detach().reshape(-1).float() for v in values.values()])
+    if bool(torch.isfinite(flat).all()):
+        return
+    bad = [f'{k} ({v.detach().flatten()[:4].tolist()})'
+           for k, v in values.items() if not bool(torch.isfinite(v).all())]
+    raise FloatingPointError(
+        f'{", ".join(bad)} not finite: NaN/Inf in the inputs or an overflow; '
+        'refusing to return it so that it does not poison the weights')
 
 
 class BaseTemporalDistillLoss(nn.Module):
@@ -128,7 +139,7 @@ class BaseTemporalDistillLoss(nn.Module):
         """Weight, cast to ``out_dtype`` and check a scalar loss."""
         loss = (self.loss_weight * loss).to(out_dtype)
         if self.check_finite:
-            assert_finite(loss, self.loss_name)
+            assert_finite({self.loss_name: loss})
         return loss
 
     def extra_repr(self) -> str:

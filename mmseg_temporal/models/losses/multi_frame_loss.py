@@ -23,25 +23,39 @@ class MultiFrameLoss(BaseTemporalDistillLoss):
     :class:`ConvLSTM` (Eq. 6) shared by teacher and student. With ``E^S``,
     ``E^T`` the final memory states ``(B, hidden, N, N)``::
 
-        loss = loss_weight * (mean((E^T - E^S)^2) + reg_weight * mean(1 - E^T))
+        loss = loss_weight * (mean((E^T - E^S)^2) / s^2 + reg_weight * R)
 
     The first term is the paper's ``||E^T - E^S||^2`` as a mean over
-    elements (the release's MSE), so its scale does not grow with N.
+    elements, measured in units of ``s = target_std``, the spread the
+    anti-collapse term ``R`` holds the teacher's memory at.
 
     The ConvLSTM is a submodule of this loss, so the optimizer trains it with
     the student (the teacher's features are detached, but the ConvLSTM gets
-    gradients from both branches). Two guards against the collapse point of
-    the paper (all ConvLSTM weights and biases zero gives ``E^T = E^S = 0``
-    and a zero loss that distils nothing):
+    gradients from both branches). Minimising the distance alone, it
+    collapses to a memory that ignores its input (all weights zero gives
+    ``E^T = E^S = 0``, the paper's collapse point), and then passes no
+    gradient to the student. ``anti_collapse`` chooses ``R``:
 
-    * anti-collapse regulariser ``reg_weight * mean(1 - E^T)``: its gradient
-      reaches only the ConvLSTM and pushes the teacher's memory up, away
-      from zero (the release's ``lstm_tea`` term, mean(1 - E^T));
-    * weight clipping: every ConvLSTM parameter is clamped into
-      ``clip_range`` after every optimiser step (``ConvLSTMWeightClipHook``),
-      which bounds the memory that the regulariser enlarges. The paper gives
-      no range and the release has none: ``(-0.5, 0.5)`` is this project's
-      default.
+    * ``'batch_std'`` (default): ``mean_c relu(1 - sigma_c / s)`` with
+      ``sigma_c`` the standard deviation of ``E^T`` across the samples of
+      the batch (per position, averaged over positions) of memory channel
+      c. Only input-driven variation counts (a memory that ignores its input
+      has ``sigma = 0`` whatever its spatial pattern), and the hinge stops
+      pushing at ``s``, so it neither lets the memory collapse nor drives it
+      into saturation. With one sample per batch the spread is taken over
+      positions instead (weaker: border effects count too).
+    * ``'mean'``: the release's ``lstm_tea`` term ``mean(1 - E^T)``, this
+      loss's former default. It pushes the memory up without bound: under
+      weight clipping it saturates (gates at 0/1, ``E^T`` near its maximum
+      T), ``loss_mf`` goes negative and the memory barely depends on the
+      input (docs/losses.md).
+    * ``None``: no term (the release's ``CriterionLSTM``, which matches
+      both hidden and memory states with MSE, has none and collapses).
+
+    Weight clipping: every ConvLSTM parameter is clamped into ``clip_range``
+    after every optimiser step (``ConvLSTMWeightClipHook``). The paper gives
+    no range and the release has none: ``(-0.5, 0.5)`` is this project's
+    default.
 
     Args:
         hidden_channels: ConvLSTM hidden/memory channels (release: 4).
@@ -49,11 +63,17 @@ class MultiFrameLoss(BaseTemporalDistillLoss):
         peephole: use Eq. 6's peephole terms.
         pool_size: average-pooling kernel and stride on the features.
         clip_range: ``(low, high)`` for the ConvLSTM's weights, or ``None``.
-        reg_weight: weight of the anti-collapse regulariser (0 disables it).
+        anti_collapse: ``'batch_std'``, ``'mean'`` or ``None`` (see above).
+        target_std: ``s``, the teacher memory's spread that ``'batch_std'``
+            keeps and the distance is measured in (``'mean'`` and ``None``
+            use ``s = 1``, the former loss).
+        reg_weight: weight of ``R`` (0 disables it).
         align_corners: of the resize of teacher features to the student's
             spatial size when they differ.
         loss_weight, loss_name, check_finite: see the base class.
     """
+
+    ANTI_COLLAPSE = ('batch_std', 'mean', None)
 
     def __init__(self,
                  hidden_channels: int = 4,
@@ -61,6 +81,8 @@ class MultiFrameLoss(BaseTemporalDistillLoss):
                  peephole: bool = True,
                  pool_size: int = 16,
                  clip_range: Optional[Tuple[float, float]] = (-0.5, 0.5),
+                 anti_collapse: Optional[str] = 'batch_std',
+                 target_std: float = 0.1,
                  reg_weight: float = 1.0,
                  align_corners: bool = False,
                  loss_weight: float = 1.0,
@@ -70,7 +92,16 @@ class MultiFrameLoss(BaseTemporalDistillLoss):
         if int(pool_size) < 1:
             raise ValueError(f'MultiFrameLoss: pool_size must be >= 1, got '
                              f'{pool_size}')
+        if anti_collapse not in self.ANTI_COLLAPSE:
+            raise ValueError(f'MultiFrameLoss: anti_collapse must be one of '
+                             f'{self.ANTI_COLLAPSE}, got {anti_collapse!r}')
+        if not target_std > 0:
+            raise ValueError(f'MultiFrameLoss: target_std must be > 0, got '
+                             f'{target_std}')
         self.pool_size = int(pool_size)
+        self.anti_collapse = anti_collapse
+        self.target_std = float(target_std) if anti_collapse == 'batch_std' \
+            else 1.0
         self.reg_weight = float(reg_weight)
         self.align_corners = bool(align_corners)
         self.conv_lstm = ConvLSTM(1, hidden_channels, kernel_size, peephole,
@@ -134,7 +165,18 @@ class MultiFrameLoss(BaseTemporalDistillLoss):
                 self._maps(student_feats, size, dtype, teacher=False))
             _, e_t = self.conv_lstm(
                 self._maps(teacher_feats, size, dtype, teacher=True))
-            loss = (e_t - e_s).square().mean()
-            if self.reg_weight:
-                loss = loss + self.reg_weight * (1.0 - e_t).mean()
+            loss = (e_t - e_s).square().mean() / self.target_std ** 2
+            if self.reg_weight and self.anti_collapse is not None:
+                loss = loss + self.reg_weight * self.collapse_penalty(e_t)
         return self._finish(loss, dtype)
+
+    def collapse_penalty(self, memory: Tensor) -> Tensor:
+        """``R`` of the teacher's final memory ``(B, hidden, N, N)``."""
+        if self.anti_collapse == 'mean':
+            return (1.0 - memory).mean()
+        if memory.shape[0] > 1:
+            var = memory.var(dim=0, unbiased=False).mean(dim=(1, 2))
+        else:
+            var = memory[0].flatten(1).var(dim=1, unbiased=False)
+        spread = (var + 1e-12).sqrt()
+        return F.relu(1.0 - spread / self.target_std).mean()

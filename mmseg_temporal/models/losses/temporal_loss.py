@@ -44,8 +44,27 @@ class TemporalLoss(BaseTemporalDistillLoss):
     ``loss_weight``), weights by ``V^2`` and has no in-frame mask; this class
     follows the paper's Eq. 1.
 
+    Three forms of the per-pixel distance (``compare``), with the gradient
+    each gives frame t's logits ``z_t`` on a confident flip (frame t says
+    class a with probability p, frame t+k class b with p; docs/losses.md
+    has the figures):
+
+    * ``'prob'``: ``||q_t - q^||^2`` on probabilities (the paper's Eq. 1).
+      Gradient ``2 J(q_t)^T (q_t - q^)``, with the softmax Jacobian ``J``,
+      vanishes as the prediction becomes confident.
+    * ``'logits'``: ``||z_t - z^||^2`` on logits (the authors' release,
+      which also averages over the C classes: its scale is
+      ``loss_weight = 0.1 / C``). Gradient ``2 (z_t - z^)``, growing with
+      confidence and also pulling on the logit scale of pixels that agree.
+    * ``'kl'``: the symmetric KL ``sum_c (q^ - q_t)(log q^ - log q_t)``,
+      each frame pulled towards the other's (stop-gradient) distribution:
+      gradient ``q_t - q^`` on ``z_t`` (and ``q^ - q_t`` through the warp
+      on frame t+k), the cross-entropy's gradient to a soft label: bounded
+      by sqrt(2) and not vanishing on confident flips; zero when both
+      frames agree, whatever their logit scale.
+
     Args:
-        compare: ``'prob'`` (paper, softmax over classes) or ``'logits'``.
+        compare: ``'prob'`` (paper), ``'logits'`` (release) or ``'kl'``.
         detach_warped: stop the gradient through the warped frame t+k (the
             release lets it flow into both frames; default ``False``).
         use_occlusion: weight by the occlusion mask ``V`` (else ``V = 1``).
@@ -55,6 +74,8 @@ class TemporalLoss(BaseTemporalDistillLoss):
             resolution (MMSeg's decode heads default to ``False``).
         loss_weight, loss_name, check_finite: see the base class.
     """
+
+    COMPARE = ('prob', 'logits', 'kl')
 
     def __init__(self,
                  compare: str = 'prob',
@@ -67,9 +88,9 @@ class TemporalLoss(BaseTemporalDistillLoss):
                  loss_name: str = 'loss_tl',
                  check_finite: bool = True) -> None:
         super().__init__(loss_weight, loss_name, check_finite)
-        if compare not in ('prob', 'logits'):
-            raise ValueError(f"TemporalLoss: compare must be 'prob' or "
-                             f"'logits', got {compare!r}")
+        if compare not in self.COMPARE:
+            raise ValueError(f'TemporalLoss: compare must be one of '
+                             f'{self.COMPARE}, got {compare!r}')
         if pixel_scale <= 0:
             raise ValueError(f'TemporalLoss: pixel_scale must be > 0, got '
                              f'{pixel_scale}')
@@ -130,8 +151,7 @@ class TemporalLoss(BaseTemporalDistillLoss):
             vmask = prepare_valid(valid, flow, self.loss_name, dtype)
             x_t = resize_to(logits_t.to(dtype), size, self.align_corners)
             x_tk = resize_to(logits_tk.to(dtype), size, self.align_corners)
-            if self.compare == 'prob':
-                x_t = x_t.softmax(dim=1)
+            if self.compare != 'logits':
                 x_tk = x_tk.softmax(dim=1)
             warped, inside = flow_warp(x_tk, flow)
             if self.detach_warped:
@@ -146,6 +166,22 @@ class TemporalLoss(BaseTemporalDistillLoss):
                     img_t.detach().to(dtype), img_tk_w, self.alpha,
                     self.pixel_scale)
             count = mask.sum()
-            sq = (x_t - warped).square().sum(dim=1, keepdim=True)
+            sq = self._distance(x_t, warped)
             loss = (sq * weight).sum() / count.clamp_min(1.0)
         return self._finish(loss, dtype)
+
+    def _distance(self, logits_t: Tensor, warped: Tensor) -> Tensor:
+        """Per-pixel distance ``(B, 1, H, W)`` between frame t's logits and
+        frame t+k's warped map (probabilities, or logits for 'logits')."""
+        if self.compare == 'logits':
+            return (logits_t - warped).square().sum(dim=1, keepdim=True)
+        if self.compare == 'prob':
+            return (logits_t.softmax(dim=1) - warped).square().sum(
+                dim=1, keepdim=True)
+        q_t, log_q_t = logits_t.softmax(dim=1), logits_t.log_softmax(dim=1)
+        # warped probabilities are 0 outside the frame (masked out): clamp
+        # keeps their log finite
+        log_w = warped.clamp_min(torch.finfo(warped.dtype).tiny).log()
+        return (warped.detach() * (log_w.detach() - log_q_t) +
+                q_t.detach() * (log_q_t.detach() - log_w)).sum(
+                    dim=1, keepdim=True)

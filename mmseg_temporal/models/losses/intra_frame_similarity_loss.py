@@ -1,4 +1,8 @@
-"""Pair-wise distillation inside one frame (SF part 2, Eq. 5, appendix A.1)."""
+"""Similarity of the pixels within a frame (pair-wise SF, Eq. 5, appendix A.1).
+
+Registered as ``IntraFrameSimilarityLoss``; ``PairwiseKDLoss`` (its former
+name) stays registered as an alias.
+"""
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -7,12 +11,13 @@ from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
                    compute_dtype, resize_to, shape_str)
 from .similarity import similarity_distance
 
-__all__ = ['PairwiseKDLoss']
+__all__ = ['IntraFrameSimilarityLoss', 'PairwiseKDLoss']
 
 
 @MODELS.register_module()
-class PairwiseKDLoss(BaseTemporalDistillLoss):
-    """Squared difference of student and teacher self-similarity maps.
+class IntraFrameSimilarityLoss(BaseTemporalDistillLoss):
+    """Squared difference of student and teacher self-similarity maps:
+    every pixel of a frame paired with every pixel of the same frame.
 
     .. math::
 
@@ -43,7 +48,7 @@ class PairwiseKDLoss(BaseTemporalDistillLoss):
                  check_finite: bool = True) -> None:
         super().__init__(loss_weight, loss_name, check_finite)
         if int(pool_size) < 1:
-            raise ValueError(f'PairwiseKDLoss: pool_size must be >= 1, got '
+            raise ValueError(f'{type(self).__name__}: pool_size must be >= 1, got '
                              f'{pool_size}')
         self.pool_size = int(pool_size)
         self.align_corners = bool(align_corners)
@@ -82,3 +87,9 @@ class PairwiseKDLoss(BaseTemporalDistillLoss):
                 t = F.avg_pool2d(t, k, stride=k)
             loss = similarity_distance(s, t).mean()
         return self._finish(loss, dtype)
+
+
+# The former registry name (the pair-wise SF loss of release 1).
+PairwiseKDLoss = IntraFrameSimilarityLoss
+MODELS.register_module(name='PairwiseKDLoss',
+                        module=IntraFrameSimilarityLoss)

@@ -1,4 +1,8 @@
-"""Pair-wise-frame dependency distillation (PF, Eq. 2 of the paper)."""
+"""Similarity of the pixels of one frame to those of another (PF, Eq. 2).
+
+Registered as ``CrossFrameSimilarityLoss``; ``PairwiseFrameLoss`` (its
+former name) stays registered as an alias.
+"""
 from typing import Optional
 
 from mmseg.registry import MODELS
@@ -9,12 +13,13 @@ from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
                    shape_str)
 from .similarity import similarity_distance
 
-__all__ = ['PairwiseFrameLoss']
+__all__ = ['CrossFrameSimilarityLoss', 'PairwiseFrameLoss']
 
 
 @MODELS.register_module()
-class PairwiseFrameLoss(BaseTemporalDistillLoss):
-    """Align the cross-frame similarity maps of student and teacher.
+class CrossFrameSimilarityLoss(BaseTemporalDistillLoss):
+    """Align the cross-frame similarity maps of student and teacher: every
+    pixel of frame t paired with every pixel of frame t+k.
 
     .. math::
 
@@ -95,3 +100,9 @@ class PairwiseFrameLoss(BaseTemporalDistillLoss):
             loss = similarity_distance(a, c, b, d, valid1=vmask,
                                        valid2=vmask).mean()
         return self._finish(loss, dtype)
+
+
+# The former registry name (the PF loss of release 1).
+PairwiseFrameLoss = CrossFrameSimilarityLoss
+MODELS.register_module(name='PairwiseFrameLoss',
+                        module=CrossFrameSimilarityLoss)
