@@ -130,7 +130,8 @@ def naive_fb_valid(fab, fba, alpha, beta):
 @pytest.mark.parametrize('alpha,beta', [(0.01, 0.5), (0.1, 2.0)])
 def test_forward_backward_valid_equals_naive_loop(alpha, beta):
     g = torch.Generator().manual_seed(0)
-    fab = torch.randn(1, 2, 12, 14, generator=g, dtype=torch.float64) * 3
+    ys = torch.arange(12, dtype=torch.float64)[:, None].expand(12, 14)
+    fab = torch.stack([1.5 + 0.8 * torch.sin(ys / 3), torch.full_like(ys, -0.7)])[None]
     fba = -fab + torch.randn(1, 2, 12, 14, generator=g,
                              dtype=torch.float64) * 0.6
     got = forward_backward_valid(fab, fba, alpha, beta)

@@ -136,7 +136,8 @@ def test_dataset_larger_then_smaller_num_videos(tmp_path):
         return DATASETS.build(dict(
             type='SyntheticVideoDataset', data_root=str(tmp_path),
             split='val', num_videos=n, frames_per_video=4, height=32,
-            width=48, sample_mode='sequence', pipeline=[]))
+            width=48, label_start=0, label_interval=1, sample_mode='sequence',
+            pipeline=[]))
 
     assert len(build(3)) == 12
     before = video_mtimes(str(tmp_path), 'val')

@@ -51,7 +51,8 @@ class ForwardBackwardChecked:
         flow_ab, valid_ab = self.source(path_a, path_b, img_a, img_b)
         flow_ba, _ = self.source(path_b, path_a, img_b, img_a)
         consistent = forward_backward_valid(
-            torch.from_numpy(flow_ab)[None], torch.from_numpy(flow_ba)[None],
+            torch.from_numpy(np.ascontiguousarray(flow_ab))[None],
+            torch.from_numpy(np.ascontiguousarray(flow_ba))[None],
             self.alpha, self.beta)[0, 0].numpy()
         if valid_ab is not None:
             consistent &= valid_ab
