@@ -1,6 +1,8 @@
-"""tools/video_demo.py and mmseg_temporal.apis.video: per-frame inference of
-exported models over a frame folder or a video file, overlay video, TC curve
-and latency; clear errors for bad inputs."""
+"""tools/video_demo.py and mmseg_temporal.apis.run_video_demo: per-frame
+inference of exported models (PyTorch or onnxruntime) over a frame folder or
+a video file, overlay video readable at a glance (enlarged, named panels,
+legend, frame index, a codec that reads back), TC curve and latency; clear
+errors for bad inputs."""
 import json
 import math
 import shutil
@@ -12,12 +14,20 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-import mmseg_temporal  # noqa: F401
 from mmengine.config import Config
 from mmseg.registry import MODELS
-from mmseg_temporal.apis import (FrameSource, VideoInputError, export_student,
-                                 overlay_prediction, run_video_demo)
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.apis import (
+    FrameSource,
+    VideoInputError,
+    export_onnx,
+    export_student,
+    overlay_prediction,
+    run_video_demo,
+)
+from mmseg_temporal.apis.demo import DemoCanvas
+from mmseg_temporal.visualization import open_video_writer
 
 ROOT = Path(__file__).resolve().parents[1]
 SYN_CFG = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
@@ -91,7 +101,8 @@ def test_cli_two_models_on_frame_folder(exports, seq05_frames, tmp_path):
     h, w = cv2.imread(str(next(seq05_frames.iterdir()))).shape[:2]
     frames = _read_video(out / 'overlay.mp4')
     assert len(frames) == NUM_FRAMES
-    assert frames[0].shape == (h, 2 * w, 3)
+    # two panels (720 rows: not enlarged) with a 4 px gap, legend below
+    assert frames[0].shape[1] == 2 * w + 4 and frames[0].shape[0] > h
 
     png = (out / 'tc_curve.png').read_bytes()
     assert png[:8] == PNG_MAGIC
@@ -129,11 +140,13 @@ def test_video_file_input(exports, tmp_path):
                              flow=dict(type='DISFlow', preset='fast'))
     assert summary['num_frames'] == 4
     (name, m), = summary['models'].items()
-    assert name == 'student'
+    assert name == 'export_0'  # the export folder, not 'student'
     assert m['latency']['frames'] == 4
     assert len(m['tc_curve']) == 3
     frames = _read_video(out / 'overlay.mp4')
-    assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
+    # 96 rows enlarged 4x to reach 360, legend strip below
+    assert len(frames) == 4 and frames[0].shape[1] == 4 * 128
+    assert frames[0].shape[0] > 4 * 96
     assert (out / 'tc_curve.png').read_bytes()[:8] == PNG_MAGIC
 
 
@@ -194,6 +207,80 @@ def test_frame_folder_order_and_limit(tmp_path):
     src = FrameSource(str(tmp_path), max_frames=2)
     assert len(src) == 2
     assert [int(f[0, 0, 0]) for f in src] == [0, 10]
+
+
+def _synthetic_video(path: Path, num_frames: int = 5) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 5.,
+                             (128, 96))
+    for t in range(num_frames):
+        img = np.full((96, 128, 3), 90, np.uint8)
+        cv2.rectangle(img, (10 + 6 * t, 20), (50 + 6 * t, 60), (0, 200, 255),
+                      -1)
+        writer.write(img)
+    writer.release()
+    return path
+
+
+@pytest.mark.slow
+def test_cli_onnxruntime_backend_writes_video_and_curve(exports, tmp_path):
+    pytest.importorskip('onnxruntime')
+    onnx_file = tmp_path / 'etc_student.onnx'
+    export_onnx(*exports[1], str(onnx_file))
+    video = _synthetic_video(tmp_path / 'clip.mp4')
+    out = tmp_path / 'out'
+    res = subprocess.run(
+        [sys.executable, 'tools/video_demo.py', str(video), '--backend',
+         'onnxruntime', '--models', str(onnx_file), '--smooth', '0.5',
+         '--out-dir', str(out), '--no-progress',
+         '--flow', '{"type": "DISFlow", "preset": "ultrafast"}'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'etc_student' in res.stdout and 'video codec:' in res.stdout
+    frames = _read_video(out / 'overlay.mp4')
+    assert len(frames) == 5 and frames[0].shape[1] == 512
+    assert (out / 'tc_curve.png').read_bytes()[:8] == PNG_MAGIC
+    summary = json.loads((out / 'latency.json').read_text())
+    assert summary['backend'] == 'onnxruntime' and summary['smooth'] == 0.5
+    m = summary['models']['etc_student']
+    assert m['latency']['frames'] == 5 and len(m['tc_curve']) == 4
+    assert summary['end_to_end_fps'] > 0
+
+
+class _FakeInferencer:
+    name, num_classes, class_names = 'ETC', 2, ['sky', 'road']
+    palette = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)
+
+
+def test_canvas_enlarges_names_indexes_and_has_a_legend():
+    canvas = DemoCanvas([_FakeInferencer()], alpha=1.0, min_height=300,
+                        total=20)
+    frame = np.zeros((96, 128, 3), np.uint8)
+    label = np.zeros((96, 128), np.int64)
+    label[48:] = 1
+    img = canvas(frame, [label], 7)
+    assert img.shape[1] == 4 * 128 and img.shape[0] > 4 * 96  # ceil(300/96)
+    assert img.shape[0] % 2 == 0 and img.shape[1] % 2 == 0
+    panel, legend = img[:384], img[384:]
+    assert tuple(panel[150, 250]) == (0, 0, 255)  # sky, enlarged (BGR)
+    assert tuple(panel[300, 250]) == (255, 0, 0)  # road
+    assert (legend == (0, 0, 255)).all(-1).sum() > 20  # legend swatches
+    assert (legend == (255, 0, 0)).all(-1).sum() > 20
+    other = canvas(frame, [label], 8)
+    assert not np.array_equal(img[:30, -80:], other[:30, -80:])  # index
+    assert np.array_equal(img[100:], other[100:])
+
+
+def test_video_writer_codec_reads_back(tmp_path):
+    path = tmp_path / 'v.mp4'
+    writer, codec = open_video_writer(str(path), 5., (64, 48))
+    for v in (0, 100, 200):
+        writer.write(np.full((48, 64, 3), v, np.uint8))
+    writer.release()
+    assert codec in ('avc1', 'vp09', 'mp4v')
+    assert len(_read_video(path)) == 3
+    with pytest.raises(RuntimeError, match='zzzz'):
+        open_video_writer(str(tmp_path / 'x.mp4'), 5., (64, 48),
+                          codecs=('zzzz', ))
 
 
 def test_overlay_colours_and_name():

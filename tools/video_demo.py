@@ -1,54 +1,82 @@
-r"""Per-frame video segmentation demo of one or two exported models.
+r"""Per-frame video segmentation demo of one or more models.
 
     python tools/video_demo.py INPUT \
-        --models CONFIG CHECKPOINT [CONFIG2 CHECKPOINT2] \
+        --models CONFIG CHECKPOINT [CONFIG2 CHECKPOINT2 | MODEL.onnx ...] \
+        [--backend pytorch|onnxruntime] [--smooth ALPHA] \
         [--names baseline ETC] [--out-dir work_dirs/video_demo] \
-        [--device cpu] [--max-frames N] \
-        [--flow '{"type": "DISFlow", "preset": "fast"}']
+        [--device cpu] [--max-frames N] [--min-height 360] \
+        [--flow '{"type": "DISFlow", "preset": "fast"}'] [--no-tc]
+    python tools/video_demo.py --camera 0 --max-frames 300 --models ...
 
-INPUT is a video file (mp4, avi, ...) or a folder of frames (png/jpg, sorted
-by name). Models are plain MMSeg config + checkpoint pairs, e.g. what
-`tools/export_student.py` writes. Each model segments the frames one at a
-time; OUT_DIR receives
+INPUT is a video file, a folder of frames (png/jpg, sorted by name) or a
+stream URL OpenCV reads (rtsp://, http://); --camera reads a camera. Models
+are plain MMSeg config + checkpoint pairs (what tools/export_student.py
+writes) or .onnx files (tools/export_onnx.py), mixed freely; names default
+to the export folders. OUT_DIR receives
 
-* overlay.mp4: the predictions blended over the frames, models side by side;
+* overlay.mp4: predictions over the frames, models side by side, enlarged to
+  --min-height rows, class legend, frame index; codec VP9 ('vp09', plays in
+  browsers) where OpenCV has it, else 'mp4v' (the log says which);
 * tc_curve.png: temporal consistency (TC, %) of each pair of neighbouring
-  frames over time, one line per model (the flow between the two frames is
-  computed once with the flow estimator and shared by the models);
-* latency.json: per model, latency of the model call per frame (mean,
-  median, p99 in ms, after untimed warm-up calls) and the mean TC.
+  frames (flow estimated once per pair, shared by the models);
+* latency.json: per model, latency per stage (mean, p50, p99 ms), fps, TC.
 """
 import argparse
 import json
 import sys
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (VideoInputError, format_summary,
-                                 run_video_demo)
+from mmseg_temporal.apis import VideoInputError, format_summary, run_video_demo
+from mmseg_temporal.utils.checkpoint import CheckpointError
+
+
+def model_specs(paths):
+    """``.onnx`` files alone, other paths in CONFIG CHECKPOINT pairs."""
+    specs, i = [], 0
+    while i < len(paths):
+        if paths[i].endswith('.onnx'):
+            specs.append(paths[i])
+            i += 1
+        elif i + 1 < len(paths) and not paths[i + 1].endswith('.onnx'):
+            specs.append((paths[i], paths[i + 1]))
+            i += 2
+        else:
+            raise ValueError(f'config {paths[i]} needs a checkpoint after it')
+    return specs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('input', help='video file or folder of frames')
+    p.add_argument('input', nargs='?', help='video file, folder of frames '
+                   'or stream URL')
+    p.add_argument('--camera', type=int, default=None, metavar='INDEX',
+                   help='read camera INDEX instead of INPUT')
     p.add_argument('--models', nargs='+', required=True,
-                   metavar='CONFIG CHECKPOINT',
-                   help='one or two models, each as a config and a '
-                   'checkpoint file')
+                   metavar='CONFIG CHECKPOINT | MODEL.onnx')
+    p.add_argument('--backend', choices=('pytorch', 'onnxruntime'),
+                   default=None, help='default: from the model files')
+    p.add_argument('--smooth', type=float, default=0.,
+                   help='EMA weight of past logits in [0, 1) (0: off)')
     p.add_argument('--names', nargs='+', default=None,
-                   help='one name per model (default: config file names)')
+                   help='one name per model (default: export folder names)')
     p.add_argument('--out-dir', default='work_dirs/video_demo')
     p.add_argument('--device', default='cpu')
     p.add_argument('--max-frames', type=int, default=None)
     p.add_argument('--flow', type=json.loads, default=None,
                    help='flow estimator config as JSON (default: '
                    '{"type": "DISFlow"})')
+    p.add_argument('--no-tc', action='store_true',
+                   help='no TC curve (no flow estimation)')
     p.add_argument('--fps', type=float, default=10.,
-                   help='frame rate of overlay.mp4 for a folder input '
-                   '(a video keeps its own)')
+                   help='frame rate of overlay.mp4 for a folder input')
     p.add_argument('--alpha', type=float, default=0.5,
                    help='opacity of the predictions in the overlay')
+    p.add_argument('--min-height', type=int, default=360,
+                   help='panels are enlarged to at least this many rows')
+    p.add_argument('--codecs', nargs='+', default=None,
+                   help="video codec preference (default: avc1 vp09 mp4v)")
     p.add_argument('--warmup', type=int, default=2,
                    help='untimed model calls on the first frame')
     p.add_argument('--pattern', default=None,
@@ -56,16 +84,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "e.g. '*_img.png'")
     p.add_argument('--no-progress', action='store_true')
     args = p.parse_args(argv)
-    if len(args.models) not in (2, 4):
-        p.error('--models takes one or two CONFIG CHECKPOINT pairs, got '
-                f'{len(args.models)} paths')
-    args.pairs = [tuple(args.models[i:i + 2])
-                  for i in range(0, len(args.models), 2)]
-    if args.names is not None and len(args.names) != len(args.pairs):
+    if (args.input is None) == (args.camera is None):
+        p.error('give either INPUT or --camera INDEX')
+    try:
+        args.specs = model_specs(args.models)
+    except ValueError as e:
+        p.error(f'--models: {e}')
+    if args.names is not None and len(args.names) != len(args.specs):
         p.error(f'--names: {len(args.names)} names for '
-                f'{len(args.pairs)} models')
+                f'{len(args.specs)} models')
     if args.max_frames is not None and args.max_frames < 1:
         p.error('--max-frames must be >= 1')
+    if not 0. <= args.smooth < 1.:
+        p.error(f'--smooth must be in [0, 1), got {args.smooth}')
     if args.flow is not None and not (isinstance(args.flow, dict)
                                       and 'type' in args.flow):
         p.error('--flow must be a JSON object with a "type"')
@@ -74,19 +105,33 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    extra = {} if args.codecs is None else dict(codecs=args.codecs)
     try:
         summary = run_video_demo(
-            args.input, args.pairs, args.out_dir, names=args.names,
-            device=args.device, max_frames=args.max_frames, flow=args.flow,
-            fps=args.fps, alpha=args.alpha, warmup=args.warmup,
-            progress=not args.no_progress, pattern=args.pattern)
-    except (FileNotFoundError, VideoInputError) as e:
+            args.input if args.camera is None else args.camera, args.specs,
+            args.out_dir, names=args.names, device=args.device,
+            max_frames=args.max_frames, flow=args.flow, fps=args.fps,
+            alpha=args.alpha, warmup=args.warmup,
+            progress=not args.no_progress, pattern=args.pattern,
+            backend=args.backend, smooth=args.smooth,
+            min_height=args.min_height, tc=not args.no_tc, **extra)
+    except (FileNotFoundError, VideoInputError, CheckpointError) as e:
         sys.exit(f'error: {e}')
+    flow = json.dumps(summary['flow']) if summary['flow'] else 'none (--no-tc)'
     print(f'{summary["num_frames"]} frames of {summary["source"]} on '
-          f'{summary["device"]}, flow {json.dumps(summary["flow"])}')
+          f'{summary["device"]}, flow {flow}, smoothing {summary["smooth"]}')
     print(format_summary(summary))
+    print(f'end to end: {summary["end_to_end_fps"] or 0:.1f} fps '
+          '(reading, all models, TC flow, drawing, encoding)')
+    print(f'video codec: {summary["codec"]}'
+          + ('' if summary['codec'] in ('avc1', 'H264', 'vp09', 'VP90')
+             else ' (not browser-playable: this OpenCV has no H.264/VP9 '
+             'encoder)'))
+    if summary['flow']:
+        print(f'TC: {summary["tc_definition"]}')
     for k, v in summary['outputs'].items():
-        print(f'{k}: {v}')
+        if v:
+            print(f'{k}: {v}')
 
 
 if __name__ == '__main__':

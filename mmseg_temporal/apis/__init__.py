@@ -1,16 +1,44 @@
-"""High-level functions: export of the student, per-frame video demo,
-resumable experiment steps."""
+"""What users call: export (plain MMSeg model, ONNX), per-frame video
+inference (frame sources, PyTorch / onnxruntime models, the streaming
+inferencer with EMA smoothing), the video demo, resumable experiment steps.
+
+Drawing lives in :mod:`mmseg_temporal.visualization`; its public functions
+are re-exported here too.
+"""
+from ..visualization import (
+    default_palette,
+    overlay_prediction,
+    palette_from_meta,
+    plot_tc_curve,
+    side_by_side,
+)
+from .demo import run_video_demo
 from .experiment import cpu_ms_per_frame, test_checkpoint, train_unless_done
-from .export import export_student
-from .video import (FrameSegmentor, FrameSource, VideoInputError,
-                    default_palette, format_summary, latency_stats,
-                    model_palette, overlay_prediction, plot_tc_curve,
-                    run_video_demo, side_by_side)
+from .export import export_student, init_student, student_model_config
+from .frame_models import OnnxFrameModel, PytorchFrameModel, build_frame_model, default_model_name
+from .frame_source import FrameSource, VideoInputError, open_capture
+from .inferencer import EMASmoother, FramePrediction, VideoInferencer, ema_smooth_logits
+from .onnx_export import OnnxParityError, export_onnx, read_onnx_metadata
+from .summary import format_summary, latency_stats
+
+#: The PyTorch per-frame model under its former name.
+FrameSegmentor = PytorchFrameModel
+
+
+def model_palette(model, num_classes: int):
+    """The palette of ``model.dataset_meta`` (:func:`palette_from_meta`)."""
+    return palette_from_meta(getattr(model, 'dataset_meta', None),
+                             num_classes)
+
 
 __all__ = [
-    'export_student', 'run_video_demo', 'FrameSource', 'FrameSegmentor',
-    'VideoInputError', 'default_palette', 'model_palette',
-    'overlay_prediction', 'side_by_side', 'plot_tc_curve', 'latency_stats',
-    'format_summary', 'train_unless_done', 'test_checkpoint',
+    'export_student', 'init_student', 'student_model_config', 'export_onnx',
+    'OnnxParityError', 'read_onnx_metadata', 'FrameSource',
+    'VideoInputError', 'open_capture', 'PytorchFrameModel', 'OnnxFrameModel',
+    'FrameSegmentor', 'build_frame_model', 'default_model_name',
+    'VideoInferencer', 'FramePrediction', 'EMASmoother', 'ema_smooth_logits',
+    'run_video_demo', 'format_summary', 'latency_stats', 'default_palette',
+    'model_palette', 'palette_from_meta', 'overlay_prediction',
+    'side_by_side', 'plot_tc_curve', 'train_unless_done', 'test_checkpoint',
     'cpu_ms_per_frame'
 ]

@@ -1,7 +1,7 @@
 """Resumable experiment steps on top of MMEngine's Runner: train unless the
 final checkpoint exists (resuming a killed run), test a checkpoint.
 
-Used by ``tools/quickstart.py`` and ``benchmarks/camvid_study.py``.
+Used by ``tools/quickstart.py`` and the studies in ``benchmarks/``.
 """
 import copy
 import os.path as osp
@@ -12,19 +12,28 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-__all__ = ['train_unless_done', 'test_checkpoint', 'cpu_ms_per_frame']
+__all__ = ['train_unless_done', 'test_checkpoint', 'cpu_ms_per_frame',
+           'interleaved_ms_per_frame']
 
 
 def train_unless_done(cfg: Config) -> str:
     """Trains ``cfg`` into ``cfg.work_dir`` unless its final checkpoint
     (``iter_<max_iters>.pth``) is there; a run killed midway resumes from
-    its last checkpoint. Returns the final checkpoint's path."""
+    its last checkpoint. Returns the final checkpoint's path.
+
+    A fine-tune (``cfg.load_from`` set: its starting weights) that was
+    killed resumes from its own last checkpoint, not from ``load_from``:
+    MMEngine's Runner resumes from ``load_from`` whenever both are set,
+    which would restart from the starting weights with their iteration
+    count and optimiser state."""
     ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     if osp.exists(ckpt):
         print(f'[experiment] {ckpt} exists: not training again')
         return ckpt
     cfg = copy.deepcopy(cfg)
     cfg.resume = osp.exists(osp.join(cfg.work_dir, 'last_checkpoint'))
+    if cfg.resume:
+        cfg.load_from = None  # the Runner then finds work_dir's latest
     Runner.from_cfg(cfg).train()
     return ckpt
 
@@ -46,17 +55,35 @@ def test_checkpoint(cfg: Config, ckpt: str, sub_dir: str = 'test') -> Dict:
     return Runner.from_cfg(cfg).test()
 
 
+def interleaved_ms_per_frame(models: Dict[str, torch.nn.Module],
+                             hw: Tuple[int, int], rounds: int = 50,
+                             warmup: int = 3) -> Dict[str, Dict[str, float]]:
+    """CPU latency (ms) of each model's ``_forward`` on one ``hw`` frame,
+    measured interleaved: every round times each model once, in turn, so
+    load that comes and goes on the machine hits all models alike and
+    equal architectures read equal. Returns per model the ``median`` and
+    the ``p10`` / ``p90`` of the ``rounds`` timings."""
+    models = {k: m.cpu().eval() for k, m in models.items()}
+    x = torch.randn(1, 3, *hw)
+    times: Dict[str, list] = {k: [] for k in models}
+    with torch.no_grad():
+        for r in range(warmup + rounds):
+            for name, model in models.items():
+                t = time.perf_counter()
+                model._forward(x)
+                if r >= warmup:
+                    times[name].append((time.perf_counter() - t) * 1000)
+    out = {}
+    for name, ts in times.items():
+        ts.sort()
+        out[name] = dict(median=ts[len(ts) // 2], p10=ts[len(ts) // 10],
+                         p90=ts[(9 * len(ts)) // 10])
+    return out
+
+
 def cpu_ms_per_frame(model: torch.nn.Module, hw: Tuple[int, int],
                      n: int = 30, warmup: int = 3) -> float:
-    """Median CPU latency (ms) of ``model._forward`` on one ``hw`` frame."""
-    model = model.cpu().eval()
-    x = torch.randn(1, 3, *hw)
-    times = []
-    with torch.no_grad():
-        for i in range(warmup + n):
-            t = time.perf_counter()
-            model._forward(x)
-            if i >= warmup:
-                times.append(time.perf_counter() - t)
-    times.sort()
-    return times[len(times) // 2] * 1000
+    """Median CPU latency (ms) of ``model._forward`` on one ``hw`` frame
+    (compare several models with :func:`interleaved_ms_per_frame`)."""
+    return interleaved_ms_per_frame({'model': model}, hw, n,
+                                    warmup)['model']['median']

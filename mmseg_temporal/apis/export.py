@@ -8,17 +8,18 @@ of stock transforms, and a checkpoint holding only tensors and plain Python
 values (so torch's default weights-only loader reads it).
 """
 import copy
+import io
 import os
 import os.path as osp
-from typing import Dict, Tuple
+from typing import Tuple
 
 import torch
-from mmengine.config import Config
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.config import Config, ConfigDict
 
 from ..utils.atomic import atomic_write_bytes
+from ..utils.checkpoint import read_checkpoint, student_state_dict
 
-__all__ = ['export_student']
+__all__ = ['export_student', 'student_model_config']
 
 _STOCK_PREPROCESSOR_KEYS = ('mean', 'std', 'size', 'size_divisor', 'pad_val',
                             'seg_pad_val', 'bgr_to_rgb', 'rgb_to_bgr', 'test_cfg')
@@ -52,6 +53,30 @@ def _stock_test_pipeline(cfg: Config) -> list:
     return pipeline
 
 
+def student_model_config(cfg: Config) -> ConfigDict:
+    """The plain segmentor config of a training config's model: the
+    ``student`` of a ``TemporalDistillSegmentor`` (or a plain segmentor as
+    it is), with a stock ``SegDataPreProcessor`` holding the training
+    normalisation and no ``pretrained`` / ``init_cfg`` (the weights come
+    from the checkpoint)."""
+    model_cfg = copy.deepcopy(cfg.model)
+    pre = copy.deepcopy(model_cfg.get('data_preprocessor') or {})
+    if model_cfg.get('type') == 'TemporalDistillSegmentor':
+        student = copy.deepcopy(model_cfg['student'])
+        pre = pre or copy.deepcopy(student.get('data_preprocessor') or {})
+    else:
+        student = model_cfg
+    stock_pre = dict(type='SegDataPreProcessor')
+    stock_pre.update({k: pre[k] for k in _STOCK_PREPROCESSOR_KEYS if k in pre})
+    student['data_preprocessor'] = stock_pre
+    student.pop('pretrained', None)
+    student.pop('init_cfg', None)
+    for part in ('backbone', 'decode_head', 'auxiliary_head'):
+        if isinstance(student.get(part), dict):
+            student[part].pop('init_cfg', None)
+    return ConfigDict(student)
+
+
 def export_student(config: str, checkpoint: str, out_dir: str) -> Tuple[str, str]:
     """Writes ``student.py`` and ``student.pth`` into ``out_dir``.
 
@@ -65,42 +90,51 @@ def export_student(config: str, checkpoint: str, out_dir: str) -> Tuple[str, str
         The paths of the config and of the checkpoint.
     """
     cfg = Config.fromfile(config)
-    model_cfg = copy.deepcopy(cfg.model)
-    pre = copy.deepcopy(model_cfg.get('data_preprocessor') or {})
-    if model_cfg.get('type') == 'TemporalDistillSegmentor':
-        student = copy.deepcopy(model_cfg['student'])
-        pre = pre or copy.deepcopy(student.get('data_preprocessor') or {})
-        prefix = 'student.'
-    else:
-        student, prefix = model_cfg, ''
-    stock_pre = dict(type='SegDataPreProcessor')
-    stock_pre.update({k: pre[k] for k in _STOCK_PREPROCESSOR_KEYS if k in pre})
-    student['data_preprocessor'] = stock_pre
-    student.pop('pretrained', None)
-    student.pop('init_cfg', None)
-    for part in ('backbone', 'decode_head', 'auxiliary_head'):
-        if isinstance(student.get(part), dict):
-            student[part].pop('init_cfg', None)
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    state = {k[len(prefix):]: v.detach().clone() for k, v in state.items()
-             if k.startswith(prefix)}
-    if not state:
-        raise ValueError(f'{checkpoint}: no {prefix or "model"} weights found')
-    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+    student = student_model_config(cfg)
+    ckpt = read_checkpoint(checkpoint, role='checkpoint to export')
+    state = {k: v.detach().clone() for k, v in
+             student_state_dict(ckpt, checkpoint, 'checkpoint to export').items()}
+    meta = ckpt.get('meta') or {}
     dataset_meta = _plain(dict(meta.get('dataset_meta') or {}))
     dataset_meta.pop('label_map', None)
     out = Config(dict(
-        model=student, test_pipeline=_stock_test_pipeline(cfg),
+        model=student.to_dict(), test_pipeline=_stock_test_pipeline(cfg),
         default_scope='mmseg', dataset_meta=dataset_meta))
     os.makedirs(out_dir, exist_ok=True)
     cfg_path = osp.join(out_dir, 'student.py')
     ckpt_path = osp.join(out_dir, 'student.pth')
     atomic_write_bytes(cfg_path, out.pretty_text.encode())
-    import io
     buf = io.BytesIO()
     torch.save(dict(state_dict=state,
                     meta=dict(dataset_meta=dataset_meta,
                               exported_from=osp.abspath(checkpoint))), buf)
     atomic_write_bytes(ckpt_path, buf.getvalue())
     return cfg_path, ckpt_path
+
+
+def init_student(config, checkpoint: str, device: str = 'cpu',
+                 role: str = 'checkpoint'):
+    """The plain segmentor of ``config`` (a plain MMSeg config, an exported
+    student, or a ``TemporalDistillSegmentor`` training config, whose
+    student is taken) with the plain-segmentor weights of ``checkpoint``
+    loaded strictly, in eval mode on ``device``.
+
+    Built by :func:`mmseg.apis.init_model`; the checkpoint is read by
+    :func:`mmseg_temporal.utils.checkpoint.load_student_weights` (one clear
+    line for a missing, truncated or foreign file). ``model.dataset_meta``
+    is the checkpoint's ``meta['dataset_meta']``, else the config's
+    ``dataset_meta``, else ``None``.
+    """
+    from mmseg.apis import init_model
+
+    from ..utils.checkpoint import load_student_weights
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    if cfg.model.get('type') == 'TemporalDistillSegmentor':
+        cfg = copy.deepcopy(cfg)
+        cfg.model = student_model_config(cfg)
+    model = init_model(cfg, None, device=device)
+    ckpt = load_student_weights(model, checkpoint, role=role)
+    meta = (ckpt.get('meta') or {}).get('dataset_meta') or \
+        cfg.get('dataset_meta') or None
+    model.dataset_meta = dict(meta) if meta else None
+    return model.eval()

@@ -7,13 +7,22 @@ apis. Per-frame drawing (overlays, legend, frame index) is OpenCV/NumPy
 only, so it costs well under a millisecond a frame; Matplotlib draws only the
 one TC curve per run.
 """
-from .overlay import (draw_frame_index, legend_strip, overlay_prediction,
-                      side_by_side, upscale_to)
+from .overlay import (
+                      draw_frame_index,
+                      draw_name,
+                      legend_strip,
+                      overlay_prediction,
+                      side_by_side,
+                      upscale_to,
+)
 from .palette import default_palette, palette_from_meta
 from .tc_curve import plot_tc_curve
+from .video_writer import DEFAULT_CODECS, VideoWriterThread, open_video_writer
 
 __all__ = [
     'default_palette', 'palette_from_meta', 'overlay_prediction',
-    'side_by_side', 'legend_strip', 'draw_frame_index', 'upscale_to',
-    'plot_tc_curve'
+    'side_by_side', 'legend_strip', 'draw_frame_index', 'draw_name',
+    'upscale_to',
+    'plot_tc_curve', 'open_video_writer', 'VideoWriterThread',
+    'DEFAULT_CODECS'
 ]

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 __all__ = ['overlay_prediction', 'side_by_side', 'legend_strip',
-           'draw_frame_index', 'upscale_to']
+           'draw_frame_index', 'draw_name', 'upscale_to']
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -92,6 +92,13 @@ def upscale_to(img: np.ndarray, min_height: int) -> np.ndarray:
         return img
     return cv2.resize(img, (img.shape[1] * factor, img.shape[0] * factor),
                       interpolation=cv2.INTER_NEAREST)
+
+
+def draw_name(img: np.ndarray, name: str) -> np.ndarray:
+    """A copy of ``img`` with ``name`` in its top-left corner."""
+    out = img.copy()
+    _draw_text_box(out, name)
+    return out
 
 
 def draw_frame_index(img: np.ndarray, index: int,

@@ -1,0 +1,134 @@
+"""Per-frame latency of an exported student: PyTorch eager vs onnxruntime on
+the CPU, interleaved in one run (docs/benchmarks.md, issue 14 item 5).
+
+    python benchmarks/onnx_latency.py [--models pspnet_r18 tiny] \
+        [--sizes 180x240 360x480] [--repeats 60] [--threads 2]
+
+For each student (random weights: latency does not depend on them) and
+input size: export it (tools/export_student.py's export, then
+:func:`mmseg_temporal.apis.export_onnx`, static shape, parity checked), then
+time the same normalised input through both, alternating which goes first
+each round, so both see the same machine state. Prints mean, p50 and p99 ms
+per backend, the ratio of the medians and the spread (p10-p90) of the
+per-round ratios, and one RESULT line.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.apis import export_onnx, export_student, init_student
+from mmseg_temporal.apis.export import student_model_config
+from mmseg_temporal.apis.onnx_export import LogitsAtInputSize
+from mmseg_temporal.apis.summary import stage_stats
+
+from _common import emit_result, machine_line
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+STUDENTS = {
+    'pspnet_r18': 'configs/cityscapes/pspnet_r18_d8_baseline_cityscapes.py',
+    'mobilenetv2': 'configs/cityscapes/mobilenetv2_d8_pspnet_baseline_cityscapes.py',
+    'hrnet_w18': 'configs/cityscapes/hrnet_w18_fcn_baseline_cityscapes.py',
+    'tiny': 'configs/synthetic/pspnet_tiny_baseline_synthetic.py',
+}
+
+
+def exported(name: str, shape, tmp: str):
+    """(PyTorch module, onnxruntime session, parity row) of a student."""
+    import onnxruntime as ort
+    config = osp.join(ROOT, STUDENTS[name])
+    torch.manual_seed(0)
+    model = MODELS.build(student_model_config(Config.fromfile(config)))
+    model.init_weights()
+    ckpt = osp.join(tmp, f'{name}.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    cfg, ckpt = export_student(config, ckpt, osp.join(tmp, name))
+    onnx_file = osp.join(tmp, f'{name}_{shape[0]}x{shape[1]}.onnx')
+    report = export_onnx(cfg, ckpt, onnx_file, input_shape=shape)
+    module = LogitsAtInputSize(init_student(cfg, ckpt)).eval()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(onnx_file, opts,
+                                   providers=['CPUExecutionProvider'])
+    return module, session, report
+
+
+def interleaved(module, session, shape, repeats: int, warmup: int = 3):
+    """Milliseconds per call of each backend, alternating the order."""
+    x = torch.randn(1, 3, *shape)
+    feed = {'input': x.numpy()}
+
+    def eager():
+        with torch.no_grad():
+            module(x)
+
+    def ort_run():
+        session.run(['logits'], feed)
+
+    for _ in range(warmup):
+        eager()
+        ort_run()
+    times = dict(pytorch=[], onnxruntime=[])
+    for i in range(repeats):
+        order = [('pytorch', eager), ('onnxruntime', ort_run)]
+        for key, fn in (order if i % 2 == 0 else order[::-1]):
+            t0 = time.perf_counter()
+            fn()
+            times[key].append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--models', nargs='+', default=['pspnet_r18', 'tiny'],
+                   choices=sorted(STUDENTS))
+    p.add_argument('--sizes', nargs='+', default=['180x240', '360x480'])
+    p.add_argument('--repeats', type=int, default=60)
+    p.add_argument('--threads', type=int, default=min(2, os.cpu_count() or 1))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(machine_line(onnxruntime=__import__('onnxruntime').__version__))
+    print(f'command: python benchmarks/onnx_latency.py {" ".join(sys.argv[1:])}')
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            for size in args.sizes:
+                shape = tuple(int(s) for s in size.split('x'))
+                module, session, report = exported(name, shape, tmp)
+                times = interleaved(module, session, shape, args.repeats)
+                ratio = np.asarray(times['pytorch']) / np.asarray(
+                    times['onnxruntime'])
+                row = dict(model=name, size=size, parity=report['parity'][0],
+                           exporter=report['exporter'],
+                           **{k: stage_stats(v) for k, v in times.items()})
+                row['speedup_median'] = (row['pytorch']['median_ms']
+                                         / row['onnxruntime']['median_ms'])
+                row['speedup_p10_p90'] = [float(np.percentile(ratio, 10)),
+                                          float(np.percentile(ratio, 90))]
+                rows.append(row)
+                print_row(row)
+    emit_result(dict(rows=rows, threads=args.threads, repeats=args.repeats))
+
+
+def print_row(row) -> None:
+    def f(s):
+        return (f'{s["mean_ms"]:.1f} / {s["median_ms"]:.1f} / '
+                f'{s["p99_ms"]:.1f}')
+
+    lo, hi = row['speedup_p10_p90']
+    print(f'| {row["model"]} | {row["size"]} | {f(row["pytorch"])} | '
+          f'{f(row["onnxruntime"])} | {row["speedup_median"]:.2f}x '
+          f'({lo:.2f}-{hi:.2f}) | {row["exporter"]} | '
+          f'{row["parity"]["max_abs_logit_diff"]:.1e} |', flush=True)
+
+
+if __name__ == '__main__':
+    main()

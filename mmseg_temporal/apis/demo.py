@@ -1,0 +1,287 @@
+"""The video demo: frame source -> per-frame inferencers -> overlay video,
+TC curve and latency (the logic behind ``tools/video_demo.py``).
+
+Every model sees the frames one by one, in order (the paper's per-frame
+inference). Per model the demo keeps the latency of each call and the
+temporal consistency (TC, appendix B.3) of each pair of neighbouring frames,
+computed with a flow estimated once per pair and shared by the models. It
+writes into ``out_dir``
+
+* ``overlay.mp4``: predictions over the frames, models side by side, small
+  inputs enlarged, each panel named, the frame index, a class-colour legend;
+  codec: the first of ``codecs`` that this OpenCV writes and reads back
+  (:func:`mmseg_temporal.visualization.open_video_writer`);
+* ``tc_curve.png``: TC of each pair (t, t+1) over t, one line per model;
+* ``latency.json``: the summary :func:`run_video_demo` returns.
+"""
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..evaluation.functional import tc_aggregate, tc_intersect_union
+from ..utils.atomic import atomic_write_bytes
+from ..visualization import (
+    DEFAULT_CODECS,
+    VideoWriterThread,
+    draw_frame_index,
+    draw_name,
+    legend_strip,
+    overlay_prediction,
+    plot_tc_curve,
+    side_by_side,
+    upscale_to,
+)
+from .frame_source import FrameSource
+from .inferencer import VideoInferencer
+from .summary import finite_or_none, latency_stats
+
+__all__ = ['run_video_demo', 'DemoCanvas', 'PairConsistency',
+           'build_inferencers', 'DEFAULT_FLOW']
+
+DEFAULT_FLOW = dict(type='DISFlow')
+ModelSpec = Union[str, Tuple[str, Optional[str]]]
+
+
+def _unique_names(names: Sequence[str]) -> List[str]:
+    out, seen = [], {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f'{n}_{seen[n]}')
+    return out
+
+
+def build_inferencers(models: Sequence[ModelSpec],
+                      names: Optional[Sequence[str]] = None,
+                      backend: Optional[str] = None, device: str = 'cpu',
+                      smooth: float = 0.) -> List[VideoInferencer]:
+    """One :class:`VideoInferencer` per model: ``(config, checkpoint)`` for
+    PyTorch, an ``.onnx`` path (or ``(onnx, None)``) for onnxruntime. Every
+    file is checked before any model is built; names default to the export
+    folder's (:func:`mmseg_temporal.apis.frame_models.default_model_name`)
+    and are made unique."""
+    from .frame_models import _check_file, default_model_name
+    if not models:
+        raise ValueError('at least one model is needed')
+    specs = [(m, None) if isinstance(m, (str, os.PathLike)) else tuple(m)
+             for m in models]
+    if names is not None and len(names) != len(specs):
+        raise ValueError(f'{len(names)} names given for {len(specs)} models')
+    for model, weights in specs:
+        what = 'ONNX model' if str(model).endswith('.onnx') else 'config file'
+        _check_file(model, what)
+        if weights is not None:
+            _check_file(weights, 'checkpoint file')
+    names = _unique_names(list(names) if names is not None else
+                          [default_model_name(m) for m, _ in specs])
+    return [VideoInferencer(m, w, backend, device, smooth, name=n)
+            for (m, w), n in zip(specs, names)]
+
+
+class DemoCanvas:
+    """Composes one video frame: every model's overlay, enlarged to at least
+    ``min_height`` rows (integer factor), named, side by side, the frame
+    index top right and the class legend (of the first model) below."""
+
+    def __init__(self, inferencers: Sequence[VideoInferencer],
+                 alpha: float = 0.5, min_height: int = 360,
+                 total: Optional[int] = None) -> None:
+        self.inferencers, self.alpha = list(inferencers), alpha
+        self.min_height, self.total = min_height, total
+        first = self.inferencers[0]
+        same = all(i.num_classes == first.num_classes
+                   for i in self.inferencers)
+        self.palettes = [first.palette if same else i.palette
+                         for i in self.inferencers]
+        self.class_names, self.legend_palette = first.class_names, \
+            first.palette
+        self._legend = None
+
+    def __call__(self, frame: np.ndarray, labels: Sequence[np.ndarray],
+                 index: int) -> np.ndarray:
+        panels = []
+        for inf, label, pal in zip(self.inferencers, labels, self.palettes):
+            panel = upscale_to(overlay_prediction(frame, label, pal,
+                                                  self.alpha), self.min_height)
+            panels.append(draw_name(panel, inf.name))
+        canvas = draw_frame_index(side_by_side(panels, gap=4), index,
+                                  self.total)
+        if self._legend is None or self._legend.shape[1] != canvas.shape[1]:
+            self._legend = legend_strip(self.class_names, self.legend_palette,
+                                        canvas.shape[1], canvas.shape[0])
+        canvas = np.concatenate([canvas, self._legend], axis=0)
+        h, w = canvas.shape[:2]  # even sizes: every codec takes them
+        return np.pad(canvas, ((0, h % 2), (0, w % 2), (0, 0)), mode='edge')
+
+
+class PairConsistency:
+    """TC of neighbouring frames per model, with one flow per pair.
+
+    Args:
+        names: the models.
+        num_classes: per model, K (the class set of its mTC is all K).
+        flow: config of a registered flow estimator (``mmseg.registry``
+            MODELS, e.g. ``dict(type='DISFlow')``).
+        device: where the estimator runs.
+    """
+
+    def __init__(self, names: Sequence[str], num_classes: Sequence[int],
+                 flow: Optional[dict], device: str = 'cpu') -> None:
+        from mmseg.registry import MODELS
+
+        import mmseg_temporal.models  # noqa: F401  (registers estimators)
+        self.flow_cfg = dict(flow or DEFAULT_FLOW)
+        self.estimator = MODELS.build(dict(self.flow_cfg)).to(device).eval()
+        self.names, self.num_classes = list(names), list(num_classes)
+        self.device = device
+        self.pairs: Dict[str, list] = {n: [] for n in self.names}
+        self._prev = None
+
+    def update(self, frame: np.ndarray, labels: Sequence[np.ndarray]) -> None:
+        """Adds frame t+1 (BGR) and the models' labels of it."""
+        from ..flow_sources import flow_of_images
+        if self._prev is not None:
+            prev_frame, prev_labels = self._prev
+            flow = flow_of_images(self.estimator, prev_frame[..., ::-1],
+                                  frame[..., ::-1], self.device)
+            for n, k, a, b in zip(self.names, self.num_classes, prev_labels,
+                                  labels):
+                self.pairs[n].append(tc_intersect_union(a, b, flow, k, 255))
+        self._prev = (frame, list(labels))
+
+    def results(self) -> Dict[str, Dict]:
+        """Per model: ``mTC`` (I and U of every pair summed per class, mean
+        over all K classes, a class never seen scoring 0), ``mean_pair_TC``
+        (mean of the curve) and ``curve`` (TC of each pair, percent)."""
+        out = {}
+        for n, k in zip(self.names, self.num_classes):
+            agg = tc_aggregate([self.pairs[n]], classes=range(k))
+            curve = agg['per_pair'][0]
+            finite = curve[np.isfinite(curve)]
+            out[n] = dict(mTC=finite_or_none(agg['mTC']),
+                          mean_pair_TC=finite_or_none(finite.mean())
+                          if finite.size else None, curve=curve)
+        return out
+
+
+def _run_frames(frames, inferencers, canvas, tc, writer, warmup, bar
+                ) -> Tuple[int, float, Dict[str, list]]:
+    """The loop: returns frames done, wall seconds and per-model timings."""
+    times = {i.name: [] for i in inferencers}
+    n, t_start = 0, None
+    for inf in inferencers:
+        inf.reset()
+    for index, frame in enumerate(frames):
+        if index == 0:
+            for inf in inferencers:
+                for _ in range(warmup):
+                    inf.model.logits(frame)
+            t_start = time.perf_counter()
+        preds = [inf.predict(frame, index) for inf in inferencers]
+        for inf, p in zip(inferencers, preds):
+            times[inf.name].append(p.timing)
+        labels = [p.label for p in preds]
+        if tc is not None:
+            tc.update(frame, labels)
+        writer.write(canvas(frame, labels, index))
+        n += 1
+        bar.update(1)
+    return n, (time.perf_counter() - t_start) if n else 0., times
+
+
+def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
+                   out_dir: str, names: Optional[Sequence[str]] = None,
+                   device: str = 'cpu', max_frames: Optional[int] = None,
+                   flow: Optional[dict] = None, fps: float = 10.,
+                   alpha: float = 0.5, warmup: int = 2, progress: bool = True,
+                   pattern: Optional[str] = None,
+                   backend: Optional[str] = None, smooth: float = 0.,
+                   min_height: int = 360,
+                   codecs: Sequence[str] = DEFAULT_CODECS,
+                   tc: bool = True, kind: Optional[str] = None) -> Dict:
+    """Runs one or more models frame by frame over a video, camera or
+    stream and writes the outputs of the module docstring.
+
+    Args:
+        source: video file, folder of frames, camera index or stream URL.
+        models: ``(config, checkpoint)`` pairs or ``.onnx`` files.
+        out_dir: output folder (created).
+        names: one name per model (default: from the export folders).
+        device, backend, smooth: as for :class:`VideoInferencer`.
+        max_frames: use at most this many frames (needed for a camera).
+        flow: flow estimator config for TC (default ``DISFlow``).
+        fps: frame rate of the video for a folder input.
+        alpha: opacity of the predictions in the overlay.
+        warmup: untimed model calls on the first frame.
+        progress: a tqdm bar.
+        pattern, kind: as for :class:`FrameSource`.
+        min_height: panels are enlarged to at least this many rows.
+        codecs: video codec preference.
+        tc: compute TC and draw its curve (``False``: no flow estimation).
+
+    Returns:
+        dict: ``source``, ``device``, ``backend``, ``smooth``, ``flow``,
+        ``num_frames``, ``codec``, ``end_to_end_fps``, ``outputs`` and
+        ``models`` (per name: files, ``latency`` per stage, ``model_fps``,
+        ``mTC``, ``mean_pair_TC``, ``tc_curve``); undefined values ``None``.
+    """
+    from tqdm import tqdm
+    frames = FrameSource(source, max_frames=max_frames, fps=fps,
+                         pattern=pattern, kind=kind)
+    infs = build_inferencers(models, names, backend, device, smooth)
+    pair_tc = PairConsistency([i.name for i in infs],
+                              [i.num_classes for i in infs], flow,
+                              device) if tc else None
+    files = dict(video=osp.join(out_dir, 'overlay.mp4'),
+                 tc_curve=osp.join(out_dir, 'tc_curve.png') if tc else None,
+                 latency=osp.join(out_dir, 'latency.json'))
+    canvas = DemoCanvas(infs, alpha, min_height, len(frames) or None)
+    bar = tqdm(total=len(frames) or None, unit='frame', disable=not progress,
+               desc='video demo')
+    writer = VideoWriterThread(files['video'], frames.fps, codecs)
+    try:
+        n, wall, times = _run_frames(frames, infs, canvas, pair_tc, writer,
+                                     warmup, bar)
+    finally:
+        bar.close()
+        writer.close()
+    tcs = pair_tc.results() if tc else {}
+    summary = _summary(frames, infs, times, tcs, n, wall, writer.codec,
+                       files, dict(device=str(device), smooth=smooth,
+                                   warmup_calls=warmup,
+                                   flow=pair_tc.flow_cfg if tc else None))
+    if tc:
+        plot_tc_curve({k: v['curve'] for k, v in tcs.items()},
+                      files['tc_curve'],
+                      means={k: v['mTC'] for k, v in tcs.items()},
+                      title=f'TC between neighbouring frames: {frames.path} '
+                            f'(flow {pair_tc.flow_cfg["type"]})')
+    atomic_write_bytes(files['latency'],
+                       json.dumps(summary, indent=2).encode('utf-8'))
+    return summary
+
+
+def _summary(frames, infs, times, tcs, n, wall, codec, files, run) -> Dict:
+    models = {}
+    for inf in infs:
+        lat = latency_stats(times[inf.name])
+        m = tcs.get(inf.name, {})
+        models[inf.name] = dict(
+            model=osp.abspath(inf.model.config), backend=inf.backend,
+            checkpoint=None if inf.backend == 'onnxruntime' else
+            osp.abspath(inf.model.checkpoint),
+            latency=lat['model'], stages=lat, model_fps=finite_or_none(
+                1e3 / lat['model']['mean_ms']) if n else None,
+            mTC=m.get('mTC'), mean_pair_TC=m.get('mean_pair_TC'),
+            tc_curve=[finite_or_none(v) for v in m.get('curve', [])])
+    src = frames.path if frames.is_live else osp.abspath(frames.path)
+    return dict(source=src, backend=infs[0].backend, num_frames=n,
+                codec=codec, end_to_end_fps=finite_or_none(n / wall)
+                if wall > 0 else None, **run,
+                tc_definition='mTC: per-class I/U of warped neighbouring '
+                'predictions summed over all pairs, mean over all classes '
+                '(a class never seen scores 0); flow estimated between '
+                'the frames', outputs=files, models=models)

@@ -1,0 +1,249 @@
+"""One segmentation model run on one frame at a time, in PyTorch or in
+onnxruntime, behind one interface (what :class:`VideoInferencer` drives).
+
+Both give the logits ``(K, H, W)`` float32 at the frame's size, preprocessed
+by MMSeg's own test pipeline (``LoadImageFromNDArray`` in place of the file
+loader, ``LoadAnnotations`` dropped; the resize of the model's config):
+
+* :class:`PytorchFrameModel`: a plain MMSeg model (an exported student or
+  any ``EncoderDecoder`` config; a ``TemporalDistillSegmentor`` training
+  config gives its student), built by :func:`mmseg.apis.init_model`, run by
+  ``model.test_step`` (MMSeg's data preprocessor, forward, resize back);
+* :class:`OnnxFrameModel`: an ``.onnx`` written by
+  :func:`mmseg_temporal.apis.export_onnx`; normalisation, input size, test
+  pipeline and classes come from its metadata; the logits are resized back
+  with the same bilinear resize MMSeg uses.
+"""
+import os
+import os.path as osp
+import time
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..visualization import palette_from_meta
+
+__all__ = ['PytorchFrameModel', 'OnnxFrameModel', 'build_frame_model',
+           'BACKENDS', 'test_pipeline_of_arrays']
+
+BACKENDS = ('pytorch', 'onnxruntime')
+
+
+def _check_file(path, what: str) -> str:
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    return path
+
+
+def test_pipeline_of_arrays(pipeline, source: str):
+    """MMSeg's test pipeline composed for BGR arrays: the image loader
+    replaced by ``LoadImageFromNDArray``, ``LoadAnnotations`` dropped."""
+    from mmengine.dataset import Compose
+    from mmengine.registry import init_default_scope
+    steps = [dict(p) for p in pipeline or []
+             if p.get('type') != 'LoadAnnotations']
+    if not steps or 'LoadImage' not in str(steps[0].get('type')):
+        raise ValueError(f'{source}: the test pipeline must start with an '
+                         f'image loader, got {steps[:1]}')
+    steps[0] = dict(type='LoadImageFromNDArray')
+    init_default_scope('mmseg')
+    return Compose(steps)
+
+
+def _tuples(value):
+    """JSON's lists back to the tuples configs hold (``scale=(w, h)``)."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+class _FrameModel:
+    """Shared parts: name, classes, palette, ``__call__``."""
+
+    name: str
+    num_classes: int
+    dataset_meta: Optional[dict]
+
+    def _finish_init(self, name: Optional[str], source: str) -> None:
+        self.name = name or default_model_name(source)
+        if self.num_classes < 1:
+            raise ValueError(f'{source}: cannot tell the number of classes')
+        self.palette = palette_from_meta(self.dataset_meta, self.num_classes)
+        names = list((self.dataset_meta or {}).get('classes') or [])
+        self.class_names = names[:self.num_classes] if \
+            len(names) >= self.num_classes else \
+            [f'class {i}' for i in range(self.num_classes)]
+
+    def logits(self, frame: np.ndarray) -> Tuple[torch.Tensor, Dict]:
+        """``(K, H, W)`` float32 logits of a BGR frame at its size, and
+        ``{'prep_ms', 'model_ms'}``."""
+        raise NotImplementedError
+
+    def __call__(self, frame: np.ndarray) -> Tuple[np.ndarray, float]:
+        """``(label (H, W) int64, seconds)`` of one BGR frame (the seconds
+        of the model call, preprocessing excluded)."""
+        logits, timing = self.logits(frame)
+        return logits.argmax(0).cpu().numpy(), timing['model_ms'] / 1e3
+
+
+def default_model_name(path: str) -> str:
+    """A model's name from its file: the file name without extension, or,
+    for the generic names export tools write (``student``, ``model``,
+    ``end2end``), the name of the folder holding it."""
+    stem = osp.splitext(osp.basename(os.fspath(path)))[0]
+    if stem in ('student', 'model', 'end2end'):
+        parent = osp.basename(osp.dirname(osp.abspath(path)))
+        return parent or stem
+    return stem
+
+
+class PytorchFrameModel(_FrameModel):
+    """A plain MMSeg model (config + checkpoint) on one frame at a time.
+
+    Args:
+        config: config file (plain, exported or training config).
+        checkpoint: its checkpoint (read by
+            :func:`mmseg_temporal.utils.checkpoint.load_student_weights`).
+        device: torch device, e.g. ``'cpu'``, ``'cuda:0'``.
+        name: label in the outputs (default :func:`default_model_name`).
+    """
+
+    backend = 'pytorch'
+
+    def __init__(self, config: str, checkpoint: str, device: str = 'cpu',
+                 name: Optional[str] = None) -> None:
+        from mmengine.config import Config
+
+        from .export import init_student
+        self.config = _check_file(config, 'config file')
+        self.checkpoint = _check_file(checkpoint, 'checkpoint file')
+        self.device = str(device)
+        cfg = Config.fromfile(self.config)
+        pipeline = cfg.get('test_pipeline') or (
+            (cfg.get('test_dataloader') or {}).get('dataset') or {}).get(
+                'pipeline')
+        if not pipeline:
+            raise ValueError(f'{self.config}: the config has no test_pipeline')
+        self.pipeline = test_pipeline_of_arrays(pipeline, self.config)
+        self.model = init_student(cfg, self.checkpoint, self.device)
+        self.dataset_meta = self.model.dataset_meta
+        self.num_classes = int(self.model.decode_head.num_classes)
+        self._finish_init(name, self.config)
+
+    def _sync(self) -> None:
+        if self.device.startswith('cuda'):
+            torch.cuda.synchronize(self.device)
+
+    def logits(self, frame: np.ndarray) -> Tuple[torch.Tensor, Dict]:
+        t0 = time.perf_counter()
+        data = self.pipeline(dict(img=frame))
+        batch = dict(inputs=[data['inputs']],
+                     data_samples=[data['data_samples']])
+        with torch.no_grad():
+            self._sync()
+            t1 = time.perf_counter()
+            result = self.model.test_step(batch)[0]
+            self._sync()
+        t2 = time.perf_counter()
+        return result.seg_logits.data.float(), dict(
+            prep_ms=(t1 - t0) * 1e3, model_ms=(t2 - t1) * 1e3)
+
+
+class OnnxFrameModel(_FrameModel):
+    """An ``.onnx`` from :func:`mmseg_temporal.apis.export_onnx` in
+    onnxruntime, one frame at a time.
+
+    Args:
+        onnx_file: the model.
+        device: ``'cpu'``, or ``'cuda[:i]'`` when onnxruntime has the CUDA
+            execution provider (else CPU, with a warning).
+        name: label in the outputs (default :func:`default_model_name`).
+        num_threads: onnxruntime intra-op threads (default: its own).
+    """
+
+    backend = 'onnxruntime'
+
+    def __init__(self, onnx_file: str, device: str = 'cpu',
+                 name: Optional[str] = None,
+                 num_threads: Optional[int] = None) -> None:
+        import onnxruntime as ort
+
+        from .onnx_export import read_onnx_metadata
+        self.config = self.checkpoint = _check_file(onnx_file, 'ONNX model')
+        meta = read_onnx_metadata(onnx_file)
+        self.meta, self.device = meta, 'cpu'
+        opts = ort.SessionOptions()
+        if num_threads:
+            opts.intra_op_num_threads = int(num_threads)
+        providers = ['CPUExecutionProvider']
+        if str(device).startswith('cuda') and \
+                'CUDAExecutionProvider' in ort.get_available_providers():
+            providers.insert(0, 'CUDAExecutionProvider')
+        self.session = ort.InferenceSession(onnx_file, opts,
+                                            providers=providers)
+        self.mean = np.asarray(meta['mean'], np.float32).reshape(3, 1, 1)
+        self.std = np.asarray(meta['std'], np.float32).reshape(3, 1, 1)
+        self.fixed_shape = None if meta.get('dynamic') else tuple(
+            meta['input_shape'])
+        self.pipeline = test_pipeline_of_arrays(
+            _tuples(meta.get('test_pipeline')), onnx_file)
+        self.num_classes = int(meta['num_classes'])
+        self.dataset_meta = dict(classes=meta.get('classes') or None,
+                                 palette=meta.get('palette') or None)
+        self._finish_init(name, onnx_file)
+
+    def _input(self, frame: np.ndarray) -> np.ndarray:
+        """The normalised ``(1, 3, h, w)`` float32 input of a BGR frame."""
+        img = self.pipeline(dict(img=frame))['inputs'].numpy()  # 3HW BGR
+        if self.meta.get('bgr_to_rgb'):
+            img = img[::-1]
+        if self.fixed_shape and img.shape[1:] != self.fixed_shape:
+            import cv2
+            h, w = self.fixed_shape
+            img = cv2.resize(np.ascontiguousarray(img.transpose(1, 2, 0)),
+                             (w, h), interpolation=cv2.INTER_LINEAR
+                             ).transpose(2, 0, 1)
+        img = (img.astype(np.float32) - self.mean) / self.std
+        return np.ascontiguousarray(img[None])
+
+    def logits(self, frame: np.ndarray) -> Tuple[torch.Tensor, Dict]:
+        t0 = time.perf_counter()
+        x = self._input(frame)
+        t1 = time.perf_counter()
+        out = self.session.run(['logits'], {'input': x})[0]
+        t2 = time.perf_counter()
+        logits = torch.from_numpy(out)
+        if tuple(logits.shape[2:]) != frame.shape[:2]:
+            logits = F.interpolate(logits, size=frame.shape[:2],
+                                   mode='bilinear',
+                                   align_corners=bool(
+                                       self.meta.get('align_corners')))
+        return logits[0], dict(prep_ms=(t1 - t0) * 1e3,
+                               model_ms=(t2 - t1) * 1e3)
+
+
+def build_frame_model(model: str, weights: Optional[str] = None,
+                      backend: Optional[str] = None, device: str = 'cpu',
+                      name: Optional[str] = None) -> _FrameModel:
+    """A :class:`PytorchFrameModel` (``model`` a config, ``weights`` its
+    checkpoint) or an :class:`OnnxFrameModel` (``model`` an ``.onnx``);
+    ``backend=None`` picks onnxruntime for a ``.onnx`` file."""
+    backend = backend or ('onnxruntime' if str(model).endswith('.onnx')
+                          else 'pytorch')
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got '
+                         f'{backend!r}')
+    if backend == 'onnxruntime':
+        if weights is not None:
+            raise ValueError(f'the onnxruntime backend takes one .onnx file; '
+                             f'got weights {weights!r} as well')
+        return OnnxFrameModel(model, device, name)
+    if weights is None:
+        raise ValueError(f'the pytorch backend needs a checkpoint for '
+                         f'config {model}')
+    return PytorchFrameModel(model, weights, device, name)

@@ -1,0 +1,193 @@
+"""A streaming per-frame video inferencer, in the shape of MMSeg's
+``MMSegInferencer``, with the smoothing users reach for against flicker.
+
+:class:`VideoInferencer` reads frames from any :class:`FrameSource` input
+(video file, folder of frames, camera index, stream URL), runs one model
+(PyTorch or onnxruntime, :mod:`.frame_models`) on each frame in order and
+yields one :class:`FramePrediction` per frame, with its timing. It keeps no
+per-frame history: memory stays flat on an endless stream (the EMA keeps one
+``(K, H, W)`` tensor).
+
+EMA smoothing (``smooth=alpha``) is what MMSeg users hand-roll instead of a
+temporally consistent model (mmsegmentation issues #3435, #2819): the
+smoothed logits ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t`` (``s_0 =
+z_0``), and the label is ``argmax s_t``. ``alpha = 0`` is no smoothing; it
+trades flicker for lag on moving objects.
+"""
+import time
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Iterator, Optional, Union
+
+import numpy as np
+import torch
+
+from .frame_models import build_frame_model
+from .frame_source import FrameSource
+
+__all__ = ['VideoInferencer', 'FramePrediction', 'EMASmoother',
+           'ema_smooth_logits']
+
+Array = Union[np.ndarray, torch.Tensor]
+
+
+class EMASmoother:
+    """Exponential moving average of logits over time (see the module
+    docstring): ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t``.
+
+    Args:
+        alpha: weight of the past, in ``[0, 1)``; 0 returns ``z_t``.
+    """
+
+    def __init__(self, alpha: float) -> None:
+        alpha = float(alpha)
+        if not 0. <= alpha < 1.:
+            raise ValueError(f'smoothing alpha must be in [0, 1), got {alpha}')
+        self.alpha = alpha
+        self.state: Optional[Array] = None
+
+    def reset(self) -> None:
+        """Forget the past (a new video)."""
+        self.state = None
+
+    def __call__(self, logits: Array) -> Array:
+        """The smoothed logits of the next frame (same type and shape)."""
+        if self.state is not None and self.state.shape != logits.shape:
+            raise ValueError(f'logits of shape {tuple(logits.shape)} after '
+                             f'{tuple(self.state.shape)}: call reset() '
+                             'between videos')
+        if self.state is None or self.alpha == 0.:
+            self.state = logits
+        else:
+            self.state = self.alpha * self.state + (1. - self.alpha) * logits
+        return self.state
+
+
+def ema_smooth_logits(logits: Union[Array, Iterable[Array]],
+                      alpha: float) -> Array:
+    """EMA-smoothed logits of one video (a pure function over
+    :class:`EMASmoother`).
+
+    Args:
+        logits: ``(T, K, H, W)`` (any trailing shape) array or tensor, or a
+            sequence of ``T`` per-frame ``(K, H, W)`` ones, in time order.
+        alpha: weight of the past, in ``[0, 1)``.
+
+    Returns:
+        ``(T, ...)`` smoothed logits, a tensor for tensor input, else a
+        float NumPy array. ``argmax`` over axis 1 gives the labels.
+    """
+    smoother = EMASmoother(alpha)
+    frames = list(logits)
+    if not frames:
+        raise ValueError('ema_smooth_logits needs at least one frame')
+    if isinstance(frames[0], torch.Tensor):
+        return torch.stack([smoother(z.float()).clone() for z in frames])
+    return np.stack([np.array(smoother(np.asarray(z, np.float64)))
+                     for z in frames])
+
+
+@dataclass
+class FramePrediction:
+    """One frame's result.
+
+    Attributes:
+        index: frame index in the input (0-based).
+        frame: the ``(H, W, 3)`` uint8 BGR frame.
+        label: ``(H, W)`` int64 predicted class map (after smoothing).
+        logits: ``(K, H, W)`` float32 (smoothed) logits, when asked for.
+        timing: milliseconds: ``read`` (the frame source), ``prep``
+            (pipeline), ``model`` (the model call), ``post`` (smoothing and
+            argmax), ``total`` (prep + model + post).
+    """
+
+    index: int
+    frame: np.ndarray
+    label: np.ndarray
+    logits: Optional[np.ndarray] = None
+    timing: Dict[str, float] = field(default_factory=dict)
+
+
+class VideoInferencer:
+    """Per-frame segmentation of a video, camera or stream.
+
+    Args:
+        model: a config file (``backend='pytorch'``) or an ``.onnx`` file
+            (``'onnxruntime'``).
+        weights: the checkpoint of a config (PyTorch only).
+        backend: ``'pytorch'``, ``'onnxruntime'`` or ``None`` (from the file
+            extension).
+        device: ``'cpu'``, ``'cuda:0'``, ...
+        smooth: EMA weight of the past logits, in ``[0, 1)``; 0: off.
+        name: label of the model in outputs.
+
+    Example::
+
+        >>> inferencer = VideoInferencer('export/student.py',
+        ...                              'export/student.pth', smooth=0.5)
+        >>> for pred in inferencer('clip.mp4', max_frames=100):
+        ...     print(pred.index, pred.timing['model'], pred.label.shape)
+    """
+
+    def __init__(self, model: str, weights: Optional[str] = None,
+                 backend: Optional[str] = None, device: str = 'cpu',
+                 smooth: float = 0., name: Optional[str] = None) -> None:
+        self.smoother = EMASmoother(smooth)
+        self.model = build_frame_model(model, weights, backend, device, name)
+        self.backend, self.device = self.model.backend, device
+
+    name = property(lambda self: self.model.name)
+    num_classes = property(lambda self: self.model.num_classes)
+    palette = property(lambda self: self.model.palette)
+    class_names = property(lambda self: self.model.class_names)
+
+    def reset(self) -> None:
+        """Forget the smoothing state (call between videos)."""
+        self.smoother.reset()
+
+    def predict(self, frame: np.ndarray, index: int = 0,
+                return_logits: bool = False) -> FramePrediction:
+        """Segments the next frame of the current video (BGR uint8)."""
+        logits, timing = self.model.logits(frame)
+        t0 = time.perf_counter()
+        logits = self.smoother(logits)
+        label = logits.argmax(0).to('cpu', torch.int64).numpy()
+        timing['post_ms'] = (time.perf_counter() - t0) * 1e3
+        timing = {k[:-3]: v for k, v in timing.items()}
+        timing['total'] = timing['prep'] + timing['model'] + timing['post']
+        return FramePrediction(
+            index=index, frame=frame, label=label, timing=timing,
+            logits=logits.cpu().numpy() if return_logits else None)
+
+    def __call__(self, inputs: Union[str, int, FrameSource,
+                                     Iterable[np.ndarray]],
+                 max_frames: Optional[int] = None, warmup: int = 0,
+                 return_logits: bool = False,
+                 **source_kwargs) -> Iterator[FramePrediction]:
+        """Yields a :class:`FramePrediction` per frame, in order.
+
+        Args:
+            inputs: a :class:`FrameSource` argument (path, camera index,
+                URL), a :class:`FrameSource`, or any iterable of BGR frames.
+            max_frames: stop after this many frames.
+            warmup: untimed, unsmoothed model calls on the first frame.
+            return_logits: keep the logits in each prediction.
+            **source_kwargs: passed to :class:`FrameSource` (``fps``,
+                ``pattern``, ``kind``).
+        """
+        if isinstance(inputs, (str, int)) or hasattr(inputs, '__fspath__'):
+            inputs = FrameSource(inputs, max_frames=max_frames,
+                                 **source_kwargs)
+        self.reset()
+        frames = iter(inputs)
+        for index in range(max_frames or np.iinfo(np.int64).max):
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            if frame is None:
+                return
+            read_ms = (time.perf_counter() - t0) * 1e3
+            if index == 0:
+                for _ in range(warmup):
+                    self.model.logits(frame)
+            pred = self.predict(frame, index, return_logits)
+            pred.timing['read'] = read_ms
+            yield pred

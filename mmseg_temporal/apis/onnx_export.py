@@ -1,0 +1,260 @@
+"""ONNX export of a plain (or exported) student, checked against PyTorch in
+onnxruntime every time.
+
+The graph's input ``input`` is the normalised image ``(N, 3, H, W)`` float32
+(RGB when the model was trained with ``bgr_to_rgb``); its output ``logits``
+is ``(N, K, H, W)`` float32 at the input resolution (the decode head's
+logits resized bilinearly, as MMSeg's ``EncoderDecoder.encode_decode`` does)
+or, with ``output='labels'``, ``labels`` ``(N, H, W)`` int64 first and
+``logits`` second (``session.run(['labels'], ...)`` fetches the class ids
+alone). The normalisation, the input size, the classes, the palette and the
+test pipeline are in the model's ``metadata_props`` (:data:`META_KEYS`),
+which :class:`mmseg_temporal.apis.OnnxFrameModel` reads.
+
+Exporters (measured on torch 2.13, docs/export.md): the TorchScript
+exporter refuses PSPNet's ``adaptive_avg_pool2d`` whenever the pooled sizes
+do not divide the feature map, and dynamic shapes with it; the
+``dynamo=True`` exporter (``onnxscript``) exports those. ``exporter='auto'``
+tries TorchScript first and falls back to dynamo.
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from torch import nn
+
+from ..utils.atomic import atomic_write_bytes
+from .export import init_student
+
+__all__ = ['export_onnx', 'OnnxParityError', 'check_onnx_parity',
+           'LogitsAtInputSize', 'read_onnx_metadata', 'META_KEYS']
+
+META_KEYS = ('mean', 'std', 'bgr_to_rgb', 'input_shape', 'dynamic', 'output',
+             'num_classes', 'classes', 'palette', 'align_corners',
+             'test_pipeline', 'exporter', 'source_config',
+             'source_checkpoint')
+EXPORTERS = ('auto', 'torchscript', 'dynamo')
+
+
+class OnnxParityError(RuntimeError):
+    """onnxruntime's output differs from PyTorch's past the tolerance."""
+
+
+class LogitsAtInputSize(nn.Module):
+    """``EncoderDecoder`` inference as one tensor function: normalised image
+    -> decode-head logits resized to the input size (-> class ids)."""
+
+    def __init__(self, segmentor: nn.Module, output: str = 'logits') -> None:
+        super().__init__()
+        if output not in ('logits', 'labels'):
+            raise ValueError(f"output must be 'logits' or 'labels', got "
+                             f'{output!r}')
+        self.segmentor, self.output = segmentor, output
+        self.align_corners = bool(segmentor.decode_head.align_corners)
+
+    def forward(self, img: torch.Tensor):
+        feats = self.segmentor.extract_feat(img)
+        logits = self.segmentor.decode_head.forward(feats)
+        logits = F.interpolate(logits, size=img.shape[2:], mode='bilinear',
+                               align_corners=self.align_corners)
+        if self.output == 'labels':
+            return logits.argmax(dim=1), logits
+        return logits
+
+
+def _default_input_shape(cfg: Config) -> Tuple[int, int]:
+    """(H, W) the test pipeline resizes to (its ``Resize`` scale is W, H),
+    else the data preprocessor's ``size``."""
+    for step in cfg.get('test_pipeline') or []:
+        if step.get('type') == 'Resize' and step.get('scale'):
+            w, h = step['scale']
+            return int(h), int(w)
+    size = (cfg.model.get('data_preprocessor') or {}).get('size')
+    if size:
+        return int(size[0]), int(size[1])
+    raise ValueError('cannot tell the input size from the config (no test '
+                     'Resize scale, no data_preprocessor size): pass '
+                     'input_shape=(H, W)')
+
+
+def _metadata(cfg: Config, model: nn.Module, shape, dynamic: bool,
+              output: str, exporter: str, config: str,
+              checkpoint: str) -> Dict[str, str]:
+    pre = model.data_preprocessor
+    meta = model.dataset_meta or {}
+    num_classes = int(model.decode_head.num_classes)
+    values = dict(
+        mean=pre.mean.flatten().tolist(), std=pre.std.flatten().tolist(),
+        bgr_to_rgb=bool(getattr(pre, 'channel_conversion', False)),
+        input_shape=list(shape), dynamic=dynamic, output=output,
+        num_classes=num_classes, classes=list(meta.get('classes') or []),
+        palette=[list(map(int, c)) for c in meta.get('palette') or []],
+        align_corners=bool(model.decode_head.align_corners),
+        test_pipeline=list(cfg.get('test_pipeline') or []),
+        exporter=exporter, source_config=osp.abspath(config),
+        source_checkpoint=osp.abspath(checkpoint))
+    return {k: json.dumps(values[k]) for k in META_KEYS}
+
+
+def read_onnx_metadata(onnx_file: str) -> Dict:
+    """The :data:`META_KEYS` of an exported ``.onnx`` (JSON-decoded)."""
+    import onnx
+    model = onnx.load(onnx_file, load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    missing = [k for k in ('mean', 'std', 'num_classes', 'output')
+               if k not in props]
+    if missing:
+        raise ValueError(f'{onnx_file}: not exported by mmseg_temporal '
+                         f'(metadata_props lack {missing}); export it with '
+                         'tools/export_onnx.py')
+    return {k: json.loads(v) for k, v in props.items() if k in META_KEYS}
+
+
+def _torch_export(module: nn.Module, sample: torch.Tensor, path: str,
+                  dynamic: bool, dynamo: bool, opset: Optional[int]) -> None:
+    outputs = ['labels', 'logits'] if module.output == 'labels' else ['logits']
+    kwargs = dict(input_names=['input'], output_names=outputs)
+    if opset is not None:
+        kwargs['opset_version'] = opset
+    if dynamo:
+        if dynamic:
+            dim = torch.export.Dim
+            kwargs['dynamic_shapes'] = ({0: dim('batch', max=64),
+                                         2: dim('height', min=32, max=4096),
+                                         3: dim('width', min=32, max=4096)},)
+        torch.onnx.export(module, (sample,), path, dynamo=True,
+                          external_data=False, verbose=False, **kwargs)
+        return
+    if dynamic:
+        axes = {'input': {0: 'batch', 2: 'height', 3: 'width'},
+                'logits': {0: 'batch', 2: 'height', 3: 'width'}}
+        if 'labels' in outputs:
+            axes['labels'] = {0: 'batch', 1: 'height', 2: 'width'}
+        kwargs['dynamic_axes'] = axes
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(module, (sample,), path, dynamo=False, **kwargs)
+
+
+def _export_graph(module: nn.Module, sample: torch.Tensor, path: str,
+                  dynamic: bool, exporter: str,
+                  opset: Optional[int]) -> str:
+    """Writes the graph with the chosen exporter; returns the one used."""
+    if exporter not in EXPORTERS:
+        raise ValueError(f'exporter must be one of {EXPORTERS}, got '
+                         f'{exporter!r}')
+    if exporter != 'dynamo':
+        try:
+            _torch_export(module, sample, path, dynamic, False, opset)
+            return 'torchscript'
+        except Exception as e:  # noqa: BLE001 (any exporter failure)
+            if exporter == 'torchscript':
+                raise RuntimeError(f'TorchScript ONNX exporter failed: {e}; '
+                                   "try exporter='dynamo'") from e
+            first = (str(e).splitlines() or [''])[0][:160]
+            print(f'TorchScript exporter failed ({type(e).__name__}: {first}); '
+                  'exporting with dynamo=True')
+    _torch_export(module, sample, path, dynamic, True, opset)
+    return 'dynamo'
+
+
+def _sample(shape: Sequence[int], seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, 3, *shape, generator=g)
+
+
+def check_onnx_parity(onnx_file: str, module: nn.Module,
+                      shapes: Sequence[Sequence[int]], atol: float = 1e-4,
+                      min_agreement: float = 0.999) -> List[Dict]:
+    """Runs the ``.onnx`` in onnxruntime (CPU) and ``module`` in PyTorch on
+    a seeded random normalised image of each ``(H, W)`` in ``shapes``; prints
+    and returns, per shape, the max abs logit difference and the argmax
+    agreement. Raises :class:`OnnxParityError` past ``atol`` or below
+    ``min_agreement``."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(onnx_file,
+                                   providers=['CPUExecutionProvider'])
+    rows = []
+    for i, shape in enumerate(shapes):
+        x = _sample(shape, seed=i)
+        with torch.no_grad():
+            ref = module(x)
+        ref = (ref[1] if isinstance(ref, tuple) else ref).numpy()
+        got = session.run(['logits'], {'input': x.numpy()})[0]
+        if got.shape != ref.shape:
+            raise OnnxParityError(f'{onnx_file}: onnxruntime logits of shape '
+                                  f'{got.shape}, PyTorch {ref.shape}')
+        diff = float(np.abs(got - ref).max())
+        agree = float((got.argmax(1) == ref.argmax(1)).mean())
+        row = dict(input_shape=list(shape), max_abs_logit_diff=diff,
+                   argmax_agreement=agree)
+        print(f'parity at {shape[0]}x{shape[1]}: max abs logit diff '
+              f'{diff:.3g} (tolerance {atol:g}), argmax agreement '
+              f'{100 * agree:.3f}% (minimum {100 * min_agreement:g}%)')
+        if not (diff <= atol and agree >= min_agreement):
+            raise OnnxParityError(
+                f'{onnx_file}: onnxruntime differs from PyTorch at '
+                f'{shape[0]}x{shape[1]}: max abs logit diff {diff:.3g} '
+                f'(tolerance {atol:g}), argmax agreement {100 * agree:.3f}% '
+                f'(minimum {100 * min_agreement:g}%); the file is kept for '
+                'inspection but must not be deployed')
+        rows.append(row)
+    return rows
+
+
+def export_onnx(config: str, checkpoint: str, out_file: str,
+                input_shape: Optional[Sequence[int]] = None,
+                dynamic: bool = False, output: str = 'logits',
+                exporter: str = 'auto', opset: Optional[int] = None,
+                atol: float = 1e-4, min_agreement: float = 0.999) -> Dict:
+    """Exports the plain segmentor of ``config`` + ``checkpoint`` (an
+    exported student, a plain MMSeg model, or the student of a
+    ``TemporalDistillSegmentor`` training config) to ``out_file`` and checks
+    it against PyTorch (:func:`check_onnx_parity`; at two sizes when
+    ``dynamic``).
+
+    Args:
+        config, checkpoint: the model (see :func:`init_student`).
+        out_file: the ``.onnx`` path (written atomically).
+        input_shape: ``(H, W)`` of the export sample (and the fixed input
+            size unless ``dynamic``); default the test pipeline's resize.
+        dynamic: batch, height and width dynamic.
+        output: ``'logits'`` or ``'labels'`` (class ids first, see above).
+        exporter: ``'auto'``, ``'torchscript'`` or ``'dynamo'``.
+        opset: ONNX opset (default: the exporter's).
+        atol, min_agreement: parity tolerances.
+
+    Returns:
+        dict with ``out_file``, ``exporter``, ``input_shape``, ``dynamic``,
+        ``output`` and ``parity`` (one row per checked shape).
+    """
+    import onnx
+    cfg = Config.fromfile(config)
+    model = init_student(cfg, checkpoint, 'cpu', role='checkpoint to export')
+    shape = tuple(int(s) for s in (input_shape or _default_input_shape(cfg)))
+    if len(shape) != 2 or min(shape) < 8:
+        raise ValueError(f'input_shape must be (H, W) >= 8, got {shape}')
+    module = LogitsAtInputSize(model, output).eval()
+    folder = osp.dirname(osp.abspath(out_file))
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        graph = osp.join(tmp, 'model.onnx')
+        used = _export_graph(module, _sample(shape), graph, dynamic,
+                             exporter, opset)
+        proto = onnx.load(graph)
+        for key, value in _metadata(cfg, model, shape, dynamic, output, used,
+                                    config, checkpoint).items():
+            proto.metadata_props.add(key=key, value=value)
+        atomic_write_bytes(out_file, proto.SerializeToString())
+    shapes = [shape] + ([(shape[0] * 3 // 4 + 8, shape[1] * 5 // 4 + 8)]
+                        if dynamic else [])
+    parity = check_onnx_parity(out_file, module, shapes, atol, min_agreement)
+    return dict(out_file=out_file, exporter=used, input_shape=list(shape),
+                dynamic=dynamic, output=output, parity=parity)

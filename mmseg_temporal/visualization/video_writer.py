@@ -1,0 +1,133 @@
+"""Writing the demo video with OpenCV, in a codec browsers play where the
+installed OpenCV has one.
+
+OpenCV's pip wheels ship FFmpeg without an H.264 encoder (licensing): with
+``opencv-python-headless`` 5.0 'avc1'/'H264' do not open, 'vp09' (VP9 in
+MP4; Chrome, Firefox, Edge and Safari play it) does, and 'mp4v' (MPEG-4
+part 2; most browsers do not play it) always does. :func:`open_video_writer`
+takes the first codec of its list whose probe video writes *and reads back*.
+Frames are encoded on a background thread (OpenCV releases the GIL), so the
+encoder overlaps with the next frame's inference.
+"""
+import os
+import os.path as osp
+import queue
+import tempfile
+import threading
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+__all__ = ['open_video_writer', 'VideoWriterThread', 'DEFAULT_CODECS',
+           'BROWSER_CODECS']
+
+DEFAULT_CODECS = ('avc1', 'vp09', 'mp4v')
+BROWSER_CODECS = ('avc1', 'H264', 'vp09', 'VP90')
+_PROBED = {}
+
+
+def _codec_works(codec: str, ext: str) -> bool:
+    """Writes two 64x64 frames with ``codec`` and reads one back."""
+    if (codec, ext) in _PROBED:
+        return _PROBED[codec, ext]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'probe' + ext)
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), 10.,
+                                 (64, 64))
+        ok = writer.isOpened()
+        if ok:
+            for v in (0, 128):
+                writer.write(np.full((64, 64, 3), v, np.uint8))
+        writer.release()
+        cap = cv2.VideoCapture(path)
+        ok = ok and cap.isOpened() and cap.read()[0]
+        cap.release()
+    _PROBED[codec, ext] = bool(ok)
+    return bool(ok)
+
+
+def open_video_writer(path: str, fps: float, size: Tuple[int, int],
+                      codecs: Sequence[str] = DEFAULT_CODECS
+                      ) -> Tuple['cv2.VideoWriter', str]:
+    """An opened ``cv2.VideoWriter`` for ``size = (W, H)`` and the codec
+    (FourCC) it uses: the first of ``codecs`` that works here.
+
+    Raises:
+        RuntimeError: naming ``path`` and the codecs tried, when none works.
+    """
+    ext = osp.splitext(path)[1] or '.mp4'
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    for codec in codecs:
+        if not _codec_works(codec, ext):
+            continue
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec),
+                                 float(fps), tuple(int(s) for s in size))
+        if writer.isOpened():
+            return writer, codec
+        writer.release()
+    raise RuntimeError(f'cannot write video {path}: none of the codecs '
+                       f'{list(codecs)} works with this OpenCV '
+                       f'({cv2.__version__})')
+
+
+class VideoWriterThread:
+    """Frames go through a bounded queue to a thread that encodes them.
+
+    Args:
+        path, fps: as for :func:`open_video_writer`.
+        codecs: codec preference.
+        max_queue: frames waiting at most (the producer blocks beyond).
+    """
+
+    def __init__(self, path: str, fps: float,
+                 codecs: Sequence[str] = DEFAULT_CODECS,
+                 max_queue: int = 8) -> None:
+        self.path, self.fps, self.codecs = path, fps, codecs
+        self.codec: Optional[str] = None
+        self.frames_written = 0
+        self._queue: 'queue.Queue' = queue.Queue(maxsize=max_queue)
+        self._thread: Optional[threading.Thread] = None
+        self._error: Optional[BaseException] = None
+
+    def _run(self, writer) -> None:
+        try:
+            while True:
+                frame = self._queue.get()
+                if frame is None:
+                    return
+                writer.write(frame)
+                self.frames_written += 1
+        except BaseException as e:  # noqa: BLE001 (re-raised in write)
+            self._error = e
+        finally:
+            writer.release()
+
+    def write(self, frame: np.ndarray) -> None:
+        """Queues one BGR frame (all frames of one size; even sizes suit
+        every codec)."""
+        if self._error is not None:
+            raise RuntimeError(f'writing {self.path} failed') from self._error
+        if self._thread is None:
+            h, w = frame.shape[:2]
+            writer, self.codec = open_video_writer(self.path, self.fps,
+                                                   (w, h), self.codecs)
+            self._thread = threading.Thread(target=self._run, args=(writer,),
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(frame)
+
+    def close(self) -> None:
+        """Waits for the queued frames to be written and closes the file."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise RuntimeError(f'writing {self.path} failed') from self._error
+
+    def __enter__(self) -> 'VideoWriterThread':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
