@@ -31,8 +31,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_temporal.datasets.synthetic_video import (SyntheticVideoGenerator,
-                                                     synthetic_flow_between)
+from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
 from mmseg_temporal.models.flow import DISFlow
 
 VIDEOS, FRAMES = (0, 1, 2), 7

@@ -23,9 +23,13 @@ import torch
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.flow_sources import (FlowCache, FlowCacheError,
-                                         PrecomputedFlow, SyntheticExactFlow,
-                                         flow_of_images)
+from mmseg_temporal.flow_sources import (
+    FlowCache,
+    FlowCacheError,
+    PrecomputedFlow,
+    SyntheticExactFlow,
+    flow_of_images,
+)
 from mmseg_temporal.utils.image import read_rgb
 
 ROOT = Path(__file__).resolve().parents[1]

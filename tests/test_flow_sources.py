@@ -7,13 +7,19 @@ import torch
 from mmseg.registry import DATASETS, MODELS, TASK_UTILS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.flow_sources import (CallableFlowSource, EstimatorFlow,
-                                         ForwardBackwardChecked,
-                                         PrecomputedFlow, SyntheticExactFlow,
-                                         build_flow_source, flow_of_images,
-                                         read_layers, read_velocities,
-                                         synthetic_flow_between,
-                                         synthetic_frame_files)
+from mmseg_temporal.flow_sources import (
+    CallableFlowSource,
+    EstimatorFlow,
+    ForwardBackwardChecked,
+    PrecomputedFlow,
+    SyntheticExactFlow,
+    build_flow_source,
+    flow_of_images,
+    read_layers,
+    read_velocities,
+    synthetic_flow_between,
+    synthetic_frame_files,
+)
 from mmseg_temporal.utils.flow_ops import forward_backward_valid
 from mmseg_temporal.utils.image import read_rgb
 

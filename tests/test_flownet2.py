@@ -14,9 +14,12 @@ import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from mmseg_temporal.models.flow import (CheckpointMismatchError, FlowNet2,
-                                        load_flownet2_state_dict,
-                                        read_state_dict)
+from mmseg_temporal.models.flow import (
+    CheckpointMismatchError,
+    FlowNet2,
+    load_flownet2_state_dict,
+    read_state_dict,
+)
 
 REF_DIR = (Path(__file__).resolve().parents[1].parent / 'shared' / 'data' /
            'flownet2_reference')

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from mmseg_temporal.datasets.synthetic_video import (
-    SyntheticVideoGenerator, synthetic_flow_between, synthetic_paths,
-    write_synthetic_split)
+    SyntheticVideoGenerator,
+    synthetic_flow_between,
+    synthetic_paths,
+    write_synthetic_split,
+)
 
 
 def test_deterministic_from_seed():

@@ -6,9 +6,9 @@ import random
 import cv2
 import numpy as np
 import pytest
+from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
-from mmseg.registry import DATASETS
 
 
 def synthetic(root, **kw):
@@ -28,11 +28,11 @@ def test_synthetic_triplets_random_policy(synthetic_root):
     seen = set()
     for _ in range(60):
         info = ds.draw_frames(ds.get_data_info(0))
-        f, l, b = info['frame_ids']
-        assert info['label_index'] == 1 and l == 4
-        assert 1 <= l - f <= 3 and 1 <= b - l <= 3
+        f, lab, b = info['frame_ids']
+        assert info['label_index'] == 1 and lab == 4
+        assert 1 <= lab - f <= 3 and 1 <= b - lab <= 3
         assert info['img_paths'][1] == info['img_path']
-        seen.add((l - f, b - l))
+        seen.add((lab - f, b - lab))
     assert len(seen) == 9, 'every offset pair of the ranges is drawn'
     fixed = synthetic(synthetic_root, sample_policy='fixed')
     assert fixed.draw_frames(fixed.get_data_info(0))['frame_ids'] == [3, 4, 5]
@@ -160,8 +160,8 @@ def test_camvid_raw_frame_layout(tmp_path):
     assert len(ds) == 1  # frame 0 has no raw frame before it: skipped
     for _ in range(10):
         info = ds.draw_frames(ds.get_data_info(0))
-        f, l, b = info['frame_ids']
-        assert l == 30 and 27 <= f < 30 < b <= 33
+        f, lab, b = info['frame_ids']
+        assert lab == 30 and 27 <= f < 30 < b <= 33
     seq = camvid(tmp_path, sample_mode='sequence', **kw)
     assert [seq.get_data_info(i)['frame_id'] for i in range(len(seq))] == \
         [0, 1, 2, 3, 27, 28, 29, 30, 31, 32, 33]
@@ -199,8 +199,8 @@ def test_cityscapes_triplets_inside_snippet(tmp_path):
     assert len(ds) == 2
     for _ in range(20):
         info = ds.draw_frames(ds.get_data_info(1))
-        f, l, b = info['frame_ids']
-        assert l == 49 and 30 <= f < 49 < b <= 59
+        f, lab, b = info['frame_ids']
+        assert lab == 49 and 30 <= f < 49 < b <= 59
         assert all('aachen_000001_' in p for p in info['img_paths'])
     seq = cityscapes(tmp_path, sample_mode='sequence')
     assert len(seq) == 60

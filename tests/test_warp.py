@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_temporal.datasets.synthetic_video import (SyntheticVideoGenerator,
-                                                     synthetic_flow_between)
+from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
 from mmseg_temporal.models.flow import flow_warp, occlusion_mask
 
 

@@ -2,8 +2,7 @@
 from .base_video import BaseVideoSegDataset
 from .camvid_video import CamVidVideoDataset
 from .cityscapes_video import CityscapesVideoDataset
-from .synthetic_video import (SYNTHETIC_CLASSES, SyntheticVideoGenerator,
-                              synthetic_flow_between)
+from .synthetic_video import SYNTHETIC_CLASSES, SyntheticVideoGenerator, synthetic_flow_between
 from .synthetic_video_dataset import SyntheticVideoDataset
 from .transforms import *  # noqa: F401,F403
 

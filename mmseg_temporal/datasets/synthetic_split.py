@@ -24,9 +24,12 @@ from typing import Dict, Iterator
 
 import cv2
 
-from ..flow_sources.synthetic_format import (FORMAT_VERSION, MANIFEST,
-                                             synthetic_paths,
-                                             synthetic_video_dir)
+from ..flow_sources.synthetic_format import (
+    FORMAT_VERSION,
+    MANIFEST,
+    synthetic_paths,
+    synthetic_video_dir,
+)
 from ..utils.atomic import atomic_write_bytes
 
 __all__ = ['write_synthetic_split', 'read_manifest']

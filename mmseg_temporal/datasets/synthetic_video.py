@@ -29,8 +29,12 @@ import cv2
 import numpy as np
 
 from ..flow_sources.synthetic_format import (  # noqa: F401 (re-exported)
-    read_layers, read_velocities, synthetic_flow_between,
-    synthetic_frame_files, synthetic_paths)
+    read_layers,
+    read_velocities,
+    synthetic_flow_between,
+    synthetic_frame_files,
+    synthetic_paths,
+)
 from .synthetic_split import write_synthetic_split  # noqa: F401
 
 __all__ = ['SyntheticVideoGenerator', 'SYNTHETIC_CLASSES',

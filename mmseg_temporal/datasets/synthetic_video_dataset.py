@@ -7,8 +7,7 @@ from mmseg.registry import DATASETS
 from ..flow_sources.synthetic_format import synthetic_paths
 from .base_video import BaseVideoSegDataset
 from .synthetic_split import write_synthetic_split
-from .synthetic_video import (SYNTHETIC_CLASSES, SYNTHETIC_PALETTE,
-                              SyntheticVideoGenerator)
+from .synthetic_video import SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, SyntheticVideoGenerator
 
 __all__ = ['SyntheticVideoDataset']
 

@@ -6,16 +6,19 @@ built with :func:`build_flow_source`. This package sits just above
 ``utils/``: datasets, models and evaluation use it, it imports none of them
 (estimators are built through the ``MODELS`` registry, by name).
 """
-from .base import (CallableFlowSource, FlowResult, as_flow_result,
-                   build_flow_source)
+from .base import CallableFlowSource, FlowResult, as_flow_result, build_flow_source
 from .estimator import EstimatorFlow, flow_of_images
 from .flow_cache import FlowCache, FlowCacheError
 from .forward_backward import ForwardBackwardChecked
 from .precomputed import PrecomputedFlow, image_size
 from .synthetic_exact import SyntheticExactFlow
-from .synthetic_format import (read_layers, read_velocities,
-                               synthetic_flow_between, synthetic_frame_files,
-                               synthetic_paths)
+from .synthetic_format import (
+    read_layers,
+    read_velocities,
+    synthetic_flow_between,
+    synthetic_frame_files,
+    synthetic_paths,
+)
 
 __all__ = [
     'FlowResult', 'as_flow_result', 'build_flow_source', 'CallableFlowSource',

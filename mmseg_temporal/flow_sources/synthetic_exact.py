@@ -6,8 +6,12 @@ import numpy as np
 from mmseg.registry import MODELS, TASK_UTILS
 
 from .base import FlowResult
-from .synthetic_format import (read_layers, read_velocities,
-                               synthetic_flow_between, synthetic_frame_files)
+from .synthetic_format import (
+    read_layers,
+    read_velocities,
+    synthetic_flow_between,
+    synthetic_frame_files,
+)
 
 __all__ = ['SyntheticExactFlow']
 

@@ -1,10 +1,8 @@
 """Multi-frame transforms: one geometric and one photometric draw per sample."""
+from .flow_loading import LoadFlow, LoadPrecomputedFlow, LoadSyntheticFlow, flow_cache_config
 from .formatting import PackSequenceSegInputs, PackVideoSegInputs
-from .flow_loading import (LoadFlow, LoadPrecomputedFlow, LoadSyntheticFlow,
-                           flow_cache_config)
 from .geometric import VideoRandomCrop, VideoRandomFlip, VideoResize
-from .loading import (LoadAnnotationsIfAny, LoadVideoAnnotations,
-                      LoadVideoFrames)
+from .loading import LoadAnnotationsIfAny, LoadVideoAnnotations, LoadVideoFrames
 from .photometric import VideoPhotoMetricDistortion
 
 __all__ = [

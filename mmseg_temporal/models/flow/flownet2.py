@@ -26,8 +26,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .base import BaseFlowEstimator
-from .flownet_modules import (FlowNetCSS, FlowNetFusion, FlowNetSD,
-                              link_estimators)
+from .flownet_modules import FlowNetCSS, FlowNetFusion, FlowNetSD, link_estimators
 
 __all__ = [
     'FlowNet2', 'load_flownet2_state_dict', 'read_state_dict',

@@ -24,8 +24,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...utils.flow_ops import flow_warp
-from .flownet_blocks import (CorrEncoder, FlowNetDecoder, FlowNetEncoder,
-                             FlowNetSDEncoder, TensorDict, flownet_decoder)
+from .flownet_blocks import (
+    CorrEncoder,
+    FlowNetDecoder,
+    FlowNetEncoder,
+    FlowNetSDEncoder,
+    TensorDict,
+    flownet_decoder,
+)
 
 __all__ = [
     'FlowNetC', 'FlowNetS', 'FlowNetSD', 'FlowNetFusion', 'FlowNetCSS',
