@@ -1,0 +1,284 @@
+"""Paired, multi-seed study of the temporal terms on the synthetic video.
+
+    OMP_NUM_THREADS=1 python benchmarks/paired_study.py \\
+        [--work-dir work_dirs/paired_study] [--seeds 0 1 2 3 4] \\
+        [--arms control tl_logits etc tl_logits_x10 tl_prob] \\
+        [--baseline-iters 1500] [--finetune-iters 200] [--teacher-iters 800] \\
+        [--test-videos 10] [--logs-to benchmarks/paired_study_logs]
+
+Design (issue 12, items 1, 2 and 7a):
+
+1. one single-frame baseline student (CE only, inside the
+   TemporalDistillSegmentor so its checkpoint has the arms' keys), trained
+   to convergence; its validation mIoU against iterations is the
+   convergence report;
+2. for every seed, every arm starts from that checkpoint (``load_from``)
+   and is fine-tuned for the same iterations on the same triplet pipeline
+   with the same seed (same batches), differing only in the loss terms:
+   ``control`` is TL with weight 0, the TL arms set its form and weight, and
+   ``etc`` adds SF + PF + MF from one teacher (trained once, shared);
+3. every model (and the baseline smoothed with an EMA over its logits) is
+   scored by one scorer (``study_scoring.py``) on ``--test-videos`` test
+   videos with the exact flow; ``study_report.py`` turns the saved counts
+   into the paired differences (95 % t-intervals, positive-seed counts).
+
+Resumable per step: a finished training (``iter_<N>.pth``) is not trained
+again, a killed one resumes from its last checkpoint, a scored model is
+not scored again (``--rescore`` forces it). Each run directory records the
+commit it was trained on (``provenance.json``). Logs and the results are
+copied to ``--logs-to`` after every step.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+import torch
+from mmengine.config import Config
+
+import mmseg_temporal  # noqa: F401  (registers the plugin)
+from mmseg_temporal.apis.experiment import train_unless_done
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import study_report  # noqa: E402
+import study_scoring  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SYN = osp.join(ROOT, 'configs', 'synthetic')
+NUM_CLASSES = study_scoring.NUM_CLASSES
+
+# TL forms. The segmentor multiplies every term by loss_lambda = 0.1.
+# The release's TL is 0.1 * MSE(logits): a mean over classes too, i.e.
+# TemporalLoss(compare='logits') (a sum over classes) with weight 1 / C.
+_TL_RELEASE = dict(type='TemporalLoss', compare='logits',
+                   loss_weight=1.0 / NUM_CLASSES)
+ARMS = {
+    'control': dict(tl=dict(_TL_RELEASE, loss_weight=0.0)),
+    'tl_logits': dict(tl=_TL_RELEASE),
+    'tl_logits_x10': dict(tl=dict(_TL_RELEASE,
+                                  loss_weight=10.0 / NUM_CLASSES)),
+    'tl_prob': dict(tl=dict(type='TemporalLoss', compare='prob',
+                            loss_weight=1.0)),
+    'etc': None,  # the ETC config's SF + PF + MF, its TL set to tl_logits
+}
+# --arms may also name 'teacher': train and score the teacher at that point
+# (it is otherwise trained before the first 'etc' arm).
+STEPS = list(ARMS) + ['teacher']
+ARM_LABELS = {
+    'control': 'control (TL weight 0, triplets)',
+    'tl_logits': '+TL logits (release: 0.1 x MSE)',
+    'tl_logits_x10': '+TL logits x10',
+    'tl_prob': '+TL prob (paper Eq. 1, lambda 0.1)',
+    'etc': '+ALL (SF+PF+MF+TL logits, teacher)',
+}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'],
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def study_cfg(name: str, work_dir: str, args, seed: int, iters: int,
+              val_every: int) -> Config:
+    """A synthetic config set to the study's data, schedule and seed."""
+    cfg = Config.fromfile(osp.join(SYN, name))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    sizes = dict(train_dataloader=args.train_videos,
+                 val_dataloader=args.val_videos,
+                 test_dataloader=args.test_videos)
+    for key, n in sizes.items():
+        loader = cfg[key]
+        loader.dataset.data_root = args.data_root
+        loader.dataset.num_videos = n
+        workers = args.workers if key == 'train_dataloader' else 0
+        loader.num_workers = workers
+        loader.persistent_workers = workers > 0
+    # validation on every second frame of the val videos
+    cfg.val_dataloader.dataset.update(label_start=0, label_interval=2)
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = val_every
+    cfg.param_scheduler[0].end = iters
+    cfg.default_hooks.checkpoint.update(interval=args.ckpt_every,
+                                        max_keep_ckpts=2)
+    cfg.default_hooks.logger.interval = 25
+    # MMSeg's default visualizer is one named instance per process: give
+    # every run its own, or all runs write into the first run's vis_data
+    cfg.visualizer.name = f'visualizer_{osp.relpath(work_dir, args.work_dir)}'
+    if cfg.model.get('teacher'):
+        cfg.model.teacher.config = osp.join(ROOT, cfg.model.teacher.config)
+    return cfg
+
+
+def train(cfg: Config, name: str, args) -> str:
+    """Trains unless done; records provenance; copies the log."""
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    cfg.dump(osp.join(cfg.work_dir, 'study_config.py'))
+    prov_file = osp.join(cfg.work_dir, 'provenance.json')
+    prov = dict(commit=git_commit(), started=time.strftime('%F %T'))
+    if osp.exists(prov_file):
+        with open(prov_file) as f:
+            prov = json.load(f)
+    prov.setdefault('resumed_on', [])
+    ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    if not osp.exists(ckpt):
+        if osp.exists(prov_file):
+            prov['resumed_on'].append(git_commit())
+        with open(prov_file, 'w') as f:
+            json.dump(prov, f, indent=1)
+        t0 = time.time()
+        print(f'[paired_study] {time.strftime("%T")} training {name} '
+              f'({cfg.train_cfg.max_iters} iterations) in {cfg.work_dir}',
+              flush=True)
+        train_unless_done(cfg)
+        prov['train_s'] = prov.get('train_s', 0) + round(time.time() - t0)
+        prov['finished'] = time.strftime('%F %T')
+        with open(prov_file, 'w') as f:
+            json.dump(prov, f, indent=1)
+    copy_logs(cfg.work_dir, name, args)
+    return ckpt
+
+
+def copy_logs(work_dir: str, name: str, args) -> None:
+    os.makedirs(args.logs_to, exist_ok=True)
+    for i, log in enumerate(sorted(glob.glob(osp.join(work_dir, '2*', '2*.log')))):
+        shutil.copy(log, osp.join(args.logs_to, f'{name}' + (f'.{i}' if i else '')
+                                  + '.log'))
+    for extra in ('provenance.json',):
+        src = osp.join(work_dir, extra)
+        if osp.exists(src):
+            shutil.copy(src, osp.join(args.logs_to, f'{name}.{extra}'))
+
+
+def teacher_cfg(args) -> Config:
+    """The study's teacher: the wider PSPNet of
+    ``pspnet_small_teacher_tl_synthetic.py`` trained on single labelled
+    frames with CE only (on triplets with TL it takes about 4 s an
+    iteration on this machine's shared cores, a single frame about 1 s)."""
+    cfg = study_cfg('pspnet_small_teacher_tl_synthetic.py',
+                    osp.join(args.work_dir, 'teacher'), args, 0,
+                    args.teacher_iters, max(args.teacher_iters // 4, 1))
+    labelled = Config.fromfile(osp.join(ROOT, 'configs', '_base_', 'datasets',
+                                        'synthetic_labelled.py'))
+    cfg.train_dataloader.dataset.update(sample_mode='labelled',
+                                        pipeline=labelled.train_pipeline)
+    cfg.model.losses = dict()
+    return cfg
+
+
+def arm_cfg(arm: str, seed: int, args, baseline_ckpt: str,
+            teacher_ckpt: str = None) -> Config:
+    wd = osp.join(args.work_dir, f'seed{seed}', arm)
+    if arm == 'etc':
+        cfg = study_cfg('pspnet_tiny_etc_synthetic.py', wd, args, seed,
+                        args.finetune_iters, args.finetune_iters)
+        cfg.model.teacher.checkpoint = teacher_ckpt
+        cfg.model.losses.tl = dict(_TL_RELEASE)
+    else:
+        cfg = study_cfg('pspnet_tiny_tl_synthetic.py', wd, args, seed,
+                        args.finetune_iters, args.finetune_iters)
+        cfg.model.losses = dict(ARMS[arm])
+    cfg.load_from = baseline_ckpt
+    return cfg
+
+
+def score(run_dir: str, ckpt: str, split, args, ema=(), out='score.json') -> None:
+    path = osp.join(run_dir, out)
+    if osp.exists(path) and not args.rescore:
+        return
+    t0 = time.time()
+    res = study_scoring.score_checkpoint(
+        split, osp.join(run_dir, 'study_config.py'), ckpt, ema)
+    res = dict(variants=res, checkpoint=ckpt, scored_on=git_commit(),
+               score_s=round(time.time() - t0, 1))
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(res, f)
+    os.replace(tmp, path)
+    print(f'[paired_study] {time.strftime("%T")} scored {run_dir} '
+          f'({res["score_s"]} s)', flush=True)
+
+
+def report(args) -> None:
+    res = study_report.build(args.work_dir, args.seeds, list(ARMS), ARM_LABELS)
+    study_report.write(res, args.logs_to)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--work-dir', default='work_dirs/paired_study')
+    p.add_argument('--data-root', default=None,
+                   help='study-own synthetic data (default <work-dir>/data)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=STEPS)
+    p.add_argument('--baseline-iters', type=int, default=1500)
+    p.add_argument('--baseline-val-every', type=int, default=150)
+    p.add_argument('--finetune-iters', type=int, default=200)
+    p.add_argument('--teacher-iters', type=int, default=800)
+    p.add_argument('--ckpt-every', type=int, default=50)
+    p.add_argument('--train-videos', type=int, default=8)
+    p.add_argument('--val-videos', type=int, default=4)
+    p.add_argument('--test-videos', type=int, default=10)
+    p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5, 0.7])
+    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
+                                                 'paired_study_logs'))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--rescore', action='store_true')
+    p.add_argument('--report-only', action='store_true')
+    args = p.parse_args(argv)
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root or osp.join(args.work_dir, 'data'))
+    args.logs_to = osp.abspath(args.logs_to)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.report_only:
+        return report(args)
+    print(f'[paired_study] code at {ROOT} (commit {git_commit()})', flush=True)
+    base_cfg = study_cfg('pspnet_tiny_baseline_video_synthetic.py',
+                         osp.join(args.work_dir, 'baseline'), args, 0,
+                         args.baseline_iters, args.baseline_val_every)
+    base_ckpt = train(base_cfg, 'baseline', args)
+    test_split = study_scoring.split_of(base_cfg, 'test', args.test_videos)
+    gt = osp.join(args.work_dir, 'ground_truth.json')
+    if not osp.exists(gt) or args.rescore:
+        with open(gt, 'w') as f:
+            json.dump(study_scoring.ground_truth_scores(test_split), f)
+    score(base_cfg.work_dir, base_ckpt, test_split, args, args.ema)
+    score(base_cfg.work_dir, base_ckpt, study_scoring.split_of(
+        base_cfg, 'train', args.train_videos), args, out='score_train.json')
+    report(args)
+    teacher_ckpt = None
+    for arm in args.arms:
+        if arm in ('etc', 'teacher') and teacher_ckpt is None:
+            t_cfg = teacher_cfg(args)
+            teacher_ckpt = train(t_cfg, 'teacher', args)
+            score(t_cfg.work_dir, teacher_ckpt, test_split, args)
+            report(args)
+        if arm == 'teacher':
+            continue
+        for seed in args.seeds:
+            cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
+            ckpt = train(cfg, f'seed{seed}_{arm}', args)
+            score(cfg.work_dir, ckpt, test_split, args,
+                  args.ema if arm == 'control' else ())
+            report(args)
+    print(f'[paired_study] {time.strftime("%T")} done', flush=True)
+
+
+if __name__ == '__main__':
+    main()

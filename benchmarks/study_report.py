@@ -1,0 +1,236 @@
+"""Tables of the paired study (``paired_study.py``) from its saved counts.
+
+Every figure is computed here from the per-class counts that
+``study_scoring.py`` saved, so a definition can change without scoring
+again:
+
+* ``mIoU``: per-class IoU over every test frame, mean over the classes with
+  a non-zero union (MMSeg's ``IoUMetric``); ``mIoU_fast`` the same on the
+  fast frames only.
+* ``mTC``: temporal consistency (exact flow and visibility; the ground
+  truth scores 100), per-class I and U summed over every frame pair, mean
+  over the *fixed* class set = the classes of the test labels; a class in
+  the set that the model never predicts scores 0.
+* ``mTC_pred``: the mean over the classes of the set that this model
+  predicts somewhere (a single-model figure).
+* ``mTC_shared`` (paired differences only): the mean over the classes that
+  both the arm and its control predict somewhere.
+* ``mVC_8``, ``mVC_16``: VSPW's video consistency (a constant prediction
+  scores 100: read it beside mIoU).
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import statistics
+from typing import Dict, List, Optional
+
+import numpy as np
+from study_stats import format_difference, paired_difference
+
+__all__ = ['metrics_of', 'build', 'write', 'to_markdown']
+
+METRICS = ('mIoU', 'mTC', 'mTC_pred', 'mVC_8', 'mVC_16', 'mIoU_fast')
+PAIRED = ('mTC', 'mTC_shared', 'mIoU', 'mVC_8', 'mIoU_fast')
+CLASSES = ('sky', 'ground', 'vehicle', 'pedestrian', 'sign')
+
+
+def _per_class(counts: Dict) -> np.ndarray:
+    inter = np.asarray(counts['intersect'], dtype=np.float64)
+    union = np.asarray(counts['union'], dtype=np.float64)
+    return np.where(union > 0, inter / np.maximum(union, 1) * 100, np.nan)
+
+
+def tc_over(counts: Dict, classes) -> float:
+    """TC class mean over ``classes``; zero union scores 0 (never
+    predicted nor present in any compared pair)."""
+    pc = np.nan_to_num(_per_class(counts), nan=0.0)
+    ids = sorted(classes)
+    return float(pc[ids].mean()) if ids else float('nan')
+
+
+def metrics_of(s: Dict) -> Dict:
+    """The figures of one scored model (one variant's counts)."""
+    gt = set(s['gt_classes'])
+    pred = gt & set(s['predicted_classes'])
+    iou = _per_class(s['iou'])
+    iou_fast = _per_class(s['iou_fast'])
+    tc = np.nan_to_num(_per_class(s['tc']), nan=0.0)
+    return dict(mIoU=float(np.nanmean(iou)), mIoU_fast=float(np.nanmean(iou_fast)),
+                mTC=tc_over(s['tc'], gt), mTC_pred=tc_over(s['tc'], pred),
+                mVC_8=s['mVC_8'], mVC_16=s['mVC_16'],
+                tc_per_class=[round(float(v), 2) for v in tc],
+                iou_per_class=[None if math.isnan(v) else round(float(v), 2)
+                               for v in iou],
+                never_predicted=sorted(gt - pred))
+
+
+def _load(path: str) -> Optional[Dict]:
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def val_curve(run_dir: str) -> List[List[float]]:
+    """``[[iteration, val mIoU], ...]`` from the run's scalars.json files."""
+    points = {}
+    for f in sorted(glob.glob(osp.join(run_dir, '2*', 'vis_data', 'scalars.json'))):
+        with open(f) as fh:
+            for line in fh:
+                rec = json.loads(line)
+                if 'mIoU' in rec:
+                    points[int(rec['step'])] = float(rec['mIoU'])
+    return [[k, v] for k, v in sorted(points.items())]
+
+
+def _paired(models: Dict, arm: str, control: str, seeds) -> Dict:
+    """Paired differences ``arm - control`` over the seeds that have both."""
+    both = [s for s in seeds if f'{arm}/seed{s}' in models
+            and f'{control}/seed{s}' in models]
+    if not both:
+        return {}
+    out = dict(seeds=both)
+    for m in PAIRED:
+        a, c = [], []
+        for s in both:
+            sa, sc = models[f'{arm}/seed{s}'], models[f'{control}/seed{s}']
+            if m == 'mTC_shared':
+                shared = (set(sa['_raw']['predicted_classes'])
+                          & set(sc['_raw']['predicted_classes'])
+                          & set(sa['_raw']['gt_classes']))
+                a.append(tc_over(sa['_raw']['tc'], shared))
+                c.append(tc_over(sc['_raw']['tc'], shared))
+            else:
+                a.append(sa[m])
+                c.append(sc[m])
+        out[m] = paired_difference(a, c)
+    return out
+
+
+def build(work_dir: str, seeds, arms, labels: Dict) -> Dict:
+    """Collects every score of a study work dir into one results dict."""
+    models, prov = {}, {}
+
+    def add(name: str, score_file: str, variants=None) -> None:
+        res = _load(score_file)
+        if res is None:
+            return
+        for var, counts in res['variants'].items():
+            if variants is not None and var not in variants:
+                continue
+            key = name if var == 'raw' else name.replace('/', f'+{var}/', 1) \
+                if '/' in name else f'{name}+{var}'
+            models[key] = dict(metrics_of(counts), _raw=counts)
+        p = _load(osp.join(osp.dirname(score_file), 'provenance.json')) or {}
+        prov[name] = dict(trained_on=p.get('commit'), scored_on=res['scored_on'],
+                          train_s=p.get('train_s'))
+
+    add('baseline', osp.join(work_dir, 'baseline', 'score.json'))
+    add('baseline (train split)', osp.join(work_dir, 'baseline', 'score_train.json'))
+    add('teacher', osp.join(work_dir, 'teacher', 'score.json'))
+    gt = _load(osp.join(work_dir, 'ground_truth.json'))
+    if gt:
+        models['ground truth (ceiling)'] = dict(metrics_of(gt), _raw=gt)
+    for arm in arms:
+        for s in seeds:
+            add(f'{arm}/seed{s}', osp.join(work_dir, f'seed{s}', arm, 'score.json'))
+    ema = sorted({k.split('+')[1].split('/')[0] for k in models
+                  if k.startswith('control+')})
+    summary, paired = {}, {}
+    for arm in list(arms) + [f'control+{e}' for e in ema]:
+        rows = [models[f'{arm}/seed{s}'] for s in seeds if f'{arm}/seed{s}' in models]
+        if not rows:
+            continue
+        summary[arm] = {m: _mean_sd([r[m] for r in rows]) for m in METRICS}
+        summary[arm]['n'] = len(rows)
+        summary[arm]['tc_per_class'] = np.mean(
+            [r['tc_per_class'] for r in rows], axis=0).round(2).tolist()
+        summary[arm]['never_predicted'] = {
+            CLASSES[c]: sum(c in r['never_predicted'] for r in rows)
+            for c in range(len(CLASSES))
+            if any(c in r['never_predicted'] for r in rows)}
+        if arm != 'control':
+            paired[arm] = _paired(models, arm, 'control', seeds)
+    curves = {'baseline': val_curve(osp.join(work_dir, 'baseline')),
+              'teacher': val_curve(osp.join(work_dir, 'teacher'))}
+    for arm in arms:
+        curves[arm] = [val_curve(osp.join(work_dir, f'seed{s}', arm)) for s in seeds]
+    return dict(models={k: {m: v for m, v in d.items() if m != '_raw'}
+                        for k, d in models.items()},
+                summary=summary, paired=paired, curves=curves,
+                provenance=prov, labels=labels, seeds=list(seeds))
+
+
+def _mean_sd(v: List[float]) -> List[float]:
+    return [round(statistics.mean(v), 2),
+            round(statistics.stdev(v), 2) if len(v) > 1 else float('nan')]
+
+
+def _fmt(ms: List[float]) -> str:
+    m, sd = ms
+    return f'{m:.2f}' + ('' if math.isnan(sd) else f' ± {sd:.2f}')
+
+
+def to_markdown(res: Dict) -> str:
+    labels = res['labels']
+    out = ['## Models (mean ± sd over seeds; single models without sd)', '',
+           '| model | seeds | mIoU | mTC (fixed set) | mTC_pred | mVC_8 | '
+           'mVC_16 | mIoU fast frames | never predicted |',
+           '| --- ' * 9 + '|']
+    for name in ('ground truth (ceiling)', 'baseline', 'baseline (train split)',
+                 'teacher') + tuple(k for k in res['models']
+                                    if k.startswith('baseline+')):
+        if name in res['models']:
+            r = res['models'][name]
+            out.append(f'| {name} | 1 | ' + ' | '.join(
+                f'{r[m]:.2f}' for m in METRICS) + ' | ' +
+                (', '.join(CLASSES[c] for c in r['never_predicted']) or '-') + ' |')
+    for arm, r in res['summary'].items():
+        never = ', '.join(f'{c} ({n} seeds)' for c, n in r['never_predicted'].items())
+        out.append(f'| {labels.get(arm, arm)} | {r["n"]} | ' + ' | '.join(
+            _fmt(r[m]) for m in METRICS) + f' | {never or "-"} |')
+    out += ['', '## Paired differences, arm - control (mean [95 % CI, t with '
+            'n-1 dof] seeds positive/seeds; * = the interval excludes 0)', '',
+            '| arm | ' + ' | '.join(PAIRED) + ' |', '| --- ' * (len(PAIRED) + 1) + '|']
+    for arm, d in res['paired'].items():
+        if d:
+            out.append(f'| {labels.get(arm, arm)} | ' + ' | '.join(
+                format_difference(d.get(m)) for m in PAIRED) + ' |')
+    out += ['', '## TC per class (fixed set, mean over seeds; 0 = never '
+            'predicted)', '', '| model | ' + ' | '.join(CLASSES) + ' |',
+            '| --- ' * (len(CLASSES) + 1) + '|']
+    for name in ('baseline', 'teacher'):
+        if name in res['models']:
+            out.append(f'| {name} | ' + ' | '.join(
+                f'{v:.1f}' for v in res['models'][name]['tc_per_class']) + ' |')
+    for arm, r in res['summary'].items():
+        out.append(f'| {labels.get(arm, arm)} | ' + ' | '.join(
+            f'{v:.1f}' for v in r['tc_per_class']) + ' |')
+    out += ['', '## Convergence (validation mIoU against iterations)', '']
+    for name in ('baseline', 'teacher'):
+        if res['curves'].get(name):
+            out.append(f'- {name}: ' + ', '.join(
+                f'{int(k)}: {v:.1f}' for k, v in res['curves'][name]))
+    for arm in res['summary']:
+        finals = [c[-1][1] for c in res['curves'].get(arm, []) if c]
+        if finals:
+            out.append(f'- {labels.get(arm, arm)}: final val mIoU per seed '
+                       + ', '.join(f'{v:.1f}' for v in finals))
+    out += ['', '## Provenance (commit each model was trained / scored on)', '']
+    for name, p in res['provenance'].items():
+        out.append(f'- {name}: trained on {str(p["trained_on"])[:10]}, scored on '
+                   f'{str(p["scored_on"])[:10]}, training {p["train_s"]} s')
+    return '\n'.join(out) + '\n'
+
+
+def write(res: Dict, out_dir: str) -> None:
+    """``results.json`` and ``results.md`` into ``out_dir`` (atomic)."""
+    os.makedirs(out_dir, exist_ok=True)
+    for name, text in (('results.json', json.dumps(res, indent=1, default=float)),
+                       ('results.md', to_markdown(res))):
+        tmp = osp.join(out_dir, f'.{name}.tmp')
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.replace(tmp, osp.join(out_dir, name))
