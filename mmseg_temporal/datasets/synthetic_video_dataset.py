@@ -20,13 +20,17 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
     """Moving textured objects over a panning background, exact labels on
     every frame and exact flow between any two frames.
 
-    The videos are rendered once into ``data_root/<split>`` (atomically, with
-    a manifest of the generator parameters) and then read like any other
-    video dataset, so stock MMSeg loaders work on them. Frames are labelled
+    The videos are rendered once into ``data_root/<split>`` (each video
+    atomically, with a manifest of the generator parameters; see
+    :mod:`.synthetic_split`) and then read like any other video dataset, so
+    stock MMSeg loaders work on them. One folder serves any ``num_videos``:
+    the first ``num_videos`` videos on disk are read and only missing ones
+    are rendered (other generator parameters are refused, naming the keys). Frames are labelled
     every ``label_interval`` frames starting at ``label_start`` (all frames
     have labels on disk; the others are served as unlabelled neighbours, as
     in Cityscapes). Each frame carries ``layers_path`` and each sequence
-    ``motion_path``: :class:`LoadSyntheticFlow` turns them into exact flow.
+    ``motion_path``; ``LoadFlow(source=dict(type='SyntheticExactFlow'))``
+    (alias ``LoadSyntheticFlow``) turns the frames into exact flow.
 
     Args:
         data_root: folder that holds (or will hold) the rendered splits.
