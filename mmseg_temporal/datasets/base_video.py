@@ -110,7 +110,7 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
         Each sequence is ``dict(name=str, frames=[dict(img_path=str,
         seg_map_path=str or None, frame_id=int), ...])`` with frames in time
         order; extra keys of a sequence or a frame are copied into the
-        samples (e.g. the synthetic video's ``motion_path``). Missing files
+        samples (e.g. the synthetic video's ``label_path``). Missing files
         must raise ``FileNotFoundError`` naming the file.
         """
 
@@ -143,7 +143,7 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
     # ------------------------------------------------------------------
     def _sample(self, seq: Dict, i: int, **keys) -> dict:
         """Sample ``i`` of a sequence: the frame's keys, the sequence's extra
-        keys (e.g. ``motion_path``), the label settings and ``keys``."""
+        keys, the label settings and ``keys``."""
         extra = {k: v for k, v in seq.items() if k not in ('name', 'frames')}
         return dict(seq['frames'][i], **extra, label_map=self.label_map,
                     reduce_zero_label=self.reduce_zero_label, seg_fields=[],

@@ -28,9 +28,11 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
     are rendered (other generator parameters are refused, naming the keys). Frames are labelled
     every ``label_interval`` frames starting at ``label_start`` (all frames
     have labels on disk; the others are served as unlabelled neighbours, as
-    in Cityscapes). Each frame carries ``layers_path`` and each sequence
-    ``motion_path``; ``LoadFlow(source=dict(type='SyntheticExactFlow'))``
-    (alias ``LoadSyntheticFlow``) turns the frames into exact flow.
+    in Cityscapes; ``label_path`` names every frame's label). Beside each
+    image lie its layer map and its video's motion file
+    (:mod:`mmseg_temporal.flow_sources.synthetic_format`), from which
+    ``LoadFlow(source=dict(type='SyntheticExactFlow'))`` (alias
+    ``LoadSyntheticFlow``) serves exact flow.
 
     Args:
         data_root: folder that holds (or will hold) the rendered splits.
@@ -100,12 +102,11 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
                             f'synthetic frame missing: {p[key]} (video {k}, '
                             f'frame {t} of split {self.split!r})')
                 frames.append(dict(
-                    img_path=p['img'], layers_path=p['layers'], frame_id=t,
-                    label_path=p['label'],
+                    img_path=p['img'], frame_id=t, label_path=p['label'],
                     seg_map_path=p['label'] if t in labelled else None))
             motion = synthetic_paths(self.data_root, self.split, k, 0)['motion']
             if not osp.exists(motion):
                 raise FileNotFoundError(f'synthetic motion file missing: {motion}')
             sequences.append(dict(name=f'{self.split}/video_{k:03d}',
-                                  frames=frames, motion_path=motion))
+                                  frames=frames))
         return sequences
