@@ -37,15 +37,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or 'unknown CPU'
 
 
+def _threads(n: int) -> str:
+    return f'{n} thread' + ('' if n == 1 else 's')
+
+
 def machine_line(**extra) -> str:
     """``machine: CPU, N cores, torch V (T threads), OpenCV V (T threads),
     load average L`` and any ``key=value`` of ``extra``."""
     import torch
     parts = [cpu_model(), f'{os.cpu_count()} cores',
-             f'torch {torch.__version__} ({torch.get_num_threads()} threads)']
+             f'torch {torch.__version__} ({_threads(torch.get_num_threads())})']
     try:
         import cv2
-        parts.append(f'OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads)')
+        parts.append(f'OpenCV {cv2.__version__} ({_threads(cv2.getNumThreads())})')
     except ImportError:
         pass
     parts.append(f'load average {os.getloadavg()[0]:.2f}')
