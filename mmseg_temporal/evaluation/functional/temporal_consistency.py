@@ -167,7 +167,8 @@ def tc_aggregate(pair_stats: Sequence[Sequence[PairStats]],
         classes: the class set the means run over (a class of it with zero
             union scores 0); None: the classes with a non-zero union.
         seq_classes: per sequence, the set of its ``mTC_seq`` term (default
-            ``classes``).
+            ``classes``, where a class absent from a sequence scores 0 in
+            its term: pass each sequence's ground-truth classes instead).
 
     Returns:
         dict, all figures in percent:
@@ -271,7 +272,9 @@ def temporal_consistency(preds: Sequence[Sequence[ArrayLike]],
             the same for every compared model (e.g. the classes of the
             ground truth); a class of it never predicted scores 0. None:
             the classes that occur (not for comparing models).
-        seq_classes: per sequence, the class set of its ``mTC_seq`` term.
+        seq_classes: per sequence, the class set of its ``mTC_seq`` term
+            (default ``classes``; pass the classes of each sequence's ground
+            truth, as the metric does, when sequences differ in content).
 
     Returns:
         The dict of :func:`tc_aggregate` (``mTC``, ``mTC_seq``,
