@@ -563,3 +563,23 @@ def test_forward_backward_cache_serves_flow_valid(synthetic_root, tmp_path):
                                forward_backward_valid(fwd[None], bwd[None])[0])
             kept.append(s.flow_valid[a].float().mean().item())
     assert 0.3 < np.mean(kept) < 1.0  # the check removes some pixels
+
+
+def test_verify_only_exit_status(dis_cache, tmp_path):
+    """From the command line, --verify-only exits 1 on a damaged cache (0
+    on a sound one) and computes nothing."""
+    import subprocess
+    import sys
+    out = tmp_path / 'cache'
+    shutil.copytree(dis_cache['dir'], out)
+    cmd = [sys.executable, str(ROOT / 'tools' / 'precompute_flow.py'),
+           dis_cache['cfg'], '--out', str(out), '--verify-only']
+    sound = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert sound.returncode == 0, sound.stderr[-2000:]
+    ds = synthetic_dataset(dis_cache['root'], [])
+    cache = FlowCache(str(out), ds.data_root)
+    os.remove(cache.path(*ds.flow_pairs()[0]))
+    damaged = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert damaged.returncode == 1
+    assert '1 missing, 0 corrupt' in damaged.stdout
+    assert not cache.has(*ds.flow_pairs()[0])
