@@ -133,5 +133,5 @@ def test_distributed_run_destroys_the_group(tmp_path):
 def test_tools_run_inside_distributed_run():
     for tool in ('train.py', 'test.py'):
         src = (ROOT / 'tools' / tool).read_text()
-        assert re.search(r'with distributed_run\(\):\n\s+Runner\.from_cfg',
-                         src), tool
+        assert re.search(r'with exit_on_checkpoint_error\(\), distributed_run\(\):'
+                         r'\n\s+(runner = )?CheckedLoadRunner\.from_cfg', src), tool
