@@ -7,6 +7,7 @@ import torch
 
 from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
 from mmseg_temporal.evaluation.functional import (
+    predicted_union,
     shared_class_means,
     tc_aggregate,
     tc_intersect_union,
@@ -256,6 +257,12 @@ def test_never_predicting_a_class_lowers_mtc_under_the_fixed_set():
     assert hard not in shared and set(shared) <= set(gt_classes.tolist())
     assert mean_a == pytest.approx(np.mean(a['per_class'][shared]))
     assert mean_b == pytest.approx(np.mean(b['per_class'][shared]))
+    # unlabelled video (the demo): the common set is the union of what any
+    # compared model predicts
+    assert predicted_union([a['predicted_classes'], b['predicted_classes']]) \
+        == a['predicted_classes'].tolist()
+    with pytest.raises(ValueError, match='one predicted-class set per model'):
+        shared_class_means([a['per_class']], [])
 
 
 def test_class_set_by_hand():

@@ -1,13 +1,13 @@
 """Metric computations as plain functions (no registry, no MMEngine state)."""
-from .class_sets import classes_in, shared_class_means
+from .class_sets import classes_in, predicted_union, shared_class_means
 from .temporal_consistency import (
-                                   shared_mean,
-                                   tc_aggregate,
-                                   tc_intersect_union,
-                                   temporal_consistency,
+    shared_mean,
+    tc_aggregate,
+    tc_intersect_union,
+    temporal_consistency,
 )
 from .video_consistency import vc_windows, video_consistency
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
-           'shared_mean', 'shared_class_means', 'classes_in', 'vc_windows',
-           'video_consistency']
+           'shared_mean', 'shared_class_means', 'predicted_union', 'classes_in',
+           'vc_windows', 'video_consistency']

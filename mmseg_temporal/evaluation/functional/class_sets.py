@@ -13,7 +13,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ['check_class_set', 'classes_in', 'class_mean',
-           'shared_class_means']
+           'predicted_union', 'shared_class_means']
 
 
 def check_class_set(classes: Iterable[int], num_classes: int) -> np.ndarray:
@@ -43,6 +43,12 @@ def class_mean(per_class: np.ndarray, classes: Iterable[int]) -> float:
     if ids.size == 0:
         return float('nan')
     return float(np.asarray(per_class, dtype=np.float64)[ids].mean())
+
+
+def predicted_union(predicted: Sequence[Iterable[int]]) -> List[int]:
+    """The class set of a comparison on unlabelled video (the demo): the
+    union of the classes any compared model predicts, sorted."""
+    return sorted(set().union(*(set(int(c) for c in p) for p in predicted)))
 
 
 def shared_class_means(per_class: Sequence[np.ndarray],

@@ -22,6 +22,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
+from ...flow_sources import ForwardBackwardChecked, build_flow_source
 from ...utils.image import read_rgb
 from ..distributed import gather_to_every_rank, pair_share, run_on_every_rank
 from ..functional import shared_mean, tc_aggregate, tc_intersect_union
@@ -148,7 +149,6 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
         the one place the metric gets flow (the source built on first use).
         """
         if self._source is None:
-            from mmseg_temporal.flow_sources import ForwardBackwardChecked, build_flow_source
             self._source = build_flow_source(self.flow_cfg)
             if self.fb_check:
                 opts = self.fb_check if isinstance(self.fb_check, dict) else {}
