@@ -96,7 +96,7 @@ def test_dynamic_shapes_and_class_ids(tmp_path):
     ckpt = random_student(config, tmp_path, seed=3)
     out = tmp_path / 'dyn.onnx'
     report = export_onnx(str(config), str(ckpt), str(out), dynamic=True,
-                         output='labels', exporter='dynamo')
+                         output='labels')
     assert [r['input_shape'] for r in report['parity']] == [[96, 128],
                                                            [80, 168]]
     sess = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
@@ -106,6 +106,23 @@ def test_dynamic_shapes_and_class_ids(tmp_path):
     labels, logits = sess.run(None, {'input': x})
     assert labels.shape == (2, 64, 72) and logits.shape == (2, 5, 64, 72)
     assert np.array_equal(labels, logits.argmax(1))
+
+
+def test_shape_generic_pooling_equals_adaptive_avg_pool():
+    from torch import nn
+
+    from mmseg_temporal.apis.onnx_export import ShapeGenericAdaptiveAvgPool2d, shape_generic_copy
+    for h, w in ((12, 16), (23, 31), (5, 7), (45, 60)):
+        x = torch.randn(2, 4, h, w)
+        for size in (1, 2, 3, 6, (2, 5)):
+            ref = nn.AdaptiveAvgPool2d(size)(x)
+            got = ShapeGenericAdaptiveAvgPool2d(size)(x)
+            assert got.shape == ref.shape
+            assert float((got - ref).abs().max()) < 1e-5, (h, w, size)
+    net = nn.Sequential(nn.Conv2d(3, 3, 1), nn.AdaptiveAvgPool2d(3))
+    copy = shape_generic_copy(net)
+    assert isinstance(copy[1], ShapeGenericAdaptiveAvgPool2d)
+    assert isinstance(net[1], nn.AdaptiveAvgPool2d)  # the model is untouched
 
 
 def test_parity_failure_is_loud(tmp_path):
