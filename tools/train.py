@@ -1,13 +1,13 @@
 """Train a segmentor with MMEngine's Runner (MMSeg's tools/train.py, plus
 the plugin import). Usage: python tools/train.py CONFIG [--work-dir DIR]
-[--resume] [--amp] [--cfg-options k=v ...] [--launcher pytorch]."""
-import argparse
-import logging
+[--resume] [--amp] [--cfg-options k=v ...] [--launcher pytorch].
 
-from mmengine.logging import print_log
+A checkpoint that cannot be resumed from (missing, truncated, of another
+model) ends the run with one ``error: ...`` line naming it."""
+import argparse
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmseg_temporal.utils.launch import add_run_args, distributed_run, load_run_config
+from mmseg_temporal.utils.launch import add_run_args, distributed_run, enable_amp, load_run_config
 from mmseg_temporal.utils.runner import CheckedLoadRunner, exit_on_checkpoint_error
 
 
@@ -28,16 +28,7 @@ def main():
     args = parse_args()
     cfg = load_run_config(args)
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
-        else:
-            if optim_wrapper != 'OptimWrapper':
-                raise ValueError('--amp only works with an OptimWrapper, got '
-                                 f'{optim_wrapper}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg)
     cfg.resume = args.resume
     with exit_on_checkpoint_error(), distributed_run():
         CheckedLoadRunner.from_cfg(cfg).train()

@@ -1,4 +1,6 @@
-"""Distributed launch on machines without GPUs (DDP over gloo on the CPU).
+"""What tools/train.py and tools/test.py do besides running MMEngine's
+Runner: their shared arguments, the run config, ``--amp``, the test
+outputs, and distributed launch on machines without GPUs.
 
 MMEngine 0.10.7's ``init_dist('pytorch')`` always calls
 ``torch.cuda.set_device`` and wraps the model in DDP with ``device_ids``,
@@ -15,7 +17,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 __all__ = ['prepare_cpu_distributed', 'finish_distributed', 'distributed_run',
-           'add_run_args', 'load_run_config']
+           'add_run_args', 'load_run_config', 'enable_amp', 'set_test_outputs']
 
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -116,3 +118,51 @@ def load_run_config(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def enable_amp(cfg: Config) -> None:
+    """``--amp`` of tools/train.py (as MMSeg's): an ``OptimWrapper`` becomes
+    an ``AmpOptimWrapper`` with a dynamic loss scale."""
+    from mmengine.logging import print_log
+    wrapper = cfg.optim_wrapper.type
+    if wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.',
+                  logger='current', level=30)
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp only works with an OptimWrapper, got {wrapper}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def set_test_outputs(cfg: Config, out=None, show_dir=None) -> None:
+    """``--out`` and ``--show-dir`` of tools/test.py (as MMSeg's), and the
+    default output folder of a ``TemporalConsistencyMetric`` (its per-pair
+    TC curve and per-class table): ``WORK_DIR/temporal_consistency``.
+
+    ``--out`` goes to the metrics that take an ``output_dir`` (with
+    ``keep_results=True``, as MMSeg's tool sets it); others are left as
+    they are.
+    """
+    import inspect
+    import os.path as osp
+
+    from mmseg.registry import METRICS
+    if show_dir:
+        cfg.default_hooks.visualization.update(draw=True, interval=1,
+                                               show=False)
+        cfg.visualizer['save_dir'] = show_dir
+    evaluators = cfg.test_evaluator if isinstance(
+        cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
+    for ev in evaluators:
+        if ev.get('type') == 'TemporalConsistencyMetric':
+            ev.setdefault('output_dir',
+                          osp.join(cfg.work_dir, 'temporal_consistency'))
+            continue
+        cls = METRICS.get(ev.get('type'))
+        params = inspect.signature(cls).parameters if cls else {}
+        if out is not None and 'output_dir' in params:
+            ev['output_dir'] = out
+            if 'keep_results' in params or any(
+                    p.kind is p.VAR_KEYWORD for p in params.values()):
+                ev['keep_results'] = True  # as MMSeg's tools/test.py
