@@ -14,8 +14,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
+from mmengine.dist import get_rank, get_world_size
 from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
+
+from ..distributed import gather_to_every_rank, run_on_every_rank
 
 __all__ = ['SequenceFrameMetric', 'frame_record', 'decode_map',
            'group_sequences', 'consecutive_runs']
@@ -146,6 +149,12 @@ class SequenceFrameMetric(BaseMetric):
     one :func:`frame_record` per frame; subclasses score the sequences of
     :func:`group_sequences`.
 
+    ``evaluate`` gives every rank all records (one all-gather; the
+    ``collect_device`` is not used, the sampler's padding repeats are
+    dropped by the regrouping) and runs :meth:`_compute` on every rank, so
+    a failure is raised on every rank instead of leaving the others waiting
+    for rank 0. By default :meth:`_compute` is ``compute_metrics``.
+
     Args:
         compress: store predictions and labels PNG-encoded.
         sequence_prefixes: score only the sequences whose name starts with
@@ -167,6 +176,21 @@ class SequenceFrameMetric(BaseMetric):
         for sample in data_samples:
             self.results.append(frame_record(sample, type(self).__name__,
                                              self.compress))
+
+    def evaluate(self, size: int) -> Dict[str, float]:
+        """The metrics of all ranks' records (``size`` is not needed)."""
+        records = gather_to_every_rank(self.results)
+        self.results.clear()
+        metrics = self._compute(records, get_rank(), get_world_size())
+        if self.prefix:
+            metrics = {f'{self.prefix}/{k}': v for k, v in metrics.items()}
+        return metrics
+
+    def _compute(self, records: List[dict], rank: int,
+                 world: int) -> Dict[str, float]:
+        """Scores all records on every rank (raising on every rank)."""
+        return run_on_every_rank(type(self).__name__, self.compute_metrics,
+                                 records)
 
     def _sequences(self, records: List[dict]) -> 'OrderedDict':
         try:

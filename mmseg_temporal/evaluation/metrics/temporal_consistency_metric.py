@@ -17,14 +17,13 @@ import warnings
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
-from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
 from ...flow_sources import ForwardBackwardChecked, build_flow_source
 from ...utils.image import read_rgb
-from ..distributed import gather_to_every_rank, pair_share, run_on_every_rank
+from ..distributed import pair_share, run_on_every_rank
 from ..functional import shared_mean, tc_aggregate, tc_intersect_union
 from ..reporting import tc_table, write_tc_outputs
 from .sequence_frames import SequenceFrameMetric, decode_map
@@ -310,15 +309,3 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Scores ``results`` (all records) in this process alone."""
         return self._compute(results, 0, 1)
-
-    def evaluate(self, size: int) -> Dict[str, float]:
-        """Like ``BaseMetric.evaluate``, with the scoring shared by the
-        ranks: every rank gets all records (one all-gather; the metric's
-        ``collect_device`` is not used; the sampler's padding repeats are
-        dropped by the regrouping, so ``size`` is not needed)."""
-        records = gather_to_every_rank(self.results)
-        self.results.clear()
-        metrics = self._compute(records, get_rank(), get_world_size())
-        if self.prefix:
-            metrics = {f'{self.prefix}/{k}': v for k, v in metrics.items()}
-        return metrics
