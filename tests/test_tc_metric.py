@@ -355,3 +355,12 @@ def test_forward_backward_check_option(labelled_video):
     assert all(0 < m.mean() < 1 for _, m in pairs)  # some pixels left out
     unmasked, _ = _score(v, v['a'], flow=dict(type='DISFlow'))
     assert unmasked['mTC_gt'] < got['mTC_gt']
+
+
+def test_run_on_every_rank_in_one_process():
+    """One process: a plain call, the exception keeps its type."""
+    from mmseg_temporal.evaluation.distributed import run_on_every_rank
+    assert run_on_every_rank('m', lambda a, b: a + b, 1, 2) == 3
+    assert run_on_every_rank('m', lambda: 3, gather=True) == [3]
+    with pytest.raises(KeyError, match='nope'):
+        run_on_every_rank('m', {}.__getitem__, 'nope')
