@@ -38,10 +38,13 @@ def train_unless_done(cfg: Config) -> str:
     return ckpt
 
 
-def test_checkpoint(cfg: Config, ckpt: str, sub_dir: str = 'test') -> Dict:
+def test_checkpoint(cfg: Config, ckpt: str, sub_dir: str = 'test',
+                    with_tc_result: bool = False):
     """Runs the config's test loop on ``ckpt`` (work dir ``<work_dir>/
     <sub_dir>``; a temporal-consistency metric writes its curve there) and
-    returns the metrics."""
+    returns the metrics; with ``with_tc_result`` also the
+    ``TemporalConsistencyMetric``'s ``last_result`` (per-class TC, the
+    class set, the predicted classes; None without that metric)."""
     cfg = copy.deepcopy(cfg)
     cfg.load_from = ckpt
     cfg.resume = False
@@ -52,7 +55,13 @@ def test_checkpoint(cfg: Config, ckpt: str, sub_dir: str = 'test') -> Dict:
     for ev in evaluators:
         if ev['type'] == 'TemporalConsistencyMetric':
             ev['output_dir'] = osp.join(cfg.work_dir, 'temporal_consistency')
-    return Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if not with_tc_result:
+        return metrics
+    tc = [m for m in runner.test_evaluator.metrics
+          if type(m).__name__ == 'TemporalConsistencyMetric']
+    return metrics, (getattr(tc[0], 'last_result', None) if tc else None)
 
 
 def interleaved_ms_per_frame(models: Dict[str, torch.nn.Module],
