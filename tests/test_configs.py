@@ -3,10 +3,10 @@ is registered."""
 from pathlib import Path
 
 import pytest
-
-import mmseg_temporal  # noqa: F401
 from mmengine.config import Config
 from mmseg.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
+
+import mmseg_temporal  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py')
@@ -25,11 +25,58 @@ def _types(obj, found):
     return found
 
 
+# Table 1's schemes, named by content (docs/training.md has the same table).
+TABLE1 = {
+    'a': 'cityscapes/pspnet_r18_d8_baseline_cityscapes.py',
+    'b': 'ablation/pspnet_r18_d8_sf_cityscapes.py',
+    'c': 'ablation/pspnet_r18_d8_pf_cityscapes.py',
+    'd': 'ablation/pspnet_r18_d8_mf_cityscapes.py',
+    'e': 'cityscapes/pspnet_r18_d8_tl_cityscapes.py',
+    'f': 'ablation/pspnet_r18_d8_pf_mf_cityscapes.py',
+    'g': 'ablation/pspnet_r18_d8_pf_tl_cityscapes.py',
+    'h': 'ablation/pspnet_r18_d8_pf_mf_tl_cityscapes.py',
+    'i': 'ablation/pspnet_r18_d8_sf_pf_mf_cityscapes.py',
+    'j': 'cityscapes/pspnet_r18_d8_etc_cityscapes.py',
+}
+TERMS = dict(sf=('sf_pixel', 'sf_pair'), pf=('pf',), mf=('mf',), tl=('tl',))
+
+
 def test_there_are_configs():
-    names = {p.name for p in CONFIGS}
     assert len(CONFIGS) >= 25
-    for scheme in 'abcdefghij':
-        assert f'pspnet_r18_d8_scheme_{scheme}_cityscapes.py' in names
+    for path in TABLE1.values():
+        assert (ROOT / 'configs' / path).is_file(), path
+    assert not list((ROOT / 'configs').rglob('*scheme_*'))
+
+
+@pytest.mark.parametrize('scheme', sorted(TABLE1))
+def test_table1_configs_hold_the_terms_their_names_say(scheme, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cfg = Config.fromfile(str(ROOT / 'configs' / TABLE1[scheme]))
+    name = Path(TABLE1[scheme]).stem
+    named = {'baseline': (), 'etc': ('sf', 'pf', 'mf', 'tl')}
+    parts = [p for p in name.split('_') if p in TERMS] or \
+        named[name.split('_')[-2]]
+    want = {t for p in parts for t in TERMS[p]}
+    losses = cfg.model.get('losses', {}) if 'student' in cfg.model else {}
+    assert set(losses) == want
+    teacher = cfg.model.get('teacher')
+    assert bool(teacher) == bool(want - {'tl'})
+    if teacher:  # the one shared teacher block
+        assert teacher.config == \
+            'configs/cityscapes/pspnet_r101_d8_teacher_tl_cityscapes.py'
+    scale = cfg.model.get('loss_lambda', 1.0)  # deprecated, folded at build
+    for v in losses.values():  # every term at the paper's lambda = 0.1
+        assert scale * v.get('loss_weight', 1.0) == pytest.approx(0.1)
+    hooks = [h['type'] for h in cfg.get('custom_hooks', [])]
+    assert ('ConvLSTMWeightClipHook' in hooks) == ('mf' in want)
+
+
+def test_old_loss_names_build_the_renamed_losses():
+    from mmseg_temporal.models.losses import CrossFrameSimilarityLoss, IntraFrameSimilarityLoss
+    assert type(MODELS.build(dict(type='PairwiseKDLoss'))) is \
+        IntraFrameSimilarityLoss
+    assert type(MODELS.build(dict(type='PairwiseFrameLoss'))) is \
+        CrossFrameSimilarityLoss
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
@@ -44,8 +91,6 @@ def test_config_builds(path, monkeypatch):
         model.flow = None  # built once in test_flownet2_config_builds
     built = MODELS.build(model)
     assert sum(p.numel() for p in built.parameters()) > 0
-    registries = dict(model=MODELS, train_dataloader=DATASETS,
-                      test_dataloader=DATASETS)
     for t in _types(cfg.train_dataloader.dataset, []) + \
             _types(cfg.test_dataloader.dataset, []):
         assert DATASETS.get(t) or TRANSFORMS.get(t), t

@@ -4,8 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from mmseg_temporal.models.losses import (IntraFrameSimilarityLoss,
-                                         PixelwiseKDLoss)
+from mmseg_temporal.models.losses import IntraFrameSimilarityLoss, PixelwiseKDLoss
 
 
 def naive_pixel_kd(s, t, temp=1.0, valid=None):

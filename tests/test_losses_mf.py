@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from mmseg_temporal.engine.hooks import ConvLSTMWeightClipHook
-from mmseg_temporal.models.losses import (ConvLSTM, IntraFrameSimilarityLoss,
-                                         MultiFrameLoss)
+from mmseg_temporal.models.losses import ConvLSTM, IntraFrameSimilarityLoss, MultiFrameLoss
 
 
 def _loop_pool_cos(x, pool):

@@ -4,8 +4,7 @@ import math
 import pytest
 import torch
 
-from mmseg_temporal.models.losses.similarity import (self_similarity,
-                                                     similarity_distance)
+from mmseg_temporal.models.losses.similarity import self_similarity, similarity_distance
 
 
 def _cos(a, b, eps=1e-12):

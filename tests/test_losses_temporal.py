@@ -6,8 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_temporal.datasets.synthetic_video import (SyntheticVideoGenerator,
-                                                     synthetic_flow_between)
+from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
 from mmseg_temporal.models.losses import TemporalLoss
 
 

@@ -2,8 +2,8 @@
 export round trip to stock MMSeg."""
 import copy
 import json
-import re
 import os.path as osp
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-import mmseg_temporal  # noqa: F401
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.utils.checkpoint import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
 SYN = ROOT / 'configs' / 'synthetic'
@@ -26,11 +27,11 @@ SCHEMES = {
     'e': 'pspnet_tiny_tl_synthetic.py',
     'j': 'pspnet_tiny_etc_synthetic.py',
 }
-TERMS = {
-    'a': ['loss_ce'],
-    'e': ['loss_ce', 'loss_tl'],
-    'j': ['loss_ce', 'loss_tl', 'loss_sf_pixel', 'loss_sf_pair', 'loss_pf',
-          'loss_mf'],
+TERMS = {  # MMSeg's keys for the student's own losses (decode., aux.)
+    'a': ['decode.loss_ce'],
+    'e': ['decode.loss_ce', 'loss_tl'],
+    'j': ['decode.loss_ce', 'loss_tl', 'loss_sf_pixel', 'loss_sf_pair',
+          'loss_pf', 'loss_mf'],
 }
 
 
@@ -121,58 +122,52 @@ def test_teacher_checkpoint_mismatch_names_keys(teacher_ckpt, tmp_path):
     cfg = Config.fromfile(str(SYN / SCHEMES['j']))
     cfg.model.teacher.config = str(ROOT / cfg.model.teacher.config)
     cfg.model.teacher.checkpoint = str(bad)
-    with pytest.raises(RuntimeError, match=r"missing keys \['decode_head.conv_seg."
-                       r"weight'\].*decode_head.conv_seg.bias: checkpoint \(3,\)"):
+    with pytest.raises(CheckpointError, match=r"teacher checkpoint .*bad.pth "
+                       r"does not fit.*missing \(e.g. \['decode_head.conv_seg."
+                       r"weight'\]\).*decode_head.conv_seg.bias \(3,\) vs \(5,\)"):
         MODELS.build(cfg.model)
 
 
-def test_losses_needing_teacher_without_one():
+def test_missing_teacher_checkpoint_names_the_teacher_and_its_config(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the config names its teacher relative to it
     cfg = Config.fromfile(str(SYN / SCHEMES['j']))
-    cfg.model.teacher = None
-    with pytest.raises(ValueError, match='need a teacher'):
+    cfg.model.teacher.checkpoint = str(tmp_path / 'none.pth')
+    with pytest.raises(CheckpointError) as err:
         MODELS.build(cfg.model)
+    msg = str(err.value)
+    assert 'teacher checkpoint' in msg and 'none.pth' in msg
+    assert 'configs/synthetic/pspnet_small_teacher_tl_synthetic.py' in msg
+    assert '\n' not in msg
 
 
-def test_nan_loss_is_reported(data_root, teacher_ckpt, tmp_path):
-    cfg = scheme_cfg('e', data_root, tmp_path, teacher_ckpt)
+def test_teacher_is_loaded_once_and_kept_by_init_weights(teacher_ckpt):
+    cfg = Config.fromfile(str(SYN / SCHEMES['j']))
+    cfg.model.teacher.config = str(ROOT / cfg.model.teacher.config)
+    cfg.model.teacher.checkpoint = teacher_ckpt
     model = MODELS.build(cfg.model)
-    from mmseg.registry import DATASETS
-    ds = DATASETS.build(cfg.train_dataloader.dataset)
-    batch = [ds[0], ds[1]]
-    data = model.data_preprocessor(
-        dict(inputs=[b['inputs'] for b in batch],
-             data_samples=[b['data_samples'] for b in batch]), True)
-    with torch.no_grad():
-        model.student.decode_head.conv_seg.weight.fill_(float('nan'))
-    with pytest.raises(FloatingPointError, match='loss_'):
-        model.loss(data['inputs'], data['data_samples'])
+    saved = torch.load(teacher_ckpt, map_location='cpu', weights_only=False)
+    want = {k[8:]: v for k, v in saved['state_dict'].items()
+            if k.startswith('student.')}
+    model.init_weights()  # MMEngine's runner calls it after building
+    for k, v in model.teacher.state_dict().items():
+        assert torch.equal(v, want[k]), k
+    assert model.teacher.is_init and not model.teacher.training
+    assert all(not p.requires_grad for p in model.teacher.parameters())
 
 
-def test_all_losses_under_bfloat16_autocast(data_root, teacher_ckpt, tmp_path):
-    """Mixed precision (what --amp turns on; MMEngine's AmpOptimWrapper
-    needs a GPU, so CPU bfloat16 autocast stands in): student, teacher and
-    ConvLSTM run in half precision, every loss term comes out float32 and
-    finite, and the student gets finite gradients."""
-    cfg = scheme_cfg('j', data_root, tmp_path, teacher_ckpt)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    from mmseg.registry import DATASETS
-    ds = DATASETS.build(cfg.train_dataloader.dataset)
-    batch = [ds[0], ds[1]]
-    data = model.data_preprocessor(
-        dict(inputs=[b['inputs'] for b in batch],
-             data_samples=[b['data_samples'] for b in batch]), True)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        losses = model.loss(data['inputs'], data['data_samples'])
-    for term in TERMS['j']:
-        value = losses[term]
-        assert value.dtype == torch.float32, term
-        assert torch.isfinite(value).all(), term
-    total = sum(v for k, v in losses.items() if k.startswith('loss_'))
-    total.backward()
-    grads = [p.grad for p in model.student.parameters() if p.requires_grad]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    assert all(p.grad is None for p in model.teacher.parameters())
+def test_loss_lambda_is_folded_into_loss_weights_with_a_warning():
+    """One scale at run time: each loss's loss_weight. The deprecated
+    loss_lambda multiplies them once, at construction, and warns."""
+    cfg = Config.fromfile(str(SYN / SCHEMES['e']))
+    cfg.model.losses.tl.loss_weight = 2.0
+    cfg.model.loss_lambda = 0.5
+    with pytest.warns(DeprecationWarning, match='loss_weight'):
+        model = MODELS.build(cfg.model)
+    assert model.losses['tl'].loss_weight == pytest.approx(1.0)
+    assert not model.losses['tl'].check_finite  # the segmentor checks once
+    cfg.model.pop('loss_lambda')
+    assert MODELS.build(cfg.model).losses['tl'].loss_weight == 2.0
 
 
 EXPORT_CHECK = '''
@@ -234,3 +229,150 @@ def test_export_round_trip(data_root, teacher_ckpt, tmp_path):
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-3000:]
     assert re.search(r'mIoU: \d+\.\d+.*mTC: \d+\.\d+\s+mTC_seq: \d+\.\d+', log), log[-2000:]
+
+
+# ----------------------------------------------------------------------
+# The parts: recorder, pre-dropout taps, term table, MMSeg's loss keys
+# ----------------------------------------------------------------------
+def _student_model(**student):
+    cfg = Config.fromfile(str(SYN / SCHEMES['e']))
+    cfg.model.student.decode_head.update(student)
+    return MODELS.build(cfg.model)
+
+
+def test_pre_dropout_features_do_not_depend_on_dropout():
+    """Issue 12 item 5: in train mode, the recorded student feature is the
+    same whether the head's dropout is active or replaced by identity (same
+    input, same batch); the post-dropout tap is not."""
+    from mmseg_temporal.models.segmentors.recorder import ModuleInputsRecorder, pre_dropout_feature
+    model = _student_model().train()
+    head = model.student.decode_head
+    assert model.student_recorder.source == 'decode_head.dropout'
+    assert head.dropout.training and head.dropout.p > 0
+    no_dropout = copy.deepcopy(model)
+    no_dropout.student.decode_head.dropout = torch.nn.Identity()
+    clip = torch.randn(2, 3, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+
+    def features(net, source):
+        recorder = ModuleInputsRecorder(net.student, source, 'student')
+        torch.manual_seed(1)
+        return net.forward_clip(net.student, recorder, clip)
+
+    with_dropout = features(model, pre_dropout_feature(model.student))
+    without = features(no_dropout, pre_dropout_feature(no_dropout.student))
+    assert with_dropout.features.shape[:2] == (2, 3)
+    assert torch.equal(with_dropout.features, without.features)
+    assert not torch.equal(with_dropout.logits, without.logits)  # dropout ran
+    post = [features(m, 'decode_head.conv_seg').features
+            for m in (model, no_dropout)]
+    assert not torch.equal(*post)
+
+
+def test_head_without_dropout_taps_the_classifier_input():
+    model = _student_model(dropout_ratio=0).train()
+    assert model.student.decode_head.dropout is None
+    assert model.student_recorder.source == 'decode_head.conv_seg'
+    seen = []
+    handle = model.student.decode_head.conv_seg.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0]))
+    out = model.forward_clip(model.student, model.student_recorder,
+                             torch.randn(1, 2, 3, 48, 64))
+    handle.remove()
+    assert torch.equal(out.features.flatten(0, 1), seen[0])
+
+
+def test_recorder_is_scoped_to_its_with_block():
+    model = _student_model().eval()  # one image: no batch statistics
+    recorder = model.student_recorder
+    module = model.student.decode_head.dropout
+    with recorder:
+        assert len(module._forward_pre_hooks) == 1
+        with pytest.raises(RuntimeError, match='already recording'):
+            recorder.__enter__()
+        model.student.encode_decode(torch.randn(1, 3, 48, 64), [
+            dict(img_shape=(48, 64), pad_shape=(48, 64))])
+    assert len(module._forward_pre_hooks) == 0  # no hook outside the block
+    assert recorder.pop().shape[0] == 1
+    with pytest.raises(RuntimeError, match='not called'):
+        recorder.pop()  # popped: the recorder keeps nothing alive
+    model.student.encode_decode(torch.randn(1, 3, 48, 64), [
+        dict(img_shape=(48, 64), pad_shape=(48, 64))])
+    with pytest.raises(RuntimeError, match='not called'):
+        recorder.pop()  # forwards outside the block are not recorded
+    with pytest.raises(ValueError, match='not a module of the student'):
+        type(recorder)(model.student, 'decode_head.nope', 'student')
+
+
+def test_distill_terms_run_on_their_granularity():
+    from mmseg_temporal.models.segmentors.distill_terms import (
+        DISTILL_TERMS,
+        ClipForward,
+        DistillInputs,
+        compute_distill_losses,
+    )
+
+    class Counting(torch.nn.Module):
+        def __init__(self, name):
+            super().__init__()
+            self.loss_name, self.calls = name, 0
+
+        def forward(self, *args, **kwargs):
+            self.calls += 1
+            return torch.tensor(float(self.calls))
+
+    for num_frames, want in ((3, dict(frame=3, pair=2, clip=1)),
+                             (1, dict(frame=1, pair=0, clip=0))):
+        losses = torch.nn.ModuleDict(
+            {k: Counting(f'loss_{k}') for k in DISTILL_TERMS})
+        side = ClipForward([], torch.zeros(2, num_frames, 5, 4, 4),
+                           torch.zeros(2, num_frames, 8, 4, 4))
+        x = DistillInputs(side, side, torch.zeros(2, num_frames, 3, 8, 8),
+                          torch.ones(2, 1, 8, 8, dtype=torch.bool),
+                          torch.zeros(2, max(num_frames - 1, 1), 2, 8, 8),
+                          torch.ones(2, max(num_frames - 1, 1), 1, 8, 8,
+                                     dtype=torch.bool))
+        out = compute_distill_losses(losses, x, num_frames)
+        for key, term in DISTILL_TERMS.items():
+            calls = want[term.granularity]
+            assert losses[key].calls == calls, key
+            if calls:  # the mean over the units: (1 + ... + n) / n
+                assert float(out[f'loss_{key}']) == (calls + 1) / 2
+            else:
+                assert f'loss_{key}' not in out
+
+
+def test_task_losses_use_mmseg_keys_with_an_auxiliary_head(data_root,
+                                                           teacher_ckpt,
+                                                           tmp_path):
+    cfg = scheme_cfg('e', data_root, tmp_path, teacher_ckpt)
+    cfg.model.student.auxiliary_head = dict(
+        type='FCNHead', in_channels=64, in_index=2, channels=16,
+        num_convs=1, concat_input=False, dropout_ratio=0.1, num_classes=5,
+        align_corners=False, loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
+    model = MODELS.build(cfg.model)
+    from mmseg.registry import DATASETS
+    ds = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = [ds[0], ds[1]]  # each ds[i] draws a new augmentation
+    data = model.data_preprocessor(
+        dict(inputs=[b['inputs'] for b in batch],
+             data_samples=[b['data_samples'] for b in batch]), True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg', 'aux.loss_ce',
+                           'aux.acc_seg', 'loss_tl'}
+    # The clip's CE is the student's own on the labelled frames (eval mode:
+    # no dropout, BN running statistics, so batching does not matter).
+    assert data['inputs'].shape[1] == 3
+    assert {s.metainfo['label_index'] for s in data['data_samples']} == {1}
+    model.eval()
+    lab = model._labelled_frames(data['inputs'], data['data_samples'])
+    feats = model.student.extract_feat(lab)
+    own = model.student._decode_head_forward_train(feats, data['data_samples'])
+    own.update(model.student._auxiliary_head_forward_train(
+        feats, data['data_samples']))
+    ours = model.loss(data['inputs'], data['data_samples'])
+    for key in ('decode.loss_ce', 'aux.loss_ce'):
+        torch.testing.assert_close(ours[key], own[key])
+    # single labelled frames (B, 3, H, W): the same CE
+    single = model.loss(lab, data['data_samples'])
+    torch.testing.assert_close(single['decode.loss_ce'], own['decode.loss_ce'])

@@ -5,5 +5,5 @@ model = dict(
     teacher=dict(config='configs/camvid_cpu/pspnet_small_teacher_tl_camvid_cpu.py',
                  checkpoint=teacher_checkpoint),
     losses=dict(sf_pixel={{_base_.sf_pixel}}, sf_pair={{_base_.sf_pair}},
-                pf={{_base_.pf}}, mf=dict(type='MultiFrameLoss', pool_size=2)))
+                pf={{_base_.pf}}, mf={{_base_.mf_small}}))
 custom_hooks = {{_base_.mf_hooks}}

@@ -1,11 +1,11 @@
-# ETC (scheme j, "+ALL"): the student distilled from the PSPNet-R101 + TL
-# teacher with SF + PF + MF, and trained with the temporal loss.
-_base_ = ['./pspnet_r18_d8_tl_cityscapes.py']
-teacher_checkpoint = 'work_dirs/pspnet_r101_d8_teacher_tl_cityscapes/iter_74400.pth'
+# ETC ("+ALL", Table 1 scheme j): the student distilled from the PSPNet-R101
+# + TL teacher with SF + PF + MF, and trained with the temporal loss.
+_base_ = [
+    './pspnet_r18_d8_tl_cityscapes.py',
+    '../_base_/models/pspnet_r101_d8_tl_teacher_cityscapes.py',
+]
 model = dict(
-    teacher=dict(
-        config='configs/cityscapes/pspnet_r101_d8_teacher_tl_cityscapes.py',
-        checkpoint=teacher_checkpoint),
+    teacher={{_base_.teacher}},
     losses=dict(sf_pixel={{_base_.sf_pixel}}, sf_pair={{_base_.sf_pair}},
                 pf={{_base_.pf}}, mf={{_base_.mf}}))
 custom_hooks = {{_base_.mf_hooks}}

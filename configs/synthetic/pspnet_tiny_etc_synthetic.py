@@ -16,5 +16,5 @@ model = dict(
     teacher=dict(config=teacher_config, checkpoint=teacher_checkpoint),
     losses=dict(tl={{_base_.tl}}, sf_pixel={{_base_.sf_pixel}},
                 sf_pair={{_base_.sf_pair}}, pf={{_base_.pf}},
-                mf=dict(type='MultiFrameLoss', pool_size=2)))
+                mf={{_base_.mf_small}}))
 custom_hooks = {{_base_.mf_hooks}}

@@ -6,10 +6,8 @@
 """
 from .base import BaseTemporalDistillLoss
 from .conv_lstm import ConvLSTM
-from .cross_frame_similarity_loss import (CrossFrameSimilarityLoss,
-                                          PairwiseFrameLoss)
-from .intra_frame_similarity_loss import (IntraFrameSimilarityLoss,
-                                          PairwiseKDLoss)
+from .cross_frame_similarity_loss import CrossFrameSimilarityLoss, PairwiseFrameLoss
+from .intra_frame_similarity_loss import IntraFrameSimilarityLoss, PairwiseKDLoss
 from .multi_frame_loss import MultiFrameLoss
 from .pixelwise_kd_loss import PixelwiseKDLoss
 from .similarity import self_similarity, similarity_distance, unit_columns

@@ -8,9 +8,16 @@ from typing import Optional
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   check_same_shape, compute_dtype, prepare_valid, resize_to,
-                   shape_str)
+from .base import (
+    BaseTemporalDistillLoss,
+    autocast_off,
+    check_4d,
+    check_same_shape,
+    compute_dtype,
+    prepare_valid,
+    resize_to,
+    shape_str,
+)
 from .similarity import similarity_distance
 
 __all__ = ['CrossFrameSimilarityLoss', 'PairwiseFrameLoss']

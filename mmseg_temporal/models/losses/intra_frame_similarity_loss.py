@@ -7,8 +7,14 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   compute_dtype, resize_to, shape_str)
+from .base import (
+    BaseTemporalDistillLoss,
+    autocast_off,
+    check_4d,
+    compute_dtype,
+    resize_to,
+    shape_str,
+)
 from .similarity import similarity_distance
 
 __all__ = ['IntraFrameSimilarityLoss', 'PairwiseKDLoss']

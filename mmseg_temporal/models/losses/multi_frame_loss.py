@@ -5,8 +5,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   resize_to, shape_str)
+from .base import BaseTemporalDistillLoss, autocast_off, check_4d, resize_to, shape_str
 from .conv_lstm import ConvLSTM
 from .similarity import self_similarity
 

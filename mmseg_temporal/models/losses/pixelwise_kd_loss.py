@@ -4,8 +4,15 @@ from typing import Optional
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   compute_dtype, prepare_valid, resize_to, shape_str)
+from .base import (
+    BaseTemporalDistillLoss,
+    autocast_off,
+    check_4d,
+    compute_dtype,
+    prepare_valid,
+    resize_to,
+    shape_str,
+)
 
 __all__ = ['PixelwiseKDLoss']
 

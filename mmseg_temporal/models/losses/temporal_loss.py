@@ -6,9 +6,16 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..flow.warp import flow_warp, occlusion_mask
-from .base import (BaseTemporalDistillLoss, autocast_off, check_4d,
-                   check_same_shape, compute_dtype, prepare_valid, resize_to,
-                   shape_str)
+from .base import (
+    BaseTemporalDistillLoss,
+    autocast_off,
+    check_4d,
+    check_same_shape,
+    compute_dtype,
+    prepare_valid,
+    resize_to,
+    shape_str,
+)
 
 __all__ = ['TemporalLoss']
 

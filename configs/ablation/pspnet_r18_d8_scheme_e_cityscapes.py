@@ -1,5 +1,0 @@
-# Table 1, scheme e: TL (PSPNet-R18 student, Cityscapes).
-_base_ = ['../cityscapes/pspnet_r18_d8_tl_cityscapes.py']
-teacher_checkpoint = 'work_dirs/pspnet_r101_d8_teacher_tl_cityscapes/iter_74400.pth'
-model = dict(
-    losses=dict(_delete_=True, tl={{_base_.tl}}))
