@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..evaluation.functional import tc_aggregate, tc_intersect_union
+from ..evaluation.functional import predicted_union, tc_aggregate, tc_intersect_union
 from ..utils.atomic import atomic_write_bytes
 from ..visualization import (
     DEFAULT_CODECS,
@@ -138,11 +138,14 @@ class PairConsistency:
         self.names, self.num_classes = list(names), list(num_classes)
         self.device = device
         self.pairs: Dict[str, list] = {n: [] for n in self.names}
+        self.predicted: Dict[str, set] = {n: set() for n in self.names}
         self._prev = None
 
     def update(self, frame: np.ndarray, labels: Sequence[np.ndarray]) -> None:
         """Adds frame t+1 (BGR) and the models' labels of it."""
         from ..flow_sources import flow_of_images
+        for n, label in zip(self.names, labels):
+            self.predicted[n].update(np.unique(label).tolist())
         if self._prev is not None:
             prev_frame, prev_labels = self._prev
             flow = flow_of_images(self.estimator, prev_frame[..., ::-1],
@@ -152,18 +155,30 @@ class PairConsistency:
                 self.pairs[n].append(tc_intersect_union(a, b, flow, k, 255))
         self._prev = (frame, list(labels))
 
+    def class_set(self, name: str) -> List[int]:
+        """The classes a model's mTC runs over: those any compared model
+        (with the same number of classes) predicts somewhere in the video
+        (:func:`predicted_union`)."""
+        k = self.num_classes[self.names.index(name)]
+        return [c for c in predicted_union(
+            [self.predicted[n] for n, kk in zip(self.names, self.num_classes)
+             if kk == k]) if 0 <= c < k]
+
     def results(self) -> Dict[str, Dict]:
         """Per model: ``mTC`` (I and U of every pair summed per class, mean
-        over all K classes, a class never seen scoring 0), ``mean_pair_TC``
-        (mean of the curve) and ``curve`` (TC of each pair, percent)."""
+        over :meth:`class_set`: a class another model predicts and this one
+        never does scores 0), ``mean_pair_TC`` (mean of the curve), ``curve``
+        (TC of each pair, percent) and ``classes`` (the class set)."""
         out = {}
-        for n, k in zip(self.names, self.num_classes):
-            agg = tc_aggregate([self.pairs[n]], classes=range(k))
+        for n in self.names:
+            classes = self.class_set(n)
+            agg = tc_aggregate([self.pairs[n]], classes=classes)
             curve = agg['per_pair'][0]
             finite = curve[np.isfinite(curve)]
             out[n] = dict(mTC=finite_or_none(agg['mTC']),
                           mean_pair_TC=finite_or_none(finite.mean())
-                          if finite.size else None, curve=curve)
+                          if finite.size else None, curve=curve,
+                          classes=classes)
         return out
 
 
@@ -257,7 +272,8 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
         plot_tc_curve({k: v['curve'] for k, v in tcs.items()},
                       files['tc_curve'],
                       means={k: v['mTC'] for k, v in tcs.items()},
-                      title=f'TC between neighbouring frames: {frames.path} '
+                      title='TC between neighbouring frames: '
+                            f'{osp.basename(osp.normpath(frames.path))} '
                             f'(flow {pair_tc.flow_cfg["type"]})')
     atomic_write_bytes(files['latency'],
                        json.dumps(summary, indent=2).encode('utf-8'))
@@ -276,12 +292,15 @@ def _summary(frames, infs, times, tcs, n, wall, codec, files, run) -> Dict:
             latency=lat['model'], stages=lat, model_fps=finite_or_none(
                 1e3 / lat['model']['mean_ms']) if n else None,
             mTC=m.get('mTC'), mean_pair_TC=m.get('mean_pair_TC'),
+            tc_classes=m.get('classes'),
             tc_curve=[finite_or_none(v) for v in m.get('curve', [])])
     src = frames.path if frames.is_live else osp.abspath(frames.path)
     return dict(source=src, backend=infs[0].backend, num_frames=n,
                 codec=codec, end_to_end_fps=finite_or_none(n / wall)
                 if wall > 0 else None, **run,
-                tc_definition='mTC: per-class I/U of warped neighbouring '
-                'predictions summed over all pairs, mean over all classes '
-                '(a class never seen scores 0); flow estimated between '
-                'the frames', outputs=files, models=models)
+                tc_definition='mTC: IoU of each prediction with the next '
+                "frame's prediction warped back by the estimated flow, I and U "
+                'summed per class over all pairs, mean over the classes any '
+                'compared model predicts (one it never predicts scores 0); '
+                'mean pair TC: mean of the per-pair curve',
+                outputs=files, models=models)

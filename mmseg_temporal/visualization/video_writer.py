@@ -9,9 +9,11 @@ takes the first codec of its list whose probe video writes *and reads back*.
 Frames are encoded on a background thread (OpenCV releases the GIL), so the
 encoder overlaps with the next frame's inference.
 """
+import contextlib
 import os
 import os.path as osp
 import queue
+import sys
 import tempfile
 import threading
 from typing import Optional, Sequence, Tuple
@@ -27,11 +29,31 @@ BROWSER_CODECS = ('avc1', 'H264', 'vp09', 'VP90')
 _PROBED = {}
 
 
+@contextlib.contextmanager
+def _quiet():
+    """OpenCV's and FFmpeg's complaints about a codec they lack (FFmpeg
+    writes to file descriptor 2 itself) are not shown while probing."""
+    log = cv2.utils.logging
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        log.setLogLevel(level)
+
+
 def _codec_works(codec: str, ext: str) -> bool:
     """Writes two 64x64 frames with ``codec`` and reads one back."""
     if (codec, ext) in _PROBED:
         return _PROBED[codec, ext]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = osp.join(tmp, 'probe' + ext)
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), 10.,
                                  (64, 64))
