@@ -16,10 +16,11 @@ and scored with:
 * the classes the model predicts anywhere in the split;
 * ``mVC_8`` and ``mVC_16`` (VSPW's video consistency, no warping).
 
-Optionally the logits are smoothed over time with an exponential moving
-average before the argmax (the users' flicker fix, issue 14):
-``s_0 = x_0``, ``s_t = alpha * s_{t-1} + (1 - alpha) * x_t`` per video,
-so a larger ``alpha`` smooths more.
+Optionally the logits are smoothed over time with the inferencer's
+exponential moving average (:func:`mmseg_temporal.apis.ema_smooth_logits`,
+the users' flicker fix, issue 14) before the argmax: ``s_0 = z_0``,
+``s_t = alpha * s_{t-1} + (1 - alpha) * z_t`` per video, so a larger
+``alpha`` smooths more.
 """
 from typing import Dict, List, Optional, Sequence
 
@@ -29,30 +30,18 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS, MODELS
 
-from mmseg_temporal.evaluation.functional import temporal_consistency
+from mmseg_temporal.apis import ema_smooth_logits
+from mmseg_temporal.evaluation.functional import temporal_consistency, video_consistency
+from mmseg_temporal.flow_sources.synthetic_format import (
+    read_layers,
+    read_velocities,
+    synthetic_flow_between,
+    synthetic_paths,
+)
 
-try:  # the on-disk format moved to flow_sources/ (the old home re-exports)
-    from mmseg_temporal.flow_sources.synthetic_format import (
-        read_layers,
-        read_velocities,
-        synthetic_flow_between,
-        synthetic_paths,
-    )
-except ImportError:  # a snapshot from before the move
-    from mmseg_temporal.datasets.synthetic_video import (
-        read_layers,
-        read_velocities,
-        synthetic_flow_between,
-        synthetic_paths,
-    )
-
-try:
-    from mmseg_temporal.evaluation.functional import video_consistency
-except ImportError:  # a snapshot from before VC_n landed
-    video_consistency = None
-
-__all__ = ['SyntheticSplit', 'load_student', 'predict_logits', 'ema_logits',
-           'score_predictions', 'vspw_video_consistency']
+__all__ = ['SyntheticSplit', 'load_student', 'predict_logits',
+           'score_predictions', 'score_checkpoint', 'ground_truth_scores',
+           'split_of']
 
 NUM_CLASSES = 5
 VC_WINDOWS = (8, 16)
@@ -133,42 +122,6 @@ def predict_logits(student: torch.nn.Module, imgs_bgr: np.ndarray) -> torch.Tens
     return student.encode_decode(x, metas)
 
 
-def ema_logits(logits: torch.Tensor, alpha: float) -> torch.Tensor:
-    """EMA over the time axis 0: ``s_t = alpha s_{t-1} + (1 - alpha) x_t``."""
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f'EMA alpha must lie in [0, 1), got {alpha}')
-    out = logits.clone()
-    for t in range(1, len(out)):
-        out[t] = alpha * out[t - 1] + (1.0 - alpha) * logits[t]
-    return out
-
-
-def vspw_video_consistency(preds: Sequence[np.ndarray],
-                           labels: Sequence[np.ndarray], n: int,
-                           ignore_index: int = 255) -> Dict:
-    """VSPW's VC_n (``VC_perclip.py``): windows ``i in range(T - n)``; the
-    pixels whose label in frames ``i+1 .. i+n-1`` equals frame ``i``'s form
-    the common region; the score is the share of them whose prediction does
-    the same; nan-mean over all windows of all sequences. Used only where
-    ``mmseg_temporal.evaluation.functional.video_consistency`` is missing."""
-    scores = []
-    for pred, lab in zip(preds, labels):
-        for i in range(len(lab) - n):
-            win_l, win_p = lab[i:i + n], pred[i:i + n]
-            common = (win_l[1:] == win_l[0]).all(0) & (win_l != ignore_index).all(0)
-            same = common & (win_p[1:] == win_p[0]).all(0)
-            scores.append(same.sum() / common.sum() if common.any() else np.nan)
-    vals = np.asarray(scores, dtype=np.float64)
-    return dict(mVC=float(np.nanmean(vals) * 100) if np.isfinite(vals).any()
-                else float('nan'))
-
-
-def _vc(preds: List[np.ndarray], labels: List[np.ndarray], n: int) -> float:
-    if video_consistency is not None:
-        return float(video_consistency(preds, labels, n)['mVC'])
-    return vspw_video_consistency(preds, labels, n)['mVC']
-
-
 def _confusion(pred: np.ndarray, label: np.ndarray) -> np.ndarray:
     keep = label < NUM_CLASSES
     idx = label[keep].astype(np.int64) * NUM_CLASSES + pred[keep]
@@ -200,7 +153,9 @@ def score_predictions(split: SyntheticSplit, preds: List[np.ndarray]) -> Dict:
                        per_seq=[float(v) for v in tc['per_seq']]),
                predicted_classes=predicted, gt_classes=split.gt_classes)
     for n in VC_WINDOWS:
-        out[f'mVC_{n}'] = _vc(preds, list(split.labels), n)
+        out[f'mVC_{n}'] = float(video_consistency(
+            [list(p) for p in preds], [list(lab) for lab in split.labels],
+            n)['mVC'])
     return out
 
 
@@ -211,7 +166,7 @@ def score_checkpoint(split: SyntheticSplit, config: str, checkpoint: str,
     logits = [predict_logits(student, imgs) for imgs in split.imgs]
     variants = {'raw': [lg.argmax(1).numpy() for lg in logits]}
     for a in ema or ():
-        variants[f'ema{a}'] = [ema_logits(lg, a).argmax(1).numpy()
+        variants[f'ema{a}'] = [ema_smooth_logits(lg, a).argmax(1).numpy()
                                for lg in logits]
     return {name: score_predictions(split, p) for name, p in variants.items()}
 

@@ -3,42 +3,12 @@ study_report.py) and the fine-tune resume of apis.experiment."""
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks'))
 import paired_study  # noqa: E402
 import study_report  # noqa: E402
-import study_scoring  # noqa: E402
-
-
-def test_ema_logits_by_hand():
-    x = torch.tensor([[1.0], [3.0], [0.0]]).view(3, 1, 1, 1)
-    out = study_scoring.ema_logits(x, 0.5).flatten().tolist()
-    assert out == pytest.approx([1.0, 2.0, 1.0])  # 0.5*1+0.5*3, 0.5*2+0
-    assert study_scoring.ema_logits(x, 0.0).flatten().tolist() == [1, 3, 0]
-    with pytest.raises(ValueError, match='alpha'):
-        study_scoring.ema_logits(x, 1.0)
-
-
-def test_vspw_video_consistency_hand_values():
-    labels = np.zeros((4, 2, 2), np.int64)
-    labels[:, 0, 0] = [1, 1, 0, 0]  # (0,0) leaves window 1's common region
-    perfect = labels.copy()
-    const = np.zeros_like(labels)
-    flicker = labels.copy()
-    flicker[1, 1, 1] = 1
-    # n = 2: windows i = 0, 1 (range(T - n)); common = label[i+1] == label[i]
-    f = study_scoring.vspw_video_consistency
-    assert f([perfect], [labels], 2)['mVC'] == pytest.approx(100.0)
-    # constant 0: window 0 4/4 common pixels agree, window 1 3/3
-    assert f([const], [labels], 2)['mVC'] == pytest.approx(100.0)
-    # flicker at (1,1) in frame 1: window 0 3/4, window 1 2/3
-    assert f([flicker], [labels], 2)['mVC'] == pytest.approx(
-        (3 / 4 + 2 / 3) / 2 * 100)
-    assert np.isnan(f([perfect[:2]], [labels[:2]], 2)['mVC'])  # T <= n
 
 
 def test_report_tc_over_fixed_set_counts_never_predicted_as_zero():
@@ -94,3 +64,26 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_100.pth'))
     experiment.train_unless_done(cfg)
     assert seen == dict(resume=True, load_from=None)
+
+
+def test_scorer_ceiling_and_a_dropped_class(tmp_path):
+    import numpy as np
+
+    import study_scoring
+    split = study_scoring.SyntheticSplit(
+        dict(type='SyntheticVideoDataset', data_root=str(tmp_path), split='test',
+             frames_per_video=10), num_videos=2)
+    gt = study_report.metrics_of(study_scoring.ground_truth_scores(split))
+    assert gt['mTC'] == pytest.approx(100) and gt['mIoU'] == pytest.approx(100)
+    assert gt['mVC_8'] == pytest.approx(100) and gt['never_predicted'] == []
+    assert 0 < sum(f.sum() for f in split.fast) < 20  # a top share of frames
+    # a model that never predicts the labels' rarest class
+    present = split.gt_classes
+    rare = present[-1]
+    preds = [np.where(lab == rare, 1 if rare != 1 else 0, lab).astype(np.int64)
+             for lab in split.labels]
+    dropped = study_report.metrics_of(study_scoring.score_predictions(split, preds))
+    assert dropped['never_predicted'] == [rare]
+    # fixed set: the class counts 0, so mTC falls by at least 1/K of 100
+    assert dropped['mTC'] <= 100 * (len(present) - 1) / len(present) + 1e-6
+    assert dropped['mTC_pred'] > dropped['mTC']
