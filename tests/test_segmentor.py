@@ -376,3 +376,27 @@ def test_task_losses_use_mmseg_keys_with_an_auxiliary_head(data_root,
     # single labelled frames (B, 3, H, W): the same CE
     single = model.loss(lab, data['data_samples'])
     torch.testing.assert_close(single['decode.loss_ce'], own['decode.loss_ce'])
+
+
+def test_decode_head_runs_once_per_clip():
+    """The task losses reuse the clip forward's logits: the student's decode
+    head runs once on all B * T frames (one batch, one set of batch-norm
+    statistics), not again on the labelled frames."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    model = _student_model().train()
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(2):
+        s = SegDataSample(metainfo=dict(label_index=1, img_shape=(48, 64)))
+        s.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, 48, 64), generator=g))
+        s.flows = torch.zeros(2, 2, 48, 64)
+        s.flow_valid = torch.ones(2, 1, 48, 64, dtype=torch.bool)
+        samples.append(s)
+    batches = []
+    handle = model.student.decode_head.register_forward_pre_hook(
+        lambda m, args: batches.append(args[0][0].shape[0]))
+    losses = model.loss(torch.randn(2, 3, 3, 48, 64, generator=g), samples)
+    handle.remove()
+    assert batches == [6]
+    assert torch.isfinite(losses['loss_tl']) and 'decode.loss_ce' in losses

@@ -242,7 +242,7 @@ class TemporalDistillSegmentor(BaseSegmentor):
         b, num_frames = clip.shape[:2]
         with recorder:
             feats = model.extract_feat(clip.flatten(0, 1))
-            logits = model.decode_head.forward(feats)
+            logits = model.decode_head(feats)
         return ClipForward(feats=feats,
                            logits=logits.unflatten(0, (b, num_frames)),
                            features=recorder.pop().unflatten(0, (b, num_frames)))
