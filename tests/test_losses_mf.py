@@ -275,6 +275,7 @@ def _mf_figures(**kwargs):
     return before, after, memory, values
 
 
+@pytest.mark.slow
 def test_mf_passes_gradient_after_its_convlstm_trained():
     """Issue 12 item 4: after 300 steps of ConvLSTM training the default MF
     passes the student's features >= 1 % of the pair-wise SF term's
@@ -287,6 +288,7 @@ def test_mf_passes_gradient_after_its_convlstm_trained():
     assert min(values) >= 0
 
 
+@pytest.mark.slow
 def test_mf_former_regulariser_saturates_release_form_collapses():
     """What the default replaces (figures in docs/losses.md): the former
     ``mean(1 - E^T)`` drives the memory towards its bound (clipped weights,
