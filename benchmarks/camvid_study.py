@@ -1,142 +1,214 @@
-"""CamVid study on the CPU: does ETC move mIoU and TC the way the paper says?
+"""Paired, multi-seed CamVid study (issue 12, item 7b): the protocol of
+``paired_study.py`` on real video, on the CPU.
 
-    python benchmarks/camvid_study.py [--data-root ../shared/data/camvid]
-        [--work-dir work_dirs/camvid_cpu_study] [--iters 600] [--seeds 0 1]
+    OMP_NUM_THREADS=1 python benchmarks/camvid_study.py \\
+        [--data-root ../shared/data/camvid] [--work-dir work_dirs/camvid_study] \\
+        [--seeds 0 1 2 3 4] [--arms control tl_logits tl_logits_x10 etc] \\
+        [--baseline-iters 1500] [--finetune-iters 300] [--teacher-iters 1500]
 
-From scratch (no ImageNet weights: nothing is downloaded), at half
-resolution (180x240 frames, 176x224 crops), with flow from a DIS flow cache:
+1. the DIS ``medium`` flow of every training pair into a flow cache
+   (``PrecomputedFlow.fill``; resumable, corrupt entries repaired);
+2. one single-frame baseline student (``pspnet_tiny_baseline_camvid_cpu.py``,
+   CE only), trained once;
+3. per seed, every arm fine-tuned from it for the same iterations on the
+   same triplets (1 s apart, DIS flow), differing only in the loss terms:
+   ``control`` = TL weight 0, ``tl_logits`` = the release's 0.1 x
+   MSE(logits) (loss_weight 1/11), ``tl_logits_x10``, ``tl_prob``, and
+   ``etc`` = SF + PF + MF + TL logits from one teacher
+   (``pspnet_small_teacher_tl_camvid_cpu.py``, trained once);
+4. every model scored by the stock test loop on the 15 Hz ``val`` run
+   (``pspnet_tiny_baseline_camvid_cpu_15hz.py``: mIoU, fixed-class mTC with
+   DIS ``medium``, mTC_gt = the flow's ceiling, 88.9 there, mVC_8/16) and
+   for mIoU on the test split (233 frames);
+5. paired differences against the control (95 % t-intervals, positive
+   seeds) into ``results.json`` / ``results.md`` of ``--logs-to``.
 
-1. precompute the DIS flow of every training pair (tools/precompute_flow.py);
-2. train the teacher (PSPNet-R18-D8, base width 32) with CE + TL;
-3. train the tiny student (base width 16) as baseline (scheme a), + TL
-   (scheme e) and + ALL (scheme j: SF + PF + MF + TL from the teacher);
-4. test the teacher and each student: mIoU on the test split (233 frames), mTC / mTC_seq
-   on Seq05VD (171 frames, TC flow by DIS), parameters, CPU ms per frame.
-
-Resumable: each step is skipped when its output exists, and a killed
-training resumes from its last checkpoint. Writes ``results.json`` and
-``results.md`` into the work dir and copies the training logs into
-``benchmarks/camvid_study_logs/``.
+Resumable per step like ``paired_study.py``.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
-import shutil
 import statistics
-import subprocess
 import sys
-import time
 
+import torch
 from mmengine.config import Config
-from mmseg.registry import MODELS
+from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (cpu_ms_per_frame, test_checkpoint,
-                                 train_unless_done)
+from mmseg_temporal.apis.experiment import test_checkpoint
+from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.flow_sources.precomputed import PrecomputedFlow
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import paired_study  # noqa: E402  (train, provenance, log copies)
+from study_stats import format_difference, paired_difference  # noqa: E402
+
+ROOT = paired_study.ROOT
 CFG = osp.join(ROOT, 'configs', 'camvid_cpu')
-STUDENTS = [('a: baseline', 'pspnet_tiny_baseline_camvid_cpu.py'),
-            ('e: +TL', 'pspnet_tiny_tl_camvid_cpu.py'),
-            ('j: +ALL', 'pspnet_tiny_etc_camvid_cpu.py')]
+NUM_CLASSES = 11
+ARMS = paired_study.tl_arms(NUM_CLASSES)
+FLOW = dict(type='DISFlow', preset='medium')
+PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 
 
-def load(name, args, work_dir, seed):
+def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int) -> Config:
     cfg = Config.fromfile(osp.join(CFG, name))
     cache = osp.join(args.work_dir, 'flow_cache')
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
-    cfg.train_cfg.max_iters = args.iters
-    cfg.train_cfg.val_interval = args.iters
-    cfg.param_scheduler[0].end = args.iters
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = max(iters // 5, 1)
+    cfg.param_scheduler[0].end = iters
+    cfg.default_hooks.checkpoint.update(interval=args.ckpt_every, max_keep_ckpts=2)
+    cfg.visualizer.name = f'visualizer_{osp.relpath(work_dir, args.work_dir)}'
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = args.data_root
+        cfg[key].num_workers = args.workers if key == 'train_dataloader' else 0
+        cfg[key].persistent_workers = cfg[key].num_workers > 0
         for step in cfg[key].dataset.get('pipeline', []):
             if step['type'] == 'LoadPrecomputedFlow':
-                step['cache_dir'], step['data_root'] = cache, args.data_root
-    for ev in cfg.test_evaluator:
-        if ev.get('flow_provider'):
-            ev['flow_provider'].update(cache_dir=cache, data_root=args.data_root)
+                step.update(cache_dir=cache, data_root=args.data_root)
     if cfg.model.get('teacher'):
         cfg.model.teacher.config = osp.join(ROOT, cfg.model.teacher.config)
     return cfg
 
 
-def main():
+def fill_flow_cache(args) -> None:
+    cfg = camvid_cfg('pspnet_tiny_tl_camvid_cpu.py', args.work_dir, args, 0, 1)
+    ds = dict(cfg.train_dataloader.dataset.to_dict(), pipeline=[])
+    pairs = DATASETS.build(ds).flow_pairs()
+    source = PrecomputedFlow(osp.join(args.work_dir, 'flow_cache'),
+                             args.data_root, on_missing='compute', estimator=FLOW)
+    print(f'[camvid_study] flow cache: {source.fill(pairs)} of {len(pairs)} '
+          'pairs computed', flush=True)
+
+
+def score(run_dir: str, ckpt: str, args) -> dict:
+    """The run's figures on the 15 Hz run and the test split (cached)."""
+    path = osp.join(run_dir, 'score.json')
+    if osp.exists(path) and not args.rescore:
+        with open(path) as f:
+            return json.load(f)
+    cfg = camvid_cfg('pspnet_tiny_baseline_camvid_cpu_15hz.py', run_dir, args, 0, 1)
+    metrics, tc = test_checkpoint(cfg, ckpt, 'test_15hz', with_tc_result=True)
+    test_cfg = camvid_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args, 0, 1)
+    test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
+    m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
+    res = dict(mIoU_15hz=float(metrics['mIoU']), mTC=float(metrics['mTC']),
+               mTC_gt=float(metrics.get('mTC_gt', float('nan'))),
+               mTC_pred=float(metrics['mTC_shared']),
+               mVC_8=float(metrics['mVC_8']), mVC_16=float(metrics['mVC_16']),
+               mIoU_test=float(m_test['mIoU']),
+               tc_per_class=[float(v) for v in tc['per_class']],
+               predicted=sorted(int(c) for c in tc['predicted_classes']),
+               classes=sorted(int(c) for c in tc['classes']),
+               scored_on=paired_study.git_commit())
+    with open(path + '.tmp', 'w') as f:
+        json.dump(res, f)
+    os.replace(path + '.tmp', path)
+    return res
+
+
+def report(scores: dict, args) -> None:
+    """Means per arm and paired differences vs the control, written to
+    ``--logs-to``."""
+    lines = ['| model | seeds | mIoU test | mIoU 15 Hz | mTC (fixed) | mTC_pred '
+             '| mVC_8 | mTC_gt (ceiling) |', '| --- ' * 8 + '|']
+    groups = {}
+    for name, s in scores.items():
+        groups.setdefault(name.split('/')[0], []).append(s)
+    for arm, rows in groups.items():
+        def agg(k, rows=rows):
+            v = [r[k] for r in rows]
+            return f'{statistics.mean(v):.2f}' + (
+                f' ± {statistics.stdev(v):.2f}' if len(v) > 1 else '')
+        lines.append(f'| {arm} | {len(rows)} | ' + ' | '.join(agg(k) for k in (
+            'mIoU_test', 'mIoU_15hz', 'mTC', 'mTC_pred', 'mVC_8', 'mTC_gt')) + ' |')
+    lines += ['', '| arm - control | ' + ' | '.join(PAIRED) + ' |',
+              '| --- ' * (len(PAIRED) + 1) + '|']
+    paired = {}
+    for arm in args.arms:
+        seeds = [s for s in args.seeds if f'{arm}/seed{s}' in scores
+                 and f'control/seed{s}' in scores and arm != 'control']
+        if not seeds:
+            continue
+        a = [scores[f'{arm}/seed{s}'] for s in seeds]
+        c = [scores[f'control/seed{s}'] for s in seeds]
+        for x, y in zip(a, c):  # mTC over the classes both models predict
+            (x['mTC_shared'], y['mTC_shared']), _ = shared_class_means(
+                [x['tc_per_class'], y['tc_per_class']],
+                [x['predicted'], y['predicted']], classes=x['classes'])
+        paired[arm] = {m: paired_difference([x[m] for x in a], [y[m] for y in c])
+                       for m in PAIRED}
+        lines.append(f'| {arm} | ' + ' | '.join(
+            format_difference(paired[arm][m]) for m in PAIRED) + ' |')
+    os.makedirs(args.logs_to, exist_ok=True)
+    with open(osp.join(args.logs_to, 'results.json'), 'w') as f:
+        json.dump(dict(scores=scores, paired=paired), f, indent=1)
+    with open(osp.join(args.logs_to, 'results.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines), flush=True)
+
+
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'camvid'))
-    p.add_argument('--work-dir', default='work_dirs/camvid_cpu_study')
-    p.add_argument('--iters', type=int, default=600)
-    p.add_argument('--seeds', type=int, nargs='+', default=[0])
-    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks', 'camvid_study_logs'))
-    args = p.parse_args()
+    p.add_argument('--work-dir', default='work_dirs/camvid_study')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--arms', nargs='+', default=['control', 'tl_logits',
+                                                  'tl_logits_x10', 'etc'],
+                   choices=list(ARMS))
+    p.add_argument('--baseline-iters', type=int, default=1500)
+    p.add_argument('--finetune-iters', type=int, default=300)
+    p.add_argument('--teacher-iters', type=int, default=1500)
+    p.add_argument('--ckpt-every', type=int, default=50)
+    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
+                                                 'camvid_paired_study_logs'))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--rescore', action='store_true')
+    args = p.parse_args(argv)
     args.data_root = osp.abspath(args.data_root)
-    if not osp.isdir(osp.join(args.data_root, 'train')):
+    args.work_dir = osp.abspath(args.work_dir)
+    args.logs_to = osp.abspath(args.logs_to)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not osp.isdir(osp.join(args.data_root, 'val')):
         raise SystemExit(f'CamVid not found at {args.data_root} (expected '
-                         'train/, trainannot/, test/, ...)')
-    t0 = time.time()
-
-    # 1. flow cache of every training pair (resumable, atomic entries)
-    subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'precompute_flow.py'),
-         osp.join(CFG, 'pspnet_small_teacher_tl_camvid_cpu.py'),
-         '--out', osp.join(args.work_dir, 'flow_cache'),
-         '--estimator', '{"type": "DISFlow", "preset": "medium"}',
-         '--cfg-options', f'train_dataloader.dataset.data_root={args.data_root}'],
-        check=True)
-
-    results = []
-    for seed in args.seeds:
-        sd = osp.join(args.work_dir, f'seed{seed}')
-        teacher = load('pspnet_small_teacher_tl_camvid_cpu.py', args,
-                       osp.join(sd, 'teacher'), seed)
-        teacher_ckpt = train_unless_done(teacher)
-        runs = [('teacher (+TL)', teacher, teacher_ckpt)]
-        for label, name in STUDENTS:
-            cfg = load(name, args, osp.join(sd, name.split('_')[2]), seed)
-            if cfg.model.get('teacher'):
+                         'train/, val/, test/ and their *annot/ folders)')
+    fill_flow_cache(args)
+    base = camvid_cfg('pspnet_tiny_baseline_camvid_cpu.py',
+                      osp.join(args.work_dir, 'baseline'), args, 0, args.baseline_iters)
+    base_ckpt = paired_study.train(base, 'baseline', args)
+    scores = {'baseline': score(base.work_dir, base_ckpt, args)}
+    teacher_ckpt = None
+    for arm in args.arms:
+        if arm == 'etc' and teacher_ckpt is None:
+            t = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
+                           osp.join(args.work_dir, 'teacher'), args, 0, args.teacher_iters)
+            teacher_ckpt = paired_study.train(t, 'teacher', args)
+            scores['teacher'] = score(t.work_dir, teacher_ckpt, args)
+        for seed in args.seeds:
+            name = 'pspnet_tiny_etc_camvid_cpu.py' if arm == 'etc' else \
+                'pspnet_tiny_tl_camvid_cpu.py'
+            cfg = camvid_cfg(name, osp.join(args.work_dir, f'seed{seed}', arm),
+                             args, seed, args.finetune_iters)
+            if arm == 'etc':
                 cfg.model.teacher.checkpoint = teacher_ckpt
-            runs.append((label, cfg, train_unless_done(cfg)))
-        for label, cfg, ckpt in runs:
-            done = osp.join(cfg.work_dir, 'metrics.json')
-            if not osp.exists(done):
-                m = test_checkpoint(cfg, ckpt)
-                model = MODELS.build(cfg.model)
-                row = dict(
-                    scheme=label, seed=seed, mIoU=float(m['mIoU']),
-                    mTC=float(m['mTC']), mTC_seq=float(m['mTC_seq']),
-                    params=sum(q.numel() for q in model.student.parameters()),
-                    cpu_ms=cpu_ms_per_frame(model.student, (180, 240)))
-                with open(done, 'w') as f:
-                    json.dump(row, f)
-            with open(done) as f:
-                results.append(json.load(f))
-        os.makedirs(args.logs_to, exist_ok=True)
-        for log in glob.glob(osp.join(sd, '*', '2*', '*.log')):
-            run = osp.basename(osp.dirname(osp.dirname(log)))
-            shutil.copy(log, osp.join(args.logs_to, f'seed{seed}_{run}.log'))
-
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=1)
-    lines = ['| scheme | seeds | params | mIoU (test) | mTC (Seq05VD) | '
-             'mTC_seq | CPU ms/frame (180x240) |', '| --- ' * 7 + '|']
-    for label in ['teacher (+TL)'] + [lab for lab, _ in STUDENTS]:
-        rows = [r for r in results if r['scheme'] == label]
-        def agg(k):
-            v = [r[k] for r in rows]
-            return (f'{statistics.mean(v):.2f}' + (
-                f' ± {statistics.stdev(v):.2f}' if len(v) > 1 else ''))
-        lines.append(f'| {label} | {len(rows)} | {rows[0]["params"]:,} | '
-                     f'{agg("mIoU")} | {agg("mTC")} | {agg("mTC_seq")} | '
-                     f'{statistics.median(r["cpu_ms"] for r in rows):.1f} |')
-    table = '\n'.join(lines)
-    with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
-        f.write(table + '\n')
-    print(table)
-    print(f'total time: {time.time() - t0:.0f} s')
+                cfg.model.losses.tl = dict(ARMS['tl_logits']['tl'])
+            else:
+                cfg.model.losses = dict(ARMS[arm])
+            cfg.load_from = base_ckpt
+            ckpt = paired_study.train(cfg, f'seed{seed}_{arm}', args)
+            scores[f'{arm}/seed{seed}'] = score(cfg.work_dir, ckpt, args)
+            report(scores, args)
 
 
 if __name__ == '__main__':

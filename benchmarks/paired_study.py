@@ -52,20 +52,28 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYN = osp.join(ROOT, 'configs', 'synthetic')
 NUM_CLASSES = study_scoring.NUM_CLASSES
 
-# TL forms. The segmentor multiplies every term by loss_lambda = 0.1.
+# TL forms. A term's weight in the total is loss_lambda (0.1) x loss_weight.
 # The release's TL is 0.1 * MSE(logits): a mean over classes too, i.e.
 # TemporalLoss(compare='logits') (a sum over classes) with weight 1 / C.
-_TL_RELEASE = dict(type='TemporalLoss', compare='logits',
-                   loss_weight=1.0 / NUM_CLASSES)
-ARMS = {
-    'control': dict(tl=dict(_TL_RELEASE, loss_weight=0.0)),
-    'tl_logits': dict(tl=_TL_RELEASE),
-    'tl_logits_x10': dict(tl=dict(_TL_RELEASE,
-                                  loss_weight=10.0 / NUM_CLASSES)),
-    'tl_prob': dict(tl=dict(type='TemporalLoss', compare='prob',
-                            loss_weight=1.0)),
-    'etc': None,  # the ETC config's SF + PF + MF, its TL set to tl_logits
-}
+
+
+def tl_arms(num_classes: int) -> dict:
+    """The loss terms of each TL arm for a ``num_classes`` dataset
+    (``'etc'``: the ETC config's terms, its TL set to ``tl_logits``)."""
+    release = dict(type='TemporalLoss', compare='logits',
+                   loss_weight=1.0 / num_classes)
+    return {
+        'control': dict(tl=dict(release, loss_weight=0.0)),
+        'tl_logits': dict(tl=release),
+        'tl_logits_x10': dict(tl=dict(release, loss_weight=10.0 / num_classes)),
+        'tl_prob': dict(tl=dict(type='TemporalLoss', compare='prob',
+                                loss_weight=1.0)),
+        'etc': None,
+    }
+
+
+ARMS = tl_arms(NUM_CLASSES)
+_TL_RELEASE = ARMS['tl_logits']['tl']
 # --arms may also name 'teacher': train and score the teacher at that point
 # (it is otherwise trained before the first 'etc' arm).
 STEPS = list(ARMS) + ['teacher']

@@ -68,7 +68,6 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
 
 def test_scorer_ceiling_and_a_dropped_class(tmp_path):
     import numpy as np
-
     import study_scoring
     split = study_scoring.SyntheticSplit(
         dict(type='SyntheticVideoDataset', data_root=str(tmp_path), split='test',
@@ -87,3 +86,18 @@ def test_scorer_ceiling_and_a_dropped_class(tmp_path):
     # fixed set: the class counts 0, so mTC falls by at least 1/K of 100
     assert dropped['mTC'] <= 100 * (len(present) - 1) / len(present) + 1e-6
     assert dropped['mTC_pred'] > dropped['mTC']
+
+
+def test_camvid_study_configs(tmp_path):
+    import camvid_study
+    assert camvid_study.ARMS['tl_logits']['tl']['loss_weight'] == pytest.approx(1 / 11)
+    args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])
+    cfg = camvid_study.camvid_cfg('pspnet_tiny_tl_camvid_cpu.py', str(tmp_path / 'r'),
+                                  args, 2, 300)
+    steps = [s for s in cfg.train_dataloader.dataset.pipeline
+             if s['type'] == 'LoadPrecomputedFlow']
+    assert steps and steps[0]['cache_dir'] == str(tmp_path / 'flow_cache')
+    assert cfg.randomness == dict(seed=2) and cfg.train_cfg.max_iters == 300
+    test = camvid_study.camvid_cfg('pspnet_tiny_baseline_camvid_cpu_15hz.py',
+                                   str(tmp_path / 'r'), args, 0, 1)
+    assert test.test_dataloader.dataset.data_prefix.img_path == 'val'
