@@ -227,15 +227,12 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
         names: one name per model (default: from the export folders).
         device, backend, smooth: as for :class:`VideoInferencer`.
         max_frames: use at most this many frames (needed for a camera).
-        flow: flow estimator config for TC (default ``DISFlow``).
-        fps: frame rate of the video for a folder input.
-        alpha: opacity of the predictions in the overlay.
-        warmup: untimed model calls on the first frame.
-        progress: a tqdm bar.
-        pattern, kind: as for :class:`FrameSource`.
-        min_height: panels are enlarged to at least this many rows.
-        codecs: video codec preference.
-        tc: compute TC and draw its curve (``False``: no flow estimation).
+        flow: flow estimator config for TC (default ``DISFlow``); ``tc``:
+            compute TC and its curve (``False``: no flow estimation).
+        fps, pattern, kind: as for :class:`FrameSource`.
+        alpha, min_height: prediction opacity; panels are enlarged to at
+            least this many rows. ``codecs``: video codec preference.
+        warmup: untimed model calls on the first frame; ``progress``: tqdm.
 
     Returns:
         dict: ``source``, ``device``, ``backend``, ``smooth``, ``flow``,
@@ -263,12 +260,18 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
     finally:
         bar.close()
         writer.close()
-    tcs = pair_tc.results() if tc else {}
-    summary = _summary(frames, infs, times, tcs, n, wall, writer.codec,
-                       files, dict(device=str(device), smooth=smooth,
-                                   warmup_calls=warmup,
-                                   flow=pair_tc.flow_cfg if tc else None))
-    if tc:
+    run = dict(device=str(device), smooth=smooth, warmup_calls=warmup,
+               flow=pair_tc.flow_cfg if tc else None)
+    return _write_outputs(frames, infs, pair_tc, times, n, wall,
+                          writer.codec, files, run)
+
+
+def _write_outputs(frames, infs, pair_tc, times, n, wall, codec, files,
+                   run) -> Dict:
+    """The TC curve and ``latency.json``; returns the summary."""
+    tcs = pair_tc.results() if pair_tc is not None else {}
+    summary = _summary(frames, infs, times, tcs, n, wall, codec, files, run)
+    if pair_tc is not None:
         plot_tc_curve({k: v['curve'] for k, v in tcs.items()},
                       files['tc_curve'],
                       means={k: v['mTC'] for k, v in tcs.items()},

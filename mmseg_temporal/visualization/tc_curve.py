@@ -32,8 +32,7 @@ def plot_tc_curve(curves: Mapping[str, np.ndarray], out_file: str,
                   xlabel: str = PAIR_XLABEL,
                   max_legend: int = 10) -> str:
     """TC of each pair of neighbouring frames over time, one line per curve
-    (a model in the demo, a sequence in the metric), written as PNG
-    atomically.
+    (a model in the demo, a sequence in the metric), as a PNG (atomic).
 
     Args:
         curves: per name, ``(P,)`` TC in percent of consecutive frame pairs;
@@ -43,8 +42,7 @@ def plot_tc_curve(curves: Mapping[str, np.ndarray], out_file: str,
         frame_indices: per name, ``(P,)`` x positions: the index of the
             first frame t of each pair (t, t+1). Default ``0 .. P-1``.
         overall_mtc: drawn as a dashed horizontal line when finite.
-        title: figure title.
-        xlabel: x-axis label.
+        title, xlabel: figure title, x-axis label.
         max_legend: no legend when there are more curves than this.
 
     Returns:
