@@ -1,7 +1,6 @@
 """Stock MMSeg training through MMEngine's Runner on every video dataset's
 labelled frames: train, save, kill, resume, test."""
 import copy
-import json
 import os
 import os.path as osp
 import signal
@@ -11,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import data_cfg_options
 import torch
-
-import mmseg_temporal  # noqa: F401
 from mmengine.config import Config
 from mmengine.runner import Runner
+
+import mmseg_temporal  # noqa: F401
+
+from conftest import data_cfg_options
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
