@@ -23,6 +23,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import textwrap
 import time
 
 from mmengine.config import Config
@@ -47,8 +48,8 @@ NUM_STEPS = 7
 LINE = '=' * 78
 READING = (
     'Reading: one seed at this scale. The paired 5-seed study in '
-    'docs/results.md (students\nfine-tuned from one converged baseline, '
-    'the same scorer) is the measurement; differences\nbetween these rows '
+    'docs/results.md (students fine-tuned from one converged baseline, the '
+    'same scorer) is the measurement; differences between these rows '
     'smaller than its seed spread say nothing about the method.')
 
 
@@ -195,23 +196,23 @@ def print_table(rows, args) -> None:
               + (', '.join(r.get('never_predicted', [])) or '-'))
     r0 = rows[0]
     print(LINE)
-    print(
-        'mTC (temporal consistency, exact flow): per pair of consecutive test '
-        "frames, frame t+1's\nprediction warped back to frame t with the video's "
-        'exact motion (pixels hidden in\neither frame left out), compared class '
-        'by class like an IoU; I and U pooled over\nall pairs; mean over the '
-        f'{len(r0.get("class_set", []))} classes of the ground truth, a class a '
-        'model never predicts counting 0.\nGround truth scores '
-        f'{r0["mTC_gt"]:.1f} (the flow\'s ceiling). mTC_shared: the same mean '
-        'over the classes\nall three students predict ('
+    print(textwrap.fill(
+        'mTC = temporal consistency with the exact flow: for each pair of '
+        "consecutive test frames, frame t+1's prediction is warped back to "
+        "frame t with the video's exact motion (pixels hidden in either frame "
+        'left out) and compared class by class like an IoU; I and U are '
+        f'pooled over all pairs; the mean runs over the {len(r0.get("class_set", []))} '
+        'classes of the ground truth, a class a model never predicts counting '
+        f'0. Ground truth scores {r0["mTC_gt"]:.1f} (the ceiling). mTC_shared: '
+        'the same mean over the classes all three students predict ('
         + ', '.join(r0.get('shared_classes', [])) + '). mVC_8: VSPW video '
-        'consistency over 8-frame windows\n(a constant prediction scores 100: '
-        'read it beside mIoU). CPU ms/frame: median\n(10th-90th percentile) of '
-        f'{args.latency_rounds} interleaved calls on one 96x128 frame; same '
-        'architecture for the\nthree students, so the same cost: ETC only '
-        'changes training.')
+        'consistency over 8-frame windows (a constant prediction scores 100: '
+        'read it beside mIoU). CPU ms/frame: median (10th-90th percentile) of '
+        f'{args.latency_rounds} interleaved calls on one 96x128 frame; the '
+        'three students have one architecture and one cost: ETC only changes '
+        'training.', width=78))
     print(LINE)
-    print(READING)
+    print(textwrap.fill(READING, width=78))
     print(LINE)
 
 
