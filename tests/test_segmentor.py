@@ -400,3 +400,33 @@ def test_decode_head_runs_once_per_clip():
     handle.remove()
     assert batches == [6]
     assert torch.isfinite(losses['loss_tl']) and 'decode.loss_ce' in losses
+
+
+@pytest.mark.parametrize('fb_check', [False, True, dict(alpha=0.02, beta=1.0)])
+def test_online_flow_forward_backward_check(fb_check):
+    """Issue 11 item 3: with online flow and ``flow_fb_check``, the flow's
+    validity is the forward-backward check of the estimator's two
+    directions (a scene shifted 4 px right: the pixels that leave the frame
+    fail it); without it every pixel is valid."""
+    from mmseg_temporal.utils.flow_ops import forward_backward_valid
+    cfg = Config.fromfile(str(SYN / SCHEMES['e']))
+    cfg.model.flow = dict(type='DISFlow', preset='medium')
+    cfg.model.flow_fb_check = fb_check
+    model = MODELS.build(cfg.model)
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (1, 3, 48, 72)).astype(np.float32)
+    texture = torch.from_numpy(texture).repeat_interleave(4, -1).repeat_interleave(4, -2)
+    scene = torch.nn.functional.avg_pool2d(texture, 5, 1, 2)[..., :160, :240]
+    frame_a, frame_b = scene[..., 8:104, 8:136], scene[..., 8:104, 4:132]
+    images = torch.stack([frame_a, frame_b], dim=1)  # (B=1, T=2, 3, H, W)
+    flows, valid = model._flows(images, [])
+    assert flows.shape == (1, 1, 2, 96, 128) and valid.shape == (1, 1, 1, 96, 128)
+    if not fb_check:
+        assert valid.all()
+        return
+    params = fb_check if isinstance(fb_check, dict) else {}
+    back = model.flow(frame_b, frame_a)
+    expected = forward_backward_valid(flows[:, 0], back, **params)
+    assert torch.equal(valid[:, 0], expected)
+    assert not valid[..., -3:].any()        # moved out of frame: invalid
+    assert valid[..., 16:-16, 16:-16].float().mean() > 0.9

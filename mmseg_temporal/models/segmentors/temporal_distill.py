@@ -25,7 +25,7 @@ student (the ``student.`` weights) as a plain MMSeg model.
 """
 import copy
 import warnings
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmseg.models.segmentors import BaseSegmentor
@@ -33,6 +33,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
+from ...utils.flow_ops import forward_backward_valid
 from ..losses.base import assert_finite
 from .distill_terms import (
     DISTILL_TERMS,
@@ -64,6 +65,11 @@ class TemporalDistillSegmentor(BaseSegmentor):
             in this model's checkpoints.
         flow: a registered flow estimator config used when the data brings
             no flow (``None``: the data must bring it whenever TL is on).
+        flow_fb_check: with online flow, also estimate the flow backwards
+            and keep, as ``flow_valid``, only the pixels that pass the
+            forward-backward check (``True`` or the ``alpha`` / ``beta`` of
+            :func:`~mmseg_temporal.utils.flow_ops.forward_backward_valid`);
+            flow from the data brings its own ``flow_valid``.
         losses: ``dict`` with any of the keys of ``DISTILL_TERMS`` (``tl``,
             ``sf_pixel``, ``sf_pair``, ``pf``, ``mf``), each a registered
             loss config (missing or ``None``: off). Each loss's
@@ -87,6 +93,7 @@ class TemporalDistillSegmentor(BaseSegmentor):
                  student: dict,
                  teacher: Optional[dict] = None,
                  flow: Optional[dict] = None,
+                 flow_fb_check: Union[bool, dict] = False,
                  losses: Optional[dict] = None,
                  loss_lambda: Optional[float] = None,
                  student_feature: Optional[str] = None,
@@ -108,6 +115,9 @@ class TemporalDistillSegmentor(BaseSegmentor):
         self.losses = self._build_losses(losses or {}, loss_lambda)
         self.teacher = self._build_teacher(teacher)
         self.flow = MODELS.build(flow) if flow is not None else None
+        self.flow_fb_check = (dict(flow_fb_check)
+                              if isinstance(flow_fb_check, dict)
+                              else {} if flow_fb_check else None)
         self.student_recorder = ModuleInputsRecorder(
             self.student, student_feature or pre_dropout_feature(self.student),
             'student')
@@ -296,6 +306,13 @@ class TemporalDistillSegmentor(BaseSegmentor):
         b, num_frames = images.shape[:2]
         flows = torch.stack([self.flow(images[:, a], images[:, a + 1])
                              for a in range(num_frames - 1)], dim=1)
-        valid = torch.ones((b, num_frames - 1, 1, *images.shape[-2:]),
-                           dtype=torch.bool, device=images.device)
-        return flows, valid
+        if self.flow_fb_check is None:
+            valid = torch.ones((b, num_frames - 1, 1, *images.shape[-2:]),
+                               dtype=torch.bool, device=images.device)
+            return flows, valid
+        backward = torch.stack([self.flow(images[:, a + 1], images[:, a])
+                                for a in range(num_frames - 1)], dim=1)
+        valid = forward_backward_valid(flows.flatten(0, 1),
+                                       backward.flatten(0, 1),
+                                       **self.flow_fb_check)
+        return flows, valid.view(b, num_frames - 1, 1, *images.shape[-2:])
