@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
@@ -61,6 +62,7 @@ def frames_folder(tmp: str, num: int) -> str:
 
 
 def models(tmp: str):
+    init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(student_model_config(Config.fromfile(CONFIG)))
     model.init_weights()

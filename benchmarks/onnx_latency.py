@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
@@ -45,6 +46,7 @@ def exported(name: str, shape, tmp: str):
     """(PyTorch module, onnxruntime session, parity row) of a student."""
     import onnxruntime as ort
     config = osp.join(ROOT, STUDENTS[name])
+    init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(student_model_config(Config.fromfile(config)))
     model.init_weights()

@@ -21,7 +21,7 @@ from typing import Dict, Iterable, Iterator, Optional, Union
 import numpy as np
 import torch
 
-from .frame_models import build_frame_model
+from .frame_models import build_frame_model, labels_of
 from .frame_source import FrameSource
 
 __all__ = ['VideoInferencer', 'FramePrediction', 'EMASmoother',
@@ -150,7 +150,7 @@ class VideoInferencer:
         logits, timing = self.model.logits(frame)
         t0 = time.perf_counter()
         logits = self.smoother(logits)
-        label = logits.argmax(0).to('cpu', torch.int64).numpy()
+        label = labels_of(logits)
         timing['post_ms'] = (time.perf_counter() - t0) * 1e3
         timing = {k[:-3]: v for k, v in timing.items()}
         timing['total'] = timing['prep'] + timing['model'] + timing['post']
