@@ -160,7 +160,8 @@ def build(work_dir: str, seeds, arms, labels: Dict) -> Dict:
     return dict(models={k: {m: v for m, v in d.items() if m != '_raw'}
                         for k, d in models.items()},
                 summary=summary, paired=paired, curves=curves,
-                provenance=prov, labels=labels, seeds=list(seeds))
+                provenance=prov, labels=labels, seeds=list(seeds),
+                test_videos=len(gt['tc']['per_seq']) if gt else None)
 
 
 def _mean_sd(v: List[float]) -> List[float]:
@@ -175,7 +176,12 @@ def _fmt(ms: List[float]) -> str:
 
 def to_markdown(res: Dict) -> str:
     labels = res['labels']
-    out = ['## Models (mean ± sd over seeds; single models without sd)', '',
+    out = ['# Paired study on the synthetic video (benchmarks/paired_study.py)',
+           '', f'Seeds {res["seeds"]}; every arm fine-tuned from one baseline '
+           f'checkpoint; one scorer ({res.get("test_videos")} test videos, exact flow: '
+           'ground truth scores 100). Definitions: benchmarks/study_report.py '
+           'and docs/results.md.', '',
+           '## Models (mean ± sd over seeds; single models without sd)', '',
            '| model | seeds | mIoU | mTC (fixed set) | mTC_pred | mVC_8 | '
            'mVC_16 | mIoU fast frames | never predicted |',
            '| --- ' * 9 + '|']
