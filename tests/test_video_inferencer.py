@@ -181,3 +181,12 @@ def test_endless_stream_is_not_buffered(models):
         assert pred.index == k and len(pulled) == k + 1  # one frame in flight
         assert pred.logits is None  # not kept unless asked for
     assert inferencer.smoother.state.shape == (5, 96, 128)  # the only state
+
+
+def test_truncated_checkpoint_is_one_clear_error(models, tmp_path):
+    from mmseg_temporal.utils.checkpoint import CheckpointError
+    cfg, ckpt, _ = models
+    bad = tmp_path / 'truncated.pth'
+    bad.write_bytes(open(ckpt, 'rb').read()[:2000])
+    with pytest.raises(CheckpointError, match=str(bad)):
+        VideoInferencer(cfg, str(bad))

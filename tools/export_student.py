@@ -7,9 +7,11 @@ Writes OUT_DIR/student.py and OUT_DIR/student.pth, which stock MMSeg
 `tools/analysis_tools/benchmark.py`) uses without mmseg_temporal.
 """
 import argparse
+import sys
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import export_student
+from mmseg_temporal.utils.checkpoint import CheckpointError
 
 
 def main(argv=None):
@@ -19,7 +21,10 @@ def main(argv=None):
     p.add_argument('checkpoint')
     p.add_argument('out_dir')
     args = p.parse_args(argv)
-    cfg_path, ckpt_path = export_student(args.config, args.checkpoint, args.out_dir)
+    try:
+        cfg_path, ckpt_path = export_student(args.config, args.checkpoint, args.out_dir)
+    except (FileNotFoundError, CheckpointError) as e:
+        sys.exit(f'error: {e}')
     print(f'config: {cfg_path}\ncheckpoint: {ckpt_path}')
 
 
