@@ -1,19 +1,32 @@
 """Shared fixtures: paths to ../shared data, a rendered synthetic video."""
 import os
-import os.path as osp
 from pathlib import Path
 
 import pytest
 import torch
+from mmseg.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / 'shared'
 CAMVID = SHARED / 'data' / 'camvid'
 
-from mmseg.utils import register_all_modules
-
 # Datasets built outside a Runner look transforms up in the default scope.
 register_all_modules(init_default_scope=True)
+
+
+
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """Every test starts in MMSeg's default scope: a Runner built by an
+    earlier test without ``default_scope`` makes ``mmengine`` the current
+    scope, and MMSeg's registries then look names up in MMEngine's."""
+    from mmengine.registry import DefaultScope
+    current = DefaultScope.get_current_instance()
+    if current is None or current.scope_name != 'mmseg':
+        DefaultScope.get_instance(f'mmseg_test_{id(current)}_{len(DefaultScope._instance_dict)}',
+                                  scope_name='mmseg')
+    yield
+
 
 # Two cores are all there is: keep torch from oversubscribing them.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
