@@ -16,8 +16,6 @@ and rescaled, or, with ``input_mode='pad'``, edge-padded around the centre
 (``InputPad``) and cropped.
 """
 import math
-import os.path as osp
-from collections import OrderedDict
 from typing import Dict, Mapping, Optional
 
 import torch
@@ -25,6 +23,12 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ...utils.checkpoint import (
+    CheckpointError,
+    load_state_dict_strict,
+    model_state_dict,
+    read_checkpoint,
+)
 from .base import BaseFlowEstimator
 from .flownet_modules import FlowNetCSS, FlowNetFusion, FlowNetSD, link_estimators
 
@@ -37,8 +41,10 @@ __all__ = [
 _ANCHOR_KEY = 'flownet_fusion.decoder.decoders.level1.pred_out.1.bias'
 
 
-class CheckpointMismatchError(RuntimeError):
-    """A state dict does not fit the model (missing/unexpected/shape)."""
+#: A state dict does not fit the model (the one checkpoint error, under its
+#: former name).
+CheckpointMismatchError = CheckpointError
+_ROLE = 'FlowNet2 checkpoint'
 
 
 @MODELS.register_module()
@@ -130,27 +136,14 @@ class FlowNet2(BaseFlowEstimator):
 
 
 def read_state_dict(path: str) -> Dict[str, Tensor]:
-    """Tensors of a checkpoint file, loaded weights-only on the CPU.
+    """Tensors of a FlowNet2 checkpoint file, read weights-only on the CPU
+    through the one checkpoint reader
+    (:func:`~mmseg_temporal.utils.checkpoint.read_checkpoint`).
 
     Accepts a raw state dict or a dict holding it under ``state_dict``
     (MMCV/MMEngine checkpoints; ``meta``, ``optimizer`` etc. are ignored).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'FlowNet2 checkpoint not found: {path}')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle.UnpicklingError and friends
-        raise RuntimeError(
-            f'could not load {path} with torch.load(weights_only=True): '
-            f'{err}\nIf the file comes from a source you trust, re-save its '
-            'tensors as a plain state dict (dict of name -> Tensor).') from err
-    if isinstance(ckpt, Mapping) and 'state_dict' in ckpt:
-        ckpt = ckpt['state_dict']
-    if not isinstance(ckpt, Mapping):
-        raise CheckpointMismatchError(
-            f'{path}: expected a state dict or a dict with a "state_dict" '
-            f'entry, got {type(ckpt).__name__}')
-    return ckpt
+    return model_state_dict(read_checkpoint(path, role=_ROLE), path, _ROLE)
 
 
 def _strip_prefix(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
@@ -181,27 +174,8 @@ def load_flownet2_state_dict(model: FlowNet2,
     """Strictly load ``state_dict`` into ``model`` after checking it.
 
     Raises:
-        CheckpointMismatchError: naming every missing and unexpected key and
-            every shape mismatch (nothing is loaded then).
+        CheckpointError: naming missing and unexpected keys and shape
+            mismatches (nothing is loaded then).
     """
-    expected = model.state_dict()
-    state_dict = _strip_prefix(state_dict)
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    wrong_shape = [(k, tuple(state_dict[k].shape), tuple(v.shape))
-                   for k, v in expected.items()
-                   if k in state_dict and tuple(state_dict[k].shape) != tuple(
-                       v.shape)]
-    if missing or unexpected or wrong_shape:
-        lines = [f'{source} does not fit FlowNet2 (MMFlow layout):']
-        if missing:
-            lines.append(f'missing keys ({len(missing)}): ' +
-                         ', '.join(missing))
-        if unexpected:
-            lines.append(f'unexpected keys ({len(unexpected)}): ' +
-                         ', '.join(unexpected))
-        for key, got, want in wrong_shape:
-            lines.append(f'shape mismatch for {key}: checkpoint {got}, '
-                         f'model {want}')
-        raise CheckpointMismatchError('\n'.join(lines))
-    model.load_state_dict(OrderedDict(state_dict), strict=True)
+    load_state_dict_strict(model, _strip_prefix(state_dict), source,
+                           hint='expected the MMFlow FlowNet2 layout')
