@@ -54,8 +54,7 @@ def naive_distance(s1, s2, t1, t2):
 
 def make_fn(kind: str, variant: str):
     if variant == 'exact':
-        from mmseg_temporal.models.losses import (PairwiseFrameLoss,
-                                                  PairwiseKDLoss)
+        from mmseg_temporal.models.losses import PairwiseFrameLoss, PairwiseKDLoss
         if kind == 'pf_logits':
             loss = PairwiseFrameLoss()
             return lambda s, t: loss(s[0], s[1], t[0], t[1])

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 import cv2
+import mmseg
 import numpy as np
 import pytest
 import torch
-
-import mmseg
-import mmseg_temporal  # noqa: F401
 from mmengine.config import Config
 from mmseg.registry import MODELS
+
+import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import export_student
 
 ROOT = Path(__file__).resolve().parents[1]
