@@ -50,9 +50,9 @@ test_dataloader = dict(
     ]))
 test_evaluator = [
     dict(type='SparseIoUMetric', iou_metrics=['mIoU']),
-    dict(type='TemporalConsistencyMetric', flow=None,
-         flow_provider=dict(type='PrecomputedFlow', cache_dir=flow_cache,
-                            data_root=data_root, on_missing='compute',
-                            estimator=dict(type='DISFlow', preset='medium')),
+    dict(type='TemporalConsistencyMetric',
+         flow=dict(type='PrecomputedFlow', cache_dir=flow_cache,
+                   data_root=data_root, on_missing='compute',
+                   estimator=dict(type='DISFlow', preset='medium')),
          sequence_prefixes=['Seq05VD']),
 ]
