@@ -1,0 +1,32 @@
+"""apis.experiment: interleaved latency (no timed asserts: call order and
+the returned statistics' shape)."""
+import torch
+
+from mmseg_temporal.apis.experiment import cpu_ms_per_frame, interleaved_ms_per_frame
+
+
+class _Counting(torch.nn.Module):
+    def __init__(self, name, log):
+        super().__init__()
+        self.name, self.log = name, log
+
+    def _forward(self, x):
+        self.log.append(self.name)
+        return x
+
+
+def test_interleaved_ms_per_frame_alternates_models():
+    log = []
+    out = interleaved_ms_per_frame(
+        {'a': _Counting('a', log), 'b': _Counting('b', log)}, (4, 4),
+        rounds=10, warmup=2)
+    assert log == ['a', 'b'] * 12  # one call of each model per round, in turn
+    for stats in out.values():
+        assert set(stats) == {'median', 'p10', 'p90'}
+        assert 0 <= stats['p10'] <= stats['median'] <= stats['p90']
+
+
+def test_cpu_ms_per_frame_is_the_single_model_median():
+    log = []
+    ms = cpu_ms_per_frame(_Counting('a', log), (4, 4), n=5, warmup=1)
+    assert len(log) == 6 and ms >= 0
