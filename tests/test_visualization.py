@@ -123,3 +123,13 @@ def test_tc_curve_png_without_backend_switch(tmp_path):
         assert not plt.get_fignums()
     with pytest.raises(ValueError, match="curve 'a'"):
         plot_tc_curve(dict(a=[1., 2.]), str(out), frame_indices=dict(a=[0]))
+
+
+def test_legend_names_what_its_mean_is():
+    """The demo's legend shows each curve's own mean, labelled as such (its
+    points average the classes present in each pair; mTC pools over pairs)."""
+    from mmseg_temporal.visualization.tc_curve import _legend_label
+    assert _legend_label('etc', 87.25) == 'etc (mTC 87.2%)'
+    assert _legend_label('etc', 87.25, 'mean of curve') == 'etc (mean of curve 87.2%)'
+    assert _legend_label('etc', float('nan'), 'mean of curve') == 'etc (mean of curve n/a)'
+    assert _legend_label('etc', None) == 'etc'

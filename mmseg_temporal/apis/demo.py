@@ -122,7 +122,8 @@ class PairConsistency:
 
     Args:
         names: the models.
-        num_classes: per model, K (the class set of its mTC is all K).
+        num_classes: per model, K (its mTC runs over the classes any
+            compared model with K classes predicts: :meth:`class_set`).
         flow: config of a registered flow estimator (``mmseg.registry``
             MODELS, e.g. ``dict(type='DISFlow')``).
         device: where the estimator runs.
@@ -274,7 +275,11 @@ def _write_outputs(frames, infs, pair_tc, times, n, wall, codec, files,
     if pair_tc is not None:
         plot_tc_curve({k: v['curve'] for k, v in tcs.items()},
                       files['tc_curve'],
-                      means={k: v['mTC'] for k, v in tcs.items()},
+                      # the curve's own mean: its points average the classes
+                      # present in each pair, while mTC pools I and U over
+                      # the pairs (a class a model never predicts scores 0)
+                      means={k: v['mean_pair_TC'] for k, v in tcs.items()},
+                      mean_label='mean of curve',
                       title='TC between neighbouring frames: '
                             f'{osp.basename(osp.normpath(frames.path))} '
                             f'(flow {pair_tc.flow_cfg["type"]})')

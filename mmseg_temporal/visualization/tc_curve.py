@@ -17,15 +17,17 @@ __all__ = ['plot_tc_curve']
 PAIR_XLABEL = 'frame index t (TC of frames t and t+1)'
 
 
-def _legend_label(name: str, mean: Optional[float]) -> str:
+def _legend_label(name: str, mean: Optional[float],
+                  mean_label: str = 'mTC') -> str:
     if mean is None:
         return name
-    return f'{name} (mTC {mean:.1f}%)' if np.isfinite(mean) else \
-        f'{name} (mTC n/a)'
+    return f'{name} ({mean_label} {mean:.1f}%)' if np.isfinite(mean) else \
+        f'{name} ({mean_label} n/a)'
 
 
 def plot_tc_curve(curves: Mapping[str, np.ndarray], out_file: str,
                   means: Optional[Mapping[str, float]] = None,
+                  mean_label: str = 'mTC',
                   frame_indices: Optional[Mapping[str, np.ndarray]] = None,
                   overall_mtc: Optional[float] = None,
                   title: Optional[str] = None,
@@ -39,6 +41,8 @@ def plot_tc_curve(curves: Mapping[str, np.ndarray], out_file: str,
             NaN (a pair with no class present) leaves a gap.
         out_file: PNG path (folders are created).
         means: per name, a mean TC (percent) shown in the legend.
+        mean_label: what that mean is, in the legend (e.g. ``'mean of
+            curve'`` when ``means`` are the curves' own means).
         frame_indices: per name, ``(P,)`` x positions: the index of the
             first frame t of each pair (t, t+1). Default ``0 .. P-1``.
         overall_mtc: drawn as a dashed horizontal line when finite.
@@ -66,7 +70,8 @@ def plot_tc_curve(curves: Mapping[str, np.ndarray], out_file: str,
                              f'{x.size} frame indices')
         ax.plot(x, y, marker='o' if y.size <= 30 else None, markersize=3,
                 linewidth=1.5,
-                label=_legend_label(name, (means or {}).get(name)))
+                label=_legend_label(name, (means or {}).get(name),
+                                    mean_label))
     if overall_mtc is not None and np.isfinite(overall_mtc):
         ax.axhline(overall_mtc, color='k', linestyle='--', linewidth=1,
                    label=f'mTC {overall_mtc:.2f}')
