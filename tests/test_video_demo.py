@@ -23,7 +23,6 @@ from mmseg_temporal.apis import (
     VideoInputError,
     export_onnx,
     export_student,
-    overlay_prediction,
     run_video_demo,
 )
 from mmseg_temporal.apis.demo import DemoCanvas
@@ -281,18 +280,3 @@ def test_video_writer_codec_reads_back(tmp_path):
     with pytest.raises(RuntimeError, match='zzzz'):
         open_video_writer(str(tmp_path / 'x.mp4'), 5., (64, 48),
                           codecs=('zzzz', ))
-
-
-def test_overlay_colours_and_name():
-    frame = np.zeros((40, 60, 3), np.uint8)
-    label = np.zeros((40, 60), np.int64)
-    label[:, 30:] = 1
-    label[0, 0] = 255  # outside the palette: left uncoloured
-    pal = np.array([[255, 0, 0], [0, 0, 255]], np.uint8)  # RGB
-    out = overlay_prediction(frame, label, pal, alpha=1.0)
-    assert tuple(out[20, 10]) == (0, 0, 255)  # BGR of red
-    assert tuple(out[20, 50]) == (255, 0, 0)  # BGR of blue
-    assert tuple(out[0, 0]) == (0, 0, 0)
-    named = overlay_prediction(frame, label, pal, alpha=1.0, name='ETC')
-    assert not np.array_equal(named[:15, :30], out[:15, :30])
-    assert np.array_equal(named[30:], out[30:])

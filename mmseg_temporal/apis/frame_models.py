@@ -14,6 +14,7 @@ loader, ``LoadAnnotations`` dropped; the resize of the model's config):
   pipeline and classes come from its metadata; the logits are resized back
   with the same bilinear resize MMSeg uses.
 """
+import abc
 import os
 import os.path as osp
 import time
@@ -69,7 +70,7 @@ def _tuples(value):
     return value
 
 
-class _FrameModel:
+class _FrameModel(abc.ABC):
     """Shared parts: name, classes, palette, ``__call__``."""
 
     name: str
@@ -86,11 +87,11 @@ class _FrameModel:
             len(names) >= self.num_classes else \
             [f'class {i}' for i in range(self.num_classes)]
 
+    @abc.abstractmethod
     def logits(self, frame: np.ndarray) -> Tuple[torch.Tensor, Dict]:
         """``(K, H, W)`` float32 logits of a BGR frame at its size, and
         ``{'prep_ms', 'model_ms'}`` (model: the forward and the resize of
         the logits to the frame, as in MMSeg's ``test_step``)."""
-        raise NotImplementedError
 
     def __call__(self, frame: np.ndarray) -> Tuple[np.ndarray, float]:
         """``(label (H, W) int64, seconds)`` of one BGR frame (the seconds
