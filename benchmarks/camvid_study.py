@@ -30,7 +30,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import sys
 
 import torch
 from mmengine.config import Config
@@ -41,9 +40,8 @@ from mmseg_temporal.apis.experiment import test_checkpoint
 from mmseg_temporal.evaluation.functional import shared_class_means
 from mmseg_temporal.flow_sources.precomputed import PrecomputedFlow
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import paired_study  # noqa: E402  (train, provenance, log copies)
-from study_stats import format_difference, paired_difference  # noqa: E402
+import paired_study  # train, provenance, log copies
+from study_stats import format_difference, paired_difference
 
 ROOT = paired_study.ROOT
 CFG = osp.join(ROOT, 'configs', 'camvid_cpu')

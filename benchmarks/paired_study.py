@@ -35,7 +35,6 @@ import os
 import os.path as osp
 import shutil
 import subprocess
-import sys
 import time
 
 import torch
@@ -44,9 +43,8 @@ from mmengine.config import Config
 import mmseg_temporal  # noqa: F401  (registers the plugin)
 from mmseg_temporal.apis.experiment import train_unless_done
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import study_report  # noqa: E402
-import study_scoring  # noqa: E402
+import study_report
+import study_scoring
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYN = osp.join(ROOT, 'configs', 'synthetic')

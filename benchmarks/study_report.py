@@ -27,6 +27,7 @@ import statistics
 from typing import Dict, List, Optional
 
 import numpy as np
+
 from study_stats import format_difference, paired_difference
 
 __all__ = ['metrics_of', 'build', 'write', 'to_markdown']

@@ -68,6 +68,7 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
 
 def test_scorer_ceiling_and_a_dropped_class(tmp_path):
     import numpy as np
+
     import study_scoring
     split = study_scoring.SyntheticSplit(
         dict(type='SyntheticVideoDataset', data_root=str(tmp_path), split='test',
