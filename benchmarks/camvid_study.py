@@ -47,11 +47,17 @@ ROOT = paired_study.ROOT
 CFG = osp.join(ROOT, 'configs', 'camvid_cpu')
 NUM_CLASSES = 11
 ARMS = paired_study.tl_arms(NUM_CLASSES)
+# The TL arms again with the training flow forward-backward checked: TL
+# then skips the pixels whose 1 s-gap DIS flow does not come back (about
+# 12 % on the 15 Hz run, far more on 1 s gaps; docs/evaluation.md).
+FB_ARMS = {f'{arm}_fb': arm for arm in ('tl_logits', 'tl_logits_x10', 'tl_prob')}
+ARMS.update({fb: ARMS[arm] for fb, arm in FB_ARMS.items()})
 FLOW = dict(type='DISFlow', preset='medium')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 
 
-def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int) -> Config:
+def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int,
+               fb_check: bool = False) -> Config:
     cfg = Config.fromfile(osp.join(CFG, name))
     cache = osp.join(args.work_dir, 'flow_cache')
     cfg.work_dir = work_dir
@@ -68,6 +74,12 @@ def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int) -> Config:
         for step in cfg[key].dataset.get('pipeline', []):
             if step['type'] == 'LoadPrecomputedFlow':
                 step.update(cache_dir=cache, data_root=args.data_root)
+                if fb_check:
+                    cached = dict(type='PrecomputedFlow', cache_dir=cache,
+                                  data_root=args.data_root)
+                    step.clear()
+                    step.update(type='LoadFlow', source=dict(
+                        type='ForwardBackwardChecked', source=cached))
     if cfg.model.get('teacher'):
         cfg.model.teacher.config = osp.join(ROOT, cfg.model.teacher.config)
     return cfg
@@ -77,6 +89,8 @@ def fill_flow_cache(args) -> None:
     cfg = camvid_cfg('pspnet_tiny_tl_camvid_cpu.py', args.work_dir, args, 0, 1)
     ds = dict(cfg.train_dataloader.dataset.to_dict(), pipeline=[])
     pairs = DATASETS.build(ds).flow_pairs()
+    if any(arm in FB_ARMS for arm in args.arms):  # the check reads both ways
+        pairs = pairs + [(b, a) for a, b in pairs]
     source = PrecomputedFlow(osp.join(args.work_dir, 'flow_cache'),
                              args.data_root, on_missing='compute', estimator=FLOW)
     print(f'[camvid_study] flow cache: {source.fill(pairs)} of {len(pairs)} '
@@ -156,8 +170,8 @@ def parse_args(argv=None):
     p.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'camvid'))
     p.add_argument('--work-dir', default='work_dirs/camvid_study')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    p.add_argument('--arms', nargs='+', default=['control', 'tl_logits',
-                                                  'tl_logits_x10', 'etc'],
+    p.add_argument('--arms', nargs='+', default=[
+        'control', 'tl_logits_x10', 'tl_logits_x10_fb', 'tl_logits', 'etc'],
                    choices=list(ARMS))
     p.add_argument('--baseline-iters', type=int, default=1500)
     p.add_argument('--finetune-iters', type=int, default=300)
@@ -187,27 +201,34 @@ def main(argv=None):
     base_ckpt = paired_study.train(base, 'baseline', args)
     scores = {'baseline': score(base.work_dir, base_ckpt, args)}
     teacher_ckpt = None
-    for arm in args.arms:
-        if arm == 'etc' and teacher_ckpt is None:
-            t = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
-                           osp.join(args.work_dir, 'teacher'), args, 0, args.teacher_iters)
-            teacher_ckpt = paired_study.train(t, 'teacher', args)
-            scores['teacher'] = score(t.work_dir, teacher_ckpt, args)
-        for seed in args.seeds:
-            name = 'pspnet_tiny_etc_camvid_cpu.py' if arm == 'etc' else \
-                'pspnet_tiny_tl_camvid_cpu.py'
-            cfg = camvid_cfg(name, osp.join(args.work_dir, f'seed{seed}', arm),
-                             args, seed, args.finetune_iters)
-            if arm == 'etc':
-                cfg.model.teacher.checkpoint = teacher_ckpt
-                cfg.model.losses.tl = dict(ARMS['tl_logits']['tl'])
-            else:
-                cfg.model.losses = dict(ARMS[arm])
-            cfg.load_from = base_ckpt
+    if 'etc' in args.arms:
+        t = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
+                       osp.join(args.work_dir, 'teacher'), args, 0, args.teacher_iters)
+        teacher_ckpt = paired_study.train(t, 'teacher', args)
+        scores['teacher'] = score(t.work_dir, teacher_ckpt, args)
+    for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
+        for arm in args.arms:
+            cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
             ckpt = paired_study.train(cfg, f'seed{seed}_{arm}', args)
             scores[f'{arm}/seed{seed}'] = score(cfg.work_dir, ckpt, args)
             report(scores, args)
 
+
+def arm_cfg(arm: str, seed: int, args, base_ckpt: str,
+            teacher_ckpt: str = None) -> Config:
+    """One arm's fine-tune from the baseline: only the loss terms and, for
+    the ``*_fb`` arms, the training flow's mask differ from the control."""
+    name = 'pspnet_tiny_etc_camvid_cpu.py' if arm == 'etc' else \
+        'pspnet_tiny_tl_camvid_cpu.py'
+    cfg = camvid_cfg(name, osp.join(args.work_dir, f'seed{seed}', arm), args,
+                     seed, args.finetune_iters, fb_check=arm in FB_ARMS)
+    if arm == 'etc':
+        cfg.model.teacher.checkpoint = teacher_ckpt
+        cfg.model.losses.tl = dict(ARMS['tl_logits']['tl'])
+    else:
+        cfg.model.losses = dict(ARMS[arm])
+    cfg.load_from = base_ckpt
+    return cfg
 
 if __name__ == '__main__':
     main()

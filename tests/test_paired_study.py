@@ -102,3 +102,26 @@ def test_camvid_study_configs(tmp_path):
     test = camvid_study.camvid_cfg('pspnet_tiny_baseline_camvid_cpu_15hz.py',
                                    str(tmp_path / 'r'), args, 0, 1)
     assert test.test_dataloader.dataset.data_prefix.img_path == 'val'
+
+
+def test_camvid_study_fb_arm_differs_from_control_only_in_flow_mask(tmp_path):
+    import camvid_study
+
+    from mmseg_temporal.datasets.transforms import LoadFlow
+    from mmseg_temporal.flow_sources import ForwardBackwardChecked, PrecomputedFlow
+    args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])
+    control = camvid_study.arm_cfg('control', 1, args, 'base.pth')
+    fb = camvid_study.arm_cfg('tl_logits_x10_fb', 1, args, 'base.pth')
+    plain = camvid_study.arm_cfg('tl_logits_x10', 1, args, 'base.pth')
+    assert fb.model.losses == plain.model.losses != control.model.losses
+    assert fb.load_from == control.load_from == 'base.pth'
+    assert fb.randomness == control.randomness == dict(seed=1)
+    p_fb, p_ctrl = fb.train_dataloader.dataset.pipeline, control.train_dataloader.dataset.pipeline
+    diff = [i for i, (a, b) in enumerate(zip(p_fb, p_ctrl)) if a != b]
+    assert len(p_fb) == len(p_ctrl) and len(diff) == 1
+    step = dict(p_fb[diff[0]])
+    assert step['type'] == 'LoadFlow'
+    transform = LoadFlow(source=step['source'])
+    assert isinstance(transform.source, ForwardBackwardChecked)
+    assert isinstance(transform.source.source, PrecomputedFlow)
+    assert step['source']['source']['cache_dir'] == str(tmp_path / 'flow_cache')
