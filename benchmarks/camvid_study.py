@@ -3,7 +3,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/camvid_study.py \\
         [--data-root ../shared/data/camvid] [--work-dir work_dirs/camvid_study] \\
-        [--seeds 0 1 2 3 4] [--arms control tl_logits tl_logits_x10 etc] \\
+        [--seeds 0 1 2 3 4] [--arms control tl_logits_x10 tl_logits_x10_fb ...] \\
         [--baseline-iters 1500] [--finetune-iters 300] [--teacher-iters 1500]
 
 1. the DIS ``medium`` flow of every training pair into a flow cache
@@ -13,9 +13,12 @@
 3. per seed, every arm fine-tuned from it for the same iterations on the
    same triplets (1 s apart, DIS flow), differing only in the loss terms:
    ``control`` = TL weight 0, ``tl_logits`` = the release's 0.1 x
-   MSE(logits) (loss_weight 1/11), ``tl_logits_x10``, ``tl_prob``, and
-   ``etc`` = SF + PF + MF + TL logits from one teacher
-   (``pspnet_small_teacher_tl_camvid_cpu.py``, trained once);
+   MSE(logits) (loss_weight 1/11), ``tl_logits_x10``, ``tl_prob``, the
+   same with the training flow forward-backward checked (``*_fb``: TL
+   skips the pixels whose flow does not come back), and ``etc`` = SF + PF +
+   MF + TL logits from one teacher (``pspnet_small_teacher_tl_camvid_cpu.py``,
+   trained once); the baseline and every control are also scored with
+   their logits EMA-smoothed (``--ema`` alphas, ``EMASmoothedSegmentor``);
 4. every model scored by the stock test loop on the 15 Hz ``val`` run
    (``pspnet_tiny_baseline_camvid_cpu_15hz.py``: mIoU, fixed-class mTC with
    DIS ``medium``, mTC_gt = the flow's ceiling, 88.9 there, mVC_8/16) and
@@ -27,6 +30,7 @@ Resumable per step like ``paired_study.py``.
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -97,17 +101,26 @@ def fill_flow_cache(args) -> None:
           'pairs computed', flush=True)
 
 
-def score(run_dir: str, ckpt: str, args) -> dict:
-    """The run's figures on the 15 Hz run and the test split (cached)."""
-    path = osp.join(run_dir, 'score.json')
+def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
+    """The run's figures on the 15 Hz run and the test split (cached); with
+    ``ema`` the model's logits EMA-smoothed (``EMASmoothedSegmentor``), on
+    the 15 Hz run only (the test split's frames are 1 s apart)."""
+    path = osp.join(run_dir, 'score.json' if ema is None else f'score_ema{ema}.json')
     if osp.exists(path) and not args.rescore:
         with open(path) as f:
             return json.load(f)
-    cfg = camvid_cfg('pspnet_tiny_baseline_camvid_cpu_15hz.py', run_dir, args, 0, 1)
-    metrics, tc = test_checkpoint(cfg, ckpt, 'test_15hz', with_tc_result=True)
-    test_cfg = camvid_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args, 0, 1)
-    test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
-    m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
+    name = 'pspnet_tiny_baseline_camvid_cpu_15hz.py' if ema is None else \
+        'pspnet_tiny_baseline_ema_camvid_cpu_15hz.py'
+    cfg = camvid_cfg(name, run_dir, args, 0, 1)
+    if ema is not None:
+        cfg.model.alpha = ema
+    sub = 'test_15hz' if ema is None else f'test_15hz_ema{ema}'
+    metrics, tc = test_checkpoint(cfg, ckpt, sub, with_tc_result=True)
+    m_test = dict(mIoU=float('nan'))
+    if ema is None:
+        test_cfg = camvid_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args, 0, 1)
+        test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
+        m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
     res = dict(mIoU_15hz=float(metrics['mIoU']), mTC=float(metrics['mTC']),
                mTC_gt=float(metrics.get('mTC_gt', float('nan'))),
                mTC_pred=float(metrics['mTC_shared']),
@@ -134,6 +147,8 @@ def report(scores: dict, args) -> None:
     for arm, rows in groups.items():
         def agg(k, rows=rows):
             v = [r[k] for r in rows]
+            if any(math.isnan(x) for x in v):
+                return '-'
             return f'{statistics.mean(v):.2f}' + (
                 f' ± {statistics.stdev(v):.2f}' if len(v) > 1 else '')
         lines.append(f'| {arm} | {len(rows)} | ' + ' | '.join(agg(k) for k in (
@@ -141,7 +156,7 @@ def report(scores: dict, args) -> None:
     lines += ['', '| arm - control | ' + ' | '.join(PAIRED) + ' |',
               '| --- ' * (len(PAIRED) + 1) + '|']
     paired = {}
-    for arm in args.arms:
+    for arm in args.arms + [f'control+ema{a}' for a in args.ema]:
         seeds = [s for s in args.seeds if f'{arm}/seed{s}' in scores
                  and f'control/seed{s}' in scores and arm != 'control']
         if not seeds:
@@ -153,9 +168,9 @@ def report(scores: dict, args) -> None:
                 [x['tc_per_class'], y['tc_per_class']],
                 [x['predicted'], y['predicted']], classes=x['classes'])
         paired[arm] = {m: paired_difference([x[m] for x in a], [y[m] for y in c])
-                       for m in PAIRED}
+                       for m in PAIRED if not any(math.isnan(x[m]) for x in a + c)}
         lines.append(f'| {arm} | ' + ' | '.join(
-            format_difference(paired[arm][m]) for m in PAIRED) + ' |')
+            format_difference(paired[arm].get(m)) for m in PAIRED) + ' |')
     os.makedirs(args.logs_to, exist_ok=True)
     with open(osp.join(args.logs_to, 'results.json'), 'w') as f:
         json.dump(dict(scores=scores, paired=paired), f, indent=1)
@@ -176,6 +191,8 @@ def parse_args(argv=None):
     p.add_argument('--baseline-iters', type=int, default=1500)
     p.add_argument('--finetune-iters', type=int, default=300)
     p.add_argument('--teacher-iters', type=int, default=1500)
+    p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5, 0.7],
+                   help="EMA alphas scored on the baseline and each seed's control")
     p.add_argument('--ckpt-every', type=int, default=50)
     p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
                                                  'camvid_paired_study_logs'))
@@ -200,6 +217,8 @@ def main(argv=None):
                       osp.join(args.work_dir, 'baseline'), args, 0, args.baseline_iters)
     base_ckpt = paired_study.train(base, 'baseline', args)
     scores = {'baseline': score(base.work_dir, base_ckpt, args)}
+    for alpha in args.ema:
+        scores[f'baseline+ema{alpha}'] = score(base.work_dir, base_ckpt, args, ema=alpha)
     teacher_ckpt = None
     if 'etc' in args.arms:
         t = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
@@ -211,6 +230,9 @@ def main(argv=None):
             cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
             ckpt = paired_study.train(cfg, f'seed{seed}_{arm}', args)
             scores[f'{arm}/seed{seed}'] = score(cfg.work_dir, ckpt, args)
+            for alpha in args.ema if arm == 'control' else ():
+                scores[f'control+ema{alpha}/seed{seed}'] = score(
+                    cfg.work_dir, ckpt, args, ema=alpha)
             report(scores, args)
 
 

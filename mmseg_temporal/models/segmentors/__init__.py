@@ -1,4 +1,6 @@
-"""Segmentors: the temporal distillation wrapper of a per-frame student."""
+"""Segmentors: the temporal distillation wrapper of a per-frame student, and
+the EMA-smoothed test-time wrapper of any per-frame model."""
+from .ema_smoothed import EMASmoothedSegmentor
 from .temporal_distill import TemporalDistillSegmentor
 
-__all__ = ['TemporalDistillSegmentor']
+__all__ = ['TemporalDistillSegmentor', 'EMASmoothedSegmentor']

@@ -1,0 +1,115 @@
+"""The smoothing baseline in the stock test loop: any per-frame segmentor
+with its logits averaged over time (an exponential moving average).
+
+EMA over a per-frame model's logits is what MMSeg users reach for against
+flicker instead of a temporally consistent model; wrapping the model lets
+``tools/test.py`` score it with the same metrics (mIoU, fixed-class TC,
+VC_n) as the students it competes with::
+
+    model = dict(type='EMASmoothedSegmentor', alpha=0.5,
+                 segmentor=<the model config of the checkpoint>)
+
+and the checkpoint of the wrapped model loads as it is (its keys gain the
+``segmentor.`` prefix on load).
+"""
+from typing import List, Optional
+
+import torch
+from mmengine.dist import get_world_size
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ...utils.temporal_smoothing import EMASmoother
+
+__all__ = ['EMASmoothedSegmentor']
+
+_PREFIX = 'segmentor.'
+
+
+@MODELS.register_module()
+class EMASmoothedSegmentor(BaseSegmentor):
+    """``segmentor`` whose ``predict`` returns the labels of EMA-smoothed
+    logits ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t``
+    (:class:`~mmseg_temporal.utils.temporal_smoothing.EMASmoother`), one
+    frame after another in the order the test loop feeds them.
+
+    The smoothing starts again (``s_t = z_t``) whenever a frame does not
+    follow the previous one: another ``seq_name``, a ``frame_index`` that is
+    not the previous one plus 1 (both from ``PackSequenceSegInputs``), or
+    another logit shape. Frames without those keys count as one stream.
+    The logits are smoothed at the model's input resolution, before MMSeg's
+    ``postprocess_result`` crops the padding and resizes to the original
+    frame. It is a test-time model: ``loss`` refuses, and it needs the
+    frames in order, so one process (a distributed sampler interleaves
+    them).
+
+    Args:
+        segmentor: config of the per-frame model (e.g. an ``EncoderDecoder``,
+            or a ``TemporalDistillSegmentor``, whose student predicts).
+        alpha: weight of the past, in ``[0, 1)``; 0 is the model itself.
+        data_preprocessor: default: the wrapped model's.
+    """
+
+    def __init__(self, segmentor: dict, alpha: float,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.segmentor = MODELS.build(segmentor)
+        if data_preprocessor is None:
+            self.data_preprocessor = self.segmentor.data_preprocessor
+        self.smoother = EMASmoother(alpha)
+        self._last = None  # (seq_name, frame_index, shape) of the last frame
+        self._register_load_state_dict_pre_hook(self._prefix_wrapped_keys)
+
+    @property
+    def frame_model(self) -> BaseSegmentor:
+        """The model that predicts one frame: a distillation wrapper's
+        student, else the wrapped segmentor."""
+        return getattr(self.segmentor, 'student', self.segmentor)
+
+    @staticmethod
+    def _prefix_wrapped_keys(state_dict, prefix, *args) -> None:
+        """Lets the wrapped model's own checkpoint load: ``k`` -> ``segmentor.k``."""
+        for key in [k for k in state_dict if k.startswith(prefix)
+                    and not k[len(prefix):].startswith(_PREFIX)]:
+            state_dict[prefix + _PREFIX + key[len(prefix):]] = state_dict.pop(key)
+
+    def _follows(self, meta: dict, shape) -> bool:
+        key = (meta.get('seq_name'), meta.get('frame_index'), tuple(shape))
+        last, self._last = self._last, key
+        if last is None or last[0] != key[0] or last[2] != key[2]:
+            return False
+        return key[1] is None or last[1] is None or key[1] == last[1] + 1
+
+    def predict(self, inputs: Tensor, data_samples=None):
+        if get_world_size() > 1:
+            raise RuntimeError('EMASmoothedSegmentor needs the frames of a video '
+                               'in order: test it in one process')
+        model = self.frame_model
+        metas = [s.metainfo for s in data_samples] if data_samples else [
+            dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
+                 pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])
+        ] * inputs.shape[0]
+        logits = model.inference(inputs, metas)
+        smoothed = []
+        for meta, frame_logits in zip(metas, logits):
+            if not self._follows(meta, frame_logits.shape):
+                self.smoother.reset()
+            smoothed.append(self.smoother(frame_logits).clone())
+        return model.postprocess_result(torch.stack(smoothed), data_samples)
+
+    def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
+        """The wrapped model's raw logits (tensor mode: no smoothing)."""
+        return self.segmentor._forward(inputs, data_samples)
+
+    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
+        return self.segmentor.extract_feat(inputs)
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        return self.segmentor.encode_decode(inputs, batch_img_metas)
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        raise RuntimeError('EMASmoothedSegmentor is a test-time wrapper: train '
+                           'the wrapped segmentor, then test it wrapped')
+
