@@ -13,7 +13,7 @@
 3. per seed, every arm fine-tuned from it for the same iterations on the
    same triplets (1 s apart, DIS flow), differing only in the loss terms:
    ``control`` = TL weight 0, ``tl_logits`` = the release's 0.1 x
-   MSE(logits) (loss_weight 1/11), ``tl_logits_x10``, ``tl_prob``, the
+   MSE(logits) (loss_weight 0.1/11), ``tl_logits_x10``, ``tl_prob``, the
    same with the training flow forward-backward checked (``*_fb``: TL
    skips the pixels whose flow does not come back), and ``etc`` = SF + PF +
    MF + TL logits from one teacher (``pspnet_small_teacher_tl_camvid_cpu.py``,

@@ -50,22 +50,22 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYN = osp.join(ROOT, 'configs', 'synthetic')
 NUM_CLASSES = study_scoring.NUM_CLASSES
 
-# TL forms. A term's weight in the total is loss_lambda (0.1) x loss_weight.
-# The release's TL is 0.1 * MSE(logits): a mean over classes too, i.e.
-# TemporalLoss(compare='logits') (a sum over classes) with weight 1 / C.
+# TL forms. A term's weight in the total is its loss_weight. The release's
+# TL is 0.1 * MSE(logits): a mean over classes too, i.e.
+# TemporalLoss(compare='logits') (a sum over classes) with weight 0.1 / C.
 
 
 def tl_arms(num_classes: int) -> dict:
     """The loss terms of each TL arm for a ``num_classes`` dataset
     (``'etc'``: the ETC config's terms, its TL set to ``tl_logits``)."""
     release = dict(type='TemporalLoss', compare='logits',
-                   loss_weight=1.0 / num_classes)
+                   loss_weight=0.1 / num_classes)
     return {
         'control': dict(tl=dict(release, loss_weight=0.0)),
         'tl_logits': dict(tl=release),
-        'tl_logits_x10': dict(tl=dict(release, loss_weight=10.0 / num_classes)),
+        'tl_logits_x10': dict(tl=dict(release, loss_weight=1.0 / num_classes)),
         'tl_prob': dict(tl=dict(type='TemporalLoss', compare='prob',
-                                loss_weight=1.0)),
+                                loss_weight=0.1)),
         'etc': None,
     }
 

@@ -23,9 +23,9 @@ def test_arms_differ_only_in_the_tl_weight():
     ctl = dict(arms['control']['tl'], loss_weight=None)
     rel = dict(arms['tl_logits']['tl'], loss_weight=None)
     assert ctl == rel and rel['compare'] == 'logits'
-    # lambda 0.1 x (sum over 5 classes) / 5 = the release's 0.1 x MSE
-    assert arms['tl_logits']['tl']['loss_weight'] == pytest.approx(0.2)
-    assert arms['tl_logits_x10']['tl']['loss_weight'] == pytest.approx(2.0)
+    # 0.1 x (sum over 5 classes) / 5 = the release's 0.1 x MSE
+    assert arms['tl_logits']['tl']['loss_weight'] == pytest.approx(0.02)
+    assert arms['tl_logits_x10']['tl']['loss_weight'] == pytest.approx(0.2)
     assert arms['tl_prob']['tl']['compare'] == 'prob'
 
 
@@ -91,7 +91,7 @@ def test_scorer_ceiling_and_a_dropped_class(tmp_path):
 
 def test_camvid_study_configs(tmp_path):
     import camvid_study
-    assert camvid_study.ARMS['tl_logits']['tl']['loss_weight'] == pytest.approx(1 / 11)
+    assert camvid_study.ARMS['tl_logits']['tl']['loss_weight'] == pytest.approx(0.1 / 11)
     args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])
     cfg = camvid_study.camvid_cfg('pspnet_tiny_tl_camvid_cpu.py', str(tmp_path / 'r'),
                                   args, 2, 300)

@@ -1,22 +1,21 @@
 # The loss terms of the method (paper Eq. 1-6, appendix A), as used by the
 # method configs: `model = dict(losses=dict(tl=tl, pf=pf, ...))`.
-# The paper's lambda = 0.1 (Eq. 3) is still `model.loss_lambda` of the base
-# model configs: the segmentor folds it into every term's `loss_weight` when
-# it is built (deprecated; a term's weight in the total is 0.1 * loss_weight
-# here). Override one term on the command line:
-#   --cfg-options model.losses.tl.loss_weight=10 model.losses.tl.compare=kl
+# Every term at the paper's lambda = 0.1 (Eq. 3): a term's weight in the
+# total is its `loss_weight`, as for MMSeg's losses. Override one term on
+# the command line:
+#   --cfg-options model.losses.tl.loss_weight=1.0 model.losses.tl.compare=kl
 # TL's `compare`: 'prob' (paper, Eq. 1 on probabilities), 'logits' (the
-# authors' release; its scale is loss_weight = 1 / num_classes) or 'kl'
+# authors' release; its scale is loss_weight = 0.1 / num_classes) or 'kl'
 # (symmetric KL, a gradient that does not vanish on confident flips); see
 # docs/losses.md for the gradient of each form.
-tl = dict(type='TemporalLoss', compare='prob')
-sf_pixel = dict(type='PixelwiseKDLoss')
+tl = dict(type='TemporalLoss', compare='prob', loss_weight=0.1)
+sf_pixel = dict(type='PixelwiseKDLoss', loss_weight=0.1)
 # pair-wise SF: similarity of the pixels *within* a frame (Eq. 5)
-sf_pair = dict(type='IntraFrameSimilarityLoss')
+sf_pair = dict(type='IntraFrameSimilarityLoss', loss_weight=0.1)
 # PF: similarity of the pixels of one frame to those of the next (Eq. 2)
-pf = dict(type='CrossFrameSimilarityLoss')
-mf = dict(type='MultiFrameLoss')
+pf = dict(type='CrossFrameSimilarityLoss', loss_weight=0.1)
+mf = dict(type='MultiFrameLoss', loss_weight=0.1)
 # MF on small feature maps (synthetic video, CPU CamVid): 2x2 pooling
-mf_small = dict(type='MultiFrameLoss', pool_size=2)
+mf_small = dict(type='MultiFrameLoss', pool_size=2, loss_weight=0.1)
 # MF's ConvLSTM weights are clipped after every optimiser step.
 mf_hooks = [dict(type='ConvLSTMWeightClipHook')]

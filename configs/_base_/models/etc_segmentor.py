@@ -12,5 +12,4 @@ model = dict(
     type='TemporalDistillSegmentor',
     data_preprocessor=data_preprocessor,
     flow=dict(type='FlowNet2', checkpoint=flownet2_checkpoint),
-    losses=dict(),
-    loss_lambda=0.1)
+    losses=dict())

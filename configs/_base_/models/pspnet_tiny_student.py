@@ -9,5 +9,4 @@ model = dict(
     data_preprocessor={{_base_.data_preprocessor}},
     # no teacher and no flow estimator: method configs add a teacher; the
     # synthetic video brings exact flow (LoadSyntheticFlow)
-    losses=dict(),
-    loss_lambda=0.1)
+    losses=dict())
