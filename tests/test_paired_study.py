@@ -105,10 +105,10 @@ def test_camvid_study_configs(tmp_path):
 
 
 def test_camvid_study_fb_arm_differs_from_control_only_in_flow_mask(tmp_path):
-    import camvid_study
-
     from mmseg_temporal.datasets.transforms import LoadFlow
     from mmseg_temporal.flow_sources import ForwardBackwardChecked, PrecomputedFlow
+
+    import camvid_study
     args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])
     control = camvid_study.arm_cfg('control', 1, args, 'base.pth')
     fb = camvid_study.arm_cfg('tl_logits_x10_fb', 1, args, 'base.pth')

@@ -1,5 +1,6 @@
 """Metric computations as plain functions (no registry, no MMEngine state)."""
 from .class_sets import classes_in, predicted_union, shared_class_means
+from .flicker_profile import flicker_pair_counts, flicker_profile
 from .temporal_consistency import (
     shared_mean,
     tc_aggregate,
@@ -10,4 +11,5 @@ from .video_consistency import vc_windows, video_consistency
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
            'shared_mean', 'shared_class_means', 'predicted_union', 'classes_in',
-           'vc_windows', 'video_consistency']
+           'vc_windows', 'video_consistency', 'flicker_pair_counts',
+           'flicker_profile']

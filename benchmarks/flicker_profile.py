@@ -1,0 +1,160 @@
+"""Where the single-frame baseline flickers, on the synthetic video and on
+CamVid 15 Hz (issue 12, item 3): the profile of
+:func:`mmseg_temporal.evaluation.functional.flicker_profile` (pixels whose
+label the flow carries, split by class, boundary band vs interior, small vs
+large regions).
+
+    OMP_NUM_THREADS=1 python benchmarks/flicker_profile.py \\
+        [--synthetic work_dirs/paired_study/baseline ...] \\
+        [--camvid-run work_dirs/camvid_study/baseline] \\
+        [--camvid ../shared/data/camvid] [--out benchmarks/flicker_profile_logs]
+
+A run directory holds a study's ``study_config.py`` and ``iter_<N>.pth``
+(the last one is scored). Synthetic: the config's test split (10 videos,
+96x128, exact flow and visibility). CamVid: the 15 Hz ``val`` run at its
+360x480 label resolution (the model at 180x240, logits resized, as the stock
+test loop), DIS ``medium`` flow. The boundary band is 1 % of the frame's
+short side (1 px synthetic, 4 px CamVid), a small region is under 1 % of
+the frame. Writes ``results.json`` and ``results.md``.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import re
+import sys
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.datasets.synthetic_video import SYNTHETIC_CLASSES
+from mmseg_temporal.evaluation.functional import flicker_profile
+from mmseg_temporal.flow_sources import build_flow_source
+
+import study_scoring
+from _common import machine_line
+from tc_flow_ceiling import DIS_MEDIUM, read_label, sequences
+
+CAMVID_CLASSES = ('sky', 'building', 'pole', 'road', 'pavement', 'tree',
+                  'signsymbol', 'fence', 'car', 'pedestrian', 'bicyclist')
+
+
+def last_checkpoint(run_dir: str) -> str:
+    ckpts = glob.glob(osp.join(run_dir, 'iter_*.pth'))
+    if not ckpts:
+        raise FileNotFoundError(f'{run_dir}: no iter_<N>.pth checkpoint')
+    return max(ckpts, key=lambda p: int(re.findall(r'iter_(\d+)', p)[-1]))
+
+
+def band_px(shape) -> int:
+    return max(1, round(0.01 * min(shape)))
+
+
+def synthetic_profile(run_dir: str, videos: int) -> dict:
+    cfg = Config.fromfile(osp.join(run_dir, 'study_config.py'))
+    split = study_scoring.split_of(cfg, 'test', videos)
+    student = study_scoring.load_student(osp.join(run_dir, 'study_config.py'),
+                                         last_checkpoint(run_dir))
+    preds = [study_scoring.predict_logits(student, imgs).argmax(1).numpy()
+             for imgs in split.imgs]
+    flows = [[np.asarray(f, np.float32) for f in seq] for seq in split.flows]
+    res = flicker_profile(preds, split.labels, flows, study_scoring.NUM_CLASSES,
+                          valids=split.valids, boundary_px=band_px(preds[0].shape[1:]))
+    res['classes'] = list(SYNTHETIC_CLASSES)
+    return res
+
+
+@torch.no_grad()
+def camvid_profile(run_dir: str, root: str) -> dict:
+    student = study_scoring.load_student(osp.join(run_dir, 'study_config.py'),
+                                         last_checkpoint(run_dir))
+    ds = dict(type='CamVidVideoDataset', data_root=root,
+              data_prefix=dict(img_path='val', seg_map_path='valannot'), max_frame_gap=60)
+    (frames,) = sequences(ds).values()
+    flow_source = build_flow_source(DIS_MEDIUM)
+    preds, labels, flows, prev = [], [], [], None
+    bar = ProgressBar(len(frames), file=sys.stderr)
+    for info in frames:
+        bgr = cv2.imread(info['img_path'], cv2.IMREAD_COLOR)
+        small = cv2.resize(bgr, (240, 180), interpolation=cv2.INTER_LINEAR)
+        logits = study_scoring.predict_logits(student, small[None])
+        logits = F.interpolate(logits, size=bgr.shape[:2], mode='bilinear',
+                               align_corners=False)
+        preds.append(logits.argmax(1)[0].numpy())
+        labels.append(read_label(info))
+        if prev is not None:
+            flows.append(np.asarray(flow_source(prev[0], info['img_path'], prev[1],
+                                                bgr[..., ::-1].copy())[0], np.float32))
+        prev = (info['img_path'], bgr[..., ::-1].copy())
+        bar.update()
+    res = flicker_profile([preds], [labels], [flows], len(CAMVID_CLASSES),
+                          boundary_px=band_px(bgr.shape[:2]))
+    res['classes'] = list(CAMVID_CLASSES)
+    return res
+
+
+def _f(v: float) -> str:
+    return '-' if v != v else f'{v:.1f}'
+
+
+def markdown(results: dict) -> str:
+    lines = ['| set | flicker % | label/flow disagree % | ' + ' | '.join(
+        f'{g} rate / share / of scored' for g in ('boundary', 'interior', 'small', 'large'))
+        + ' |', '| --- ' * 7 + '|']
+    for name, r in results.items():
+        lines.append(f'| {name} | {_f(r["rate"])} | {_f(r["label_flow_disagree"])} | ' +
+                     ' | '.join(' / '.join(_f(r['groups'][g][k]) for k in
+                                           ('rate', 'share', 'of_scored'))
+                                for g in ('boundary', 'interior', 'small', 'large')) + ' |')
+    for name, r in results.items():
+        pc = r['per_class']
+        lines += ['', f'{name}, per class (ground truth of frame t):', '',
+                  '| class | flicker rate % | share of flicker % | of scored % |',
+                  '| --- | --- | --- | --- |']
+        lines += [f'| {c} | {_f(pc["rate"][i])} | {_f(pc["share"][i])} | '
+                  f'{_f(pc["of_scored"][i])} |' for i, c in enumerate(r['classes'])]
+    return '\n'.join(lines) + '\n'
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.tolist()
+    return x
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--synthetic', nargs='*', default=['work_dirs/paired_study/baseline'])
+    p.add_argument('--videos', type=int, default=10)
+    p.add_argument('--camvid-run', default='work_dirs/camvid_study/baseline')
+    p.add_argument('--camvid', default='../shared/data/camvid')
+    p.add_argument('--out', default='benchmarks/flicker_profile_logs')
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    init_default_scope('mmseg')
+    results = {}
+    for run in args.synthetic:
+        results[f'synthetic ({run})'] = synthetic_profile(run, args.videos)
+    if args.camvid_run and osp.isdir(osp.join(args.camvid, 'val')):
+        results[f'CamVid 15 Hz ({args.camvid_run})'] = camvid_profile(args.camvid_run, args.camvid)
+    os.makedirs(args.out, exist_ok=True)
+    text = f'{machine_line()}\n\n' + markdown(results)
+    with open(osp.join(args.out, 'results.json'), 'w') as f:
+        json.dump(_jsonable(results), f, indent=1)
+    with open(osp.join(args.out, 'results.md'), 'w') as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == '__main__':
+    main()
