@@ -23,7 +23,7 @@ and its readers are :mod:`mmseg_temporal.flow_sources.synthetic_format`
 (also what ``SyntheticExactFlow`` reads); writing a split is
 :mod:`.synthetic_split`. Their names are re-exported here.
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -35,6 +35,7 @@ from ..flow_sources.synthetic_format import (  # noqa: F401 (re-exported)
     synthetic_frame_files,
     synthetic_paths,
 )
+from .synthetic_nuisance import SyntheticNuisance
 from .synthetic_split import write_synthetic_split  # noqa: F401
 
 __all__ = ['SyntheticVideoGenerator', 'SYNTHETIC_CLASSES',
@@ -71,6 +72,10 @@ class SyntheticVideoGenerator:
             (rounded down to even).
         max_camera_speed: largest camera pan speed component (even).
         seed: base seed; video ``k`` uses ``(seed, k)``.
+        nuisance: seeded causes of flicker, off by default (a dict of
+            :class:`~.synthetic_nuisance.SyntheticNuisance` options:
+            ``appearance_overlap``, ``small_objects``, ``noise_std``,
+            ``lighting_drift``, ``jpeg_quality``).
     """
 
     classes = SYNTHETIC_CLASSES
@@ -81,7 +86,8 @@ class SyntheticVideoGenerator:
                  num_objects: Tuple[int, int] = (3, 6),
                  max_object_speed: int = 6,
                  max_camera_speed: int = 2,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 nuisance: Optional[Dict] = None) -> None:
         if height < 16 or width < 16:
             raise ValueError(f'SyntheticVideoGenerator: frame size {height}x'
                              f'{width} is too small (min 16x16)')
@@ -93,6 +99,8 @@ class SyntheticVideoGenerator:
         self.max_object_speed = int(max_object_speed) // 2 * 2
         self.max_camera_speed = int(max_camera_speed) // 2 * 2
         self.seed = int(seed)
+        self.nuisance = SyntheticNuisance(nuisance)
+        self._colours = self.nuisance.colours(_CLASS_COLOURS)
         trng = np.random.default_rng([self.seed, 7919])
         # World textures: one per background class and one per object class.
         self._textures = [
@@ -103,10 +111,13 @@ class SyntheticVideoGenerator:
 
     def params(self) -> Dict:
         """The arguments that determine every pixel (for manifests)."""
-        return dict(height=self.height, width=self.width,
-                    num_objects=list(self.num_objects),
-                    max_object_speed=self.max_object_speed,
-                    max_camera_speed=self.max_camera_speed, seed=self.seed)
+        params = dict(height=self.height, width=self.width,
+                      num_objects=list(self.num_objects),
+                      max_object_speed=self.max_object_speed,
+                      max_camera_speed=self.max_camera_speed, seed=self.seed)
+        if self.nuisance.options:  # the clean video's manifest is unchanged
+            params['nuisance'] = self.nuisance.options
+        return params
 
     # ------------------------------------------------------------------
     def _even_speed(self, rng: np.random.Generator, vmax: int) -> int:
@@ -128,24 +139,38 @@ class SyntheticVideoGenerator:
                        amp=float(rng.uniform(0.02, 0.08) * h),
                        period=float(rng.uniform(0.5, 1.5) * w))
         n = int(rng.integers(self.num_objects[0], self.num_objects[1] + 1))
-        objects = []
-        for _ in range(n):
-            cls = int(rng.integers(2, len(SYNTHETIC_CLASSES)))
-            oh = int(rng.integers(max(6, h // 8), max(7, h // 3)))
-            ow = int(rng.integers(max(6, w // 8), max(7, w // 3)))
-            v = (self._even_speed(rng, self.max_object_speed),
-                 self._even_speed(rng, self.max_object_speed))
-            # Start so that the object is near the middle halfway through.
-            mid_x = int(rng.integers(0, max(1, w - ow)))
-            mid_y = int(rng.integers(0, max(1, h - oh)))
-            t_mid = num_frames // 2
-            objects.append(dict(cls=cls, shape=cls - 2, size=(oh, ow),
-                                pos0=(mid_x - v[0] * t_mid,
-                                      mid_y - v[1] * t_mid),
-                                velocity=v,
-                                tex_offset=(int(rng.integers(0, _TEXTURE_SIZE)),
-                                            int(rng.integers(0, _TEXTURE_SIZE)))))
-        return dict(camera=cam, horizon=horizon, objects=objects)
+        objects = [self._draw_object(rng, num_frames, (max(6, h // 8), max(7, h // 3)),
+                                     (max(6, w // 8), max(7, w // 3)))
+                   for _ in range(n)]
+        lo, hi = self.nuisance.small_objects
+        if hi:  # their own stream: the objects above stay as they are
+            srng = np.random.default_rng([self.seed, int(video_index), 3])
+            objects += [self._draw_object(srng, num_frames,
+                                          (max(3, h // 33), max(4, h // 12)),
+                                          (max(3, w // 33), max(4, w // 12)))
+                        for _ in range(int(srng.integers(lo, hi + 1)))]
+        return dict(camera=cam, horizon=horizon, objects=objects,
+                    index=int(video_index))
+
+    def _draw_object(self, rng: np.random.Generator, num_frames: int,
+                     size_h: Tuple[int, int], size_w: Tuple[int, int]) -> Dict:
+        """One object: class, shape, size in ``[lo, hi)`` per side, a
+        velocity and a start that puts it near the middle halfway through."""
+        h, w = self.height, self.width
+        cls = int(rng.integers(2, len(SYNTHETIC_CLASSES)))
+        oh = int(rng.integers(*size_h))
+        ow = int(rng.integers(*size_w))
+        v = (self._even_speed(rng, self.max_object_speed),
+             self._even_speed(rng, self.max_object_speed))
+        # Start so that the object is near the middle halfway through.
+        mid_x = int(rng.integers(0, max(1, w - ow)))
+        mid_y = int(rng.integers(0, max(1, h - oh)))
+        t_mid = num_frames // 2
+        return dict(cls=cls, shape=cls - 2, size=(oh, ow),
+                    pos0=(mid_x - v[0] * t_mid, mid_y - v[1] * t_mid),
+                    velocity=v,
+                    tex_offset=(int(rng.integers(0, _TEXTURE_SIZE)),
+                                int(rng.integers(0, _TEXTURE_SIZE))))
 
     @staticmethod
     def _shape_mask(shape: int, oh: int, ow: int) -> np.ndarray:
@@ -186,7 +211,7 @@ class SyntheticVideoGenerator:
             label == 1,
             self._textures[1][wy % _TEXTURE_SIZE, wx % _TEXTURE_SIZE],
             self._textures[0][wy % _TEXTURE_SIZE, wx % _TEXTURE_SIZE])
-        img = _CLASS_COLOURS[label] * (0.55 + 0.9 * tex_bg[..., None])
+        img = self._colours[label] * (0.55 + 0.9 * tex_bg[..., None])
         layers = np.zeros((h, w), np.uint8)
         for i, obj in enumerate(scene['objects']):
             oh, ow = obj['size']
@@ -202,13 +227,13 @@ class SyntheticVideoGenerator:
             ly, lx = np.mgrid[y1 - y0:y2 - y0, x1 - x0:x2 - x0]
             tex = self._textures[obj['cls']][(ly + ty) % _TEXTURE_SIZE,
                                              (lx + tx) % _TEXTURE_SIZE]
-            colour = _CLASS_COLOURS[obj['cls']] * (0.45 + 1.1 * tex[..., None])
+            colour = self._colours[obj['cls']] * (0.45 + 1.1 * tex[..., None])
             region = img[y1:y2, x1:x2]
             region[m] = colour[m]
             label[y1:y2, x1:x2][m] = obj['cls']
             layers[y1:y2, x1:x2][m] = i + 1
-        return dict(img=np.clip(img, 0, 255).astype(np.uint8), label=label,
-                    layers=layers)
+        img = self.nuisance.photometric(img, self.seed, scene.get('index', 0), t)
+        return dict(img=img, label=label, layers=layers)
 
     def render(self, video_index: int, num_frames: int) -> Dict:
         """Renders a whole video.

@@ -1,6 +1,6 @@
 """SyntheticVideoDataset: the project's procedural video as an MMSeg dataset."""
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mmseg.registry import DATASETS
 
@@ -39,7 +39,9 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
         split: ``'train'``, ``'val'`` or ``'test'`` (disjoint videos).
         num_videos, frames_per_video: size of the split.
         height, width, seed, num_objects, max_object_speed,
-            max_camera_speed: generator parameters.
+            max_camera_speed, nuisance: generator parameters (``nuisance``:
+            seeded causes of flicker, off by default; see
+            :mod:`.synthetic_nuisance`).
         label_start, label_interval: which frames count as labelled.
         **kwargs: :class:`BaseVideoSegDataset` arguments (sample_mode,
             offsets, pipeline, ...).
@@ -58,6 +60,7 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
                  num_objects: Sequence[int] = (3, 6),
                  max_object_speed: int = 6,
                  max_camera_speed: int = 2,
+                 nuisance: Optional[dict] = None,
                  label_start: int = 5,
                  label_interval: int = 5,
                  **kwargs) -> None:
@@ -76,7 +79,7 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
         self.generator = SyntheticVideoGenerator(
             height=height, width=width, num_objects=tuple(num_objects),
             max_object_speed=max_object_speed,
-            max_camera_speed=max_camera_speed, seed=seed)
+            max_camera_speed=max_camera_speed, seed=seed, nuisance=nuisance)
         self.num_videos = num_videos
         self.frames_per_video = frames_per_video
         self.label_start = label_start

@@ -1,0 +1,97 @@
+"""Seeded causes of flicker for the synthetic video, off by default.
+
+Real footage makes a per-frame model flicker for reasons the clean
+synthetic video lacks (docs/results.md, the flicker profile: on CamVid 15 Hz
+half the flicker is inside regions and a quarter on small ones; on the
+clean synthetic video it sits on object boundaries). Each option below adds
+one such cause; every draw is seeded by ``(seed, video, frame)``, so a video
+stays a pure function of its arguments.
+
+* ``appearance_overlap`` in ``[0, 1]``: the class colours pulled towards
+  their mean (0: the distinct colours, 1: one colour; the classes then
+  differ only in texture scale, shape and context): ambiguous appearance.
+* ``small_objects`` ``(min, max)``: extra objects per video, 3-8 % of the
+  frame's sides (a few pixels to a side, like CamVid's poles, signs and
+  pedestrians), drawn in front, from their own random stream (the other
+  objects of a video do not change).
+* ``noise_std``: Gaussian sensor noise, grey levels, new every frame.
+* ``lighting_drift``: a global gain ``1 + a sin(2 pi t / 12 + phase)``
+  (phase per video): lighting change.
+* ``jpeg_quality`` in ``[1, 100]``: every frame JPEG-compressed at that
+  quality (0: off): compression artefacts.
+"""
+from typing import Dict, Optional
+
+import cv2
+import numpy as np
+
+__all__ = ['SyntheticNuisance']
+
+_DEFAULTS = dict(appearance_overlap=0.0, small_objects=(0, 0), noise_std=0.0,
+                 lighting_drift=0.0, jpeg_quality=0)
+_LIGHTING_PERIOD = 12.0
+
+
+class SyntheticNuisance:
+    """The options of the module docstring, checked.
+
+    Args:
+        options: a dict with any of ``appearance_overlap``,
+            ``small_objects``, ``noise_std``, ``lighting_drift``,
+            ``jpeg_quality`` (None or ``{}``: none).
+    """
+
+    def __init__(self, options: Optional[Dict] = None) -> None:
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(_DEFAULTS))
+        if unknown:
+            raise ValueError(f'synthetic nuisance: unknown option(s) {unknown}; '
+                             f'known: {sorted(_DEFAULTS)}')
+        opts = dict(_DEFAULTS, **options)
+        self.appearance_overlap = float(opts['appearance_overlap'])
+        self.small_objects = tuple(int(n) for n in opts['small_objects'])
+        self.noise_std = float(opts['noise_std'])
+        self.lighting_drift = float(opts['lighting_drift'])
+        self.jpeg_quality = int(opts['jpeg_quality'])
+        checks = {
+            'appearance_overlap': 0 <= self.appearance_overlap <= 1,
+            'small_objects': len(self.small_objects) == 2 and
+            0 <= self.small_objects[0] <= self.small_objects[1],
+            'noise_std': self.noise_std >= 0,
+            'lighting_drift': 0 <= self.lighting_drift < 1,
+            'jpeg_quality': 0 <= self.jpeg_quality <= 100,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f'synthetic nuisance: invalid {bad[0]} = '
+                             f'{opts[bad[0]]!r} (see SyntheticNuisance)')
+        current = dict(appearance_overlap=self.appearance_overlap,
+                       small_objects=self.small_objects, noise_std=self.noise_std,
+                       lighting_drift=self.lighting_drift,
+                       jpeg_quality=self.jpeg_quality)
+        # the options that differ from the defaults (for manifests)
+        self.options = {k: list(v) if isinstance(v, tuple) else v
+                        for k, v in current.items() if v != _DEFAULTS[k]}
+
+    def colours(self, colours: np.ndarray) -> np.ndarray:
+        """The class colours ``(K, 3)`` pulled towards their mean."""
+        a = self.appearance_overlap
+        return (1 - a) * colours + a * colours.mean(0, keepdims=True)
+
+    def photometric(self, img: np.ndarray, seed: int, video_index: int,
+                    t: int) -> np.ndarray:
+        """Frame ``t``'s float RGB image with lighting, noise and
+        compression applied; uint8 out."""
+        if self.lighting_drift:
+            phase = np.random.default_rng([seed, video_index, 4]).uniform(0, 2 * np.pi)
+            img = img * (1 + self.lighting_drift *
+                         np.sin(2 * np.pi * t / _LIGHTING_PERIOD + phase))
+        if self.noise_std:
+            rng = np.random.default_rng([seed, video_index, 5, t])
+            img = img + rng.normal(0, self.noise_std, img.shape)
+        out = np.clip(img, 0, 255).astype(np.uint8)
+        if self.jpeg_quality:
+            ok, buf = cv2.imencode('.jpg', out[..., ::-1],
+                                   [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+        return out
