@@ -106,6 +106,8 @@ def study_cfg(name: str, work_dir: str, args, seed: int, iters: int,
         loader = cfg[key]
         loader.dataset.data_root = args.data_root
         loader.dataset.num_videos = n
+        if args.nuisance:
+            loader.dataset.nuisance = args.nuisance
         workers = args.workers if key == 'train_dataloader' else 0
         loader.num_workers = workers
         loader.persistent_workers = workers > 0
@@ -226,7 +228,12 @@ def parse_args(argv=None):
     p.add_argument('--data-root', default=None,
                    help='study-own synthetic data (default <work-dir>/data)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=STEPS)
+    p.add_argument('--arms', nargs='*', default=list(ARMS), choices=STEPS,
+                   help='none: the baseline alone')
+    p.add_argument('--nuisance', type=json.loads, default=None,
+                   help='synthetic video nuisance options as JSON, e.g. '
+                        '\'{"appearance_overlap": 0.5, "small_objects": [2, 6]}\' '
+                        '(use a work dir of its own)')
     p.add_argument('--baseline-iters', type=int, default=1500)
     p.add_argument('--baseline-val-every', type=int, default=150)
     p.add_argument('--finetune-iters', type=int, default=200)

@@ -125,3 +125,13 @@ def test_camvid_study_fb_arm_differs_from_control_only_in_flow_mask(tmp_path):
     assert isinstance(transform.source, ForwardBackwardChecked)
     assert isinstance(transform.source.source, PrecomputedFlow)
     assert step['source']['source']['cache_dir'] == str(tmp_path / 'flow_cache')
+
+
+def test_nuisance_options_reach_every_split_and_no_arms_is_baseline_only(tmp_path):
+    args = paired_study.parse_args(['--work-dir', str(tmp_path), '--arms',
+                                    '--nuisance', '{"noise_std": 4, "small_objects": [1, 2]}'])
+    assert args.arms == []
+    cfg = paired_study.study_cfg('pspnet_tiny_baseline_video_synthetic.py',
+                                 str(tmp_path / 'b'), args, 0, 10, 5)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[key].dataset.nuisance == dict(noise_std=4, small_objects=[1, 2])
