@@ -100,19 +100,39 @@ def camvid_profile(run_dir: str, root: str) -> dict:
     return res
 
 
+# The profile's figures compared between sets (percent): the overall rate,
+# the rate in each group and the parts of the flicker on boundaries and on
+# small regions.
+DISTANCE_FIGURES = (('rate',), ('boundary', 'rate'), ('interior', 'rate'),
+                    ('small', 'rate'), ('large', 'rate'), ('boundary', 'share'),
+                    ('small', 'share'))
+
+
+def figure(res: dict, key: tuple) -> float:
+    return res['rate'] if key == ('rate',) else res['groups'][key[0]][key[1]]
+
+
+def profile_distance(a: dict, b: dict) -> float:
+    """Sum of absolute differences (points) of :data:`DISTANCE_FIGURES`."""
+    return float(sum(abs(figure(a, k) - figure(b, k)) for k in DISTANCE_FIGURES))
+
+
 def _f(v: float) -> str:
     return '-' if v != v else f'{v:.1f}'
 
 
 def markdown(results: dict) -> str:
+    real = [r for n, r in results.items() if n.startswith('CamVid')]
     lines = ['| set | flicker % | label/flow disagree % | ' + ' | '.join(
         f'{g} rate / share / of scored' for g in ('boundary', 'interior', 'small', 'large'))
-        + ' |', '| --- ' * 7 + '|']
+        + ' | distance to CamVid |', '| --- ' * 8 + '|']
     for name, r in results.items():
+        dist = _f(profile_distance(r, real[0])) if real else '-'
         lines.append(f'| {name} | {_f(r["rate"])} | {_f(r["label_flow_disagree"])} | ' +
                      ' | '.join(' / '.join(_f(r['groups'][g][k]) for k in
                                            ('rate', 'share', 'of_scored'))
-                                for g in ('boundary', 'interior', 'small', 'large')) + ' |')
+                                for g in ('boundary', 'interior', 'small', 'large')) +
+                     f' | {dist} |')
     for name, r in results.items():
         pc = r['per_class']
         lines += ['', f'{name}, per class (ground truth of frame t):', '',
@@ -120,6 +140,8 @@ def markdown(results: dict) -> str:
                   '| --- | --- | --- | --- |']
         lines += [f'| {c} | {_f(pc["rate"][i])} | {_f(pc["share"][i])} | '
                   f'{_f(pc["of_scored"][i])} |' for i, c in enumerate(r['classes'])]
+    lines += ['', 'distance to CamVid: the sum of the absolute differences (points) of '
+              + ', '.join(' '.join(k) for k in DISTANCE_FIGURES) + '.']
     return '\n'.join(lines) + '\n'
 
 

@@ -106,7 +106,7 @@ def study_cfg(name: str, work_dir: str, args, seed: int, iters: int,
         loader = cfg[key]
         loader.dataset.data_root = args.data_root
         loader.dataset.num_videos = n
-        if args.nuisance:
+        if args.nuisance is not None:
             loader.dataset.nuisance = args.nuisance
         workers = args.workers if key == 'train_dataloader' else 0
         loader.num_workers = workers
@@ -231,7 +231,9 @@ def parse_args(argv=None):
     p.add_argument('--arms', nargs='*', default=list(ARMS), choices=STEPS,
                    help='none: the baseline alone')
     p.add_argument('--nuisance', type=json.loads, default=None,
-                   help='synthetic video nuisance options as JSON, e.g. '
+                   help='synthetic video nuisance options as JSON (default: '
+                        "the configs'), e.g. '{}' (the clean video of "
+                        "docs/results.md section 1) or "
                         '\'{"appearance_overlap": 0.5, "small_objects": [2, 6]}\' '
                         '(use a work dir of its own)')
     p.add_argument('--baseline-iters', type=int, default=1500)

@@ -61,8 +61,8 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/quickstart')
     p.add_argument('--data-root', default=None,
                    help="the synthetic video's folder (default <work-dir>/"
-                        'data: its own, so the stock synthetic configs keep '
-                        'using data/synthetic_video)')
+                        'data/synthetic_video_camvid_like: its own, so the stock '
+                        'synthetic configs keep using data/synthetic_video_camvid_like)')
     p.add_argument('--iters', type=int, default=300,
                    help='training iterations of each model')
     p.add_argument('--demo-frames', type=int, default=20)
@@ -76,7 +76,7 @@ def parse_args(argv=None):
                    help='interleaved timing rounds (median reported)')
     args = p.parse_args(argv)
     if args.data_root is None:
-        args.data_root = osp.join(args.work_dir, 'data')
+        args.data_root = osp.join(args.work_dir, 'data', 'synthetic_video_camvid_like')
     return args
 
 
