@@ -10,6 +10,8 @@
   MMEngine, with the reason for each.
 * :mod:`.launch`: train/test arguments, config loading, DDP on the CPU.
 * :mod:`.image`: reading RGB frames; :mod:`.flow_ops`: warping by flow.
+* :mod:`.temporal_smoothing`: the EMA over logits (``EMASmoother``), the
+  one home of the smoothing baseline.
 """
 from .atomic import atomic_write_bytes, atomic_write_text
 from .checkpoint import (
