@@ -38,7 +38,7 @@ BASE_CFG = ROOT / 'configs' / '_base_' / 'datasets' / 'synthetic_video.py'
 # the session's `synthetic_root` is rendered once and shared): 2 videos of
 # 12 frames, 48x64, labelled frames 4 and 8, offsets 1..3 on each side:
 # 2 * 2 * 6 = 24 flow pairs.
-SYNTH = dict(num_videos=2, frames_per_video=12, height=48, width=64,
+SYNTH = dict(num_videos=2, frames_per_video=12, height=48, width=64, nuisance=None,
              label_start=4, label_interval=4, offsets_before=(1, 3),
              offsets_after=(1, 3))
 NUM_PAIRS = 24

@@ -73,3 +73,18 @@ def test_dataset_passes_the_options_and_refuses_another_set(tmp_path):
     assert ds.generator.nuisance.noise_std == 4.0
     with pytest.raises(Exception, match='nuisance'):
         SyntheticVideoDataset(nuisance=dict(noise_std=5.0), **kw)
+
+
+def test_configs_default_is_camvid_like_and_the_clean_base_renders_the_clean_video(tmp_path):
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS
+    base = 'configs/_base_/datasets/synthetic_video'
+    default = Config.fromfile(base + '.py')
+    assert default.test_dataloader.dataset.nuisance['small_objects'] == (10, 20)
+    clean = Config.fromfile(base + '_clean.py')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert clean[key].dataset.nuisance is None
+        assert clean[key].dataset.data_root == 'data/synthetic_video'
+    ds = DATASETS.build(dict(clean.test_dataloader.dataset.to_dict(), data_root=str(tmp_path),
+                             num_videos=1, frames_per_video=2, pipeline=[]))
+    assert ds.generator.params() == SyntheticVideoGenerator().params()

@@ -3,8 +3,8 @@
 # With seeded causes of flicker (datasets/synthetic_nuisance.py): of the
 # variants measured, the one whose single-frame baseline flickers most like
 # CamVid 15 Hz's (docs/results.md, section 3: as often, as much inside
-# regions, on small ones). `nuisance = dict()` renders the clean video of
-# the first studies (section 1); give it its own data_root.
+# regions, on small ones). The clean video of the first studies (section
+# 1): inherit synthetic_video_clean.py too (datasets with nuisance=None).
 dataset_type = 'SyntheticVideoDataset'
 nuisance = dict(appearance_overlap=0.85, small_objects=(10, 20), noise_std=6.0,
                 lighting_drift=0.15, jpeg_quality=50)
