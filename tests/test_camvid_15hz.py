@@ -36,10 +36,15 @@ def test_val_run_is_one_densely_labelled_sequence(camvid_root, monkeypatch):
                                                  preset='medium')
 
 
+EMA_CONFIG = 'configs/camvid_cpu/pspnet_tiny_baseline_ema_camvid_cpu_15hz.py'
+
+
 @pytest.mark.slow
-def test_tools_test_prints_every_figure(camvid_root, tmp_path):
+@pytest.mark.parametrize('test_config', [CONFIG, EMA_CONFIG])
+def test_tools_test_prints_every_figure(camvid_root, tmp_path, test_config):
     """A random-init student on the first 24 frames of the run (a
-    cfg-option keeps it short): the log holds every figure."""
+    cfg-option keeps it short): the log holds every figure; the EMA-smoothed
+    config tests the same checkpoint."""
     import torch
     from mmseg.registry import MODELS
 
@@ -50,7 +55,7 @@ def test_tools_test_prints_every_figure(camvid_root, tmp_path):
     ckpt = tmp_path / 'student.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
     out = subprocess.run(
-        [sys.executable, 'tools/test.py', CONFIG, str(ckpt), '--work-dir',
+        [sys.executable, 'tools/test.py', test_config, str(ckpt), '--work-dir',
          str(tmp_path / 'work'), '--cfg-options',
          f'test_dataloader.dataset.data_root={camvid_root}',
          'test_dataloader.dataset.indices=24', 'test_dataloader.num_workers=0',

@@ -91,3 +91,17 @@ def test_alpha_zero_is_the_model_and_training_refuses():
     with pytest.raises(ValueError, match='alpha'):
         MODELS.build(dict(type='EMASmoothedSegmentor', alpha=1.0,
                           segmentor=_inner_cfg()))
+
+
+def test_checked_runner_accepts_the_wrapped_models_checkpoint_and_refuses_others():
+    from types import SimpleNamespace
+
+    from mmseg_temporal.utils.checkpoint import CheckpointError
+    from mmseg_temporal.utils.runner import CheckedLoadRunner
+    inner, model = _wrapped(0.5)
+    runner = SimpleNamespace(checkpoint_must_fit=True, _resume=False)
+    CheckedLoadRunner.check_fits(runner, model, dict(state_dict=inner.state_dict()), 'a.pth')
+    CheckedLoadRunner.check_fits(runner, model, dict(state_dict=model.state_dict()), 'b.pth')
+    broken = {k: v for k, v in inner.state_dict().items() if 'decode_head' not in k}
+    with pytest.raises(CheckpointError, match='c.pth'):
+        CheckedLoadRunner.check_fits(runner, model, dict(state_dict=broken), 'c.pth')

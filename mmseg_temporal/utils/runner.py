@@ -30,7 +30,10 @@ class CheckedLoadRunner(Runner):
     every model weight must be in the checkpoint with its shape (extra
     weights, e.g. an auxiliary head the test config lacks, are ignored).
     Otherwise (``load_from`` to fine-tune) MMEngine's partial load is kept,
-    but a checkpoint sharing no weight with the model is refused.
+    but a checkpoint sharing no weight with the model is refused. A model
+    that renames a checkpoint's keys on load (a load-state-dict pre-hook,
+    e.g. ``EMASmoothedSegmentor``) says how with a method
+    ``checkpoint_keys(state) -> state``; the check applies it first.
     """
 
     checkpoint_must_fit: bool = False
@@ -55,6 +58,8 @@ class CheckedLoadRunner(Runner):
         """Raises :class:`CheckpointError` when the weights of
         ``checkpoint`` do not fit ``model`` (see the class doc)."""
         state = model_state_dict(checkpoint, filename)
+        if hasattr(model, 'checkpoint_keys'):
+            state = model.checkpoint_keys(state)
         source = f'checkpoint {filename}'
         if strict or self.checkpoint_must_fit or self._resume:
             check_state_dict_fits(model, state, source,

@@ -69,8 +69,15 @@ class EMASmoothedSegmentor(BaseSegmentor):
         return getattr(self.segmentor, 'student', self.segmentor)
 
     @staticmethod
+    def checkpoint_keys(state_dict: dict) -> dict:
+        """The keys a checkpoint's weights load under: the wrapped model's
+        own ``k`` as ``segmentor.k`` (the wrapper's keys stay)."""
+        return {k if k.startswith(_PREFIX) else _PREFIX + k: v
+                for k, v in state_dict.items()}
+
+    @staticmethod
     def _prefix_wrapped_keys(state_dict, prefix, *args) -> None:
-        """Lets the wrapped model's own checkpoint load: ``k`` -> ``segmentor.k``."""
+        """Load pre-hook: :meth:`checkpoint_keys`, in place."""
         for key in [k for k in state_dict if k.startswith(prefix)
                     and not k[len(prefix):].startswith(_PREFIX)]:
             state_dict[prefix + _PREFIX + key[len(prefix):]] = state_dict.pop(key)
