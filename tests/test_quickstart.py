@@ -23,7 +23,7 @@ def _quickstart():
 def test_quickstart_uses_its_own_data_folder():
     qs = _quickstart()
     args = qs.parse_args(['--work-dir', 'w/qs'])
-    assert Path(args.data_root) == Path('w/qs/data')
+    assert Path(args.data_root) == Path('w/qs/data/synthetic_video_camvid_like')
     assert qs.parse_args(['--data-root', 'd']).data_root == 'd'
 
 
@@ -43,7 +43,7 @@ def test_quickstart_runs_end_to_end(tmp_path):
     assert 'never predicted' in log and 'exact flow' in log
     assert 'test set 2 videos x 20 frames, 4 training iterations each, ' \
         'seed 0' in log
-    assert (tmp_path / 'qs' / 'data' / 'test').is_dir()  # its own data
+    assert (tmp_path / 'qs' / 'data' / 'synthetic_video_camvid_like' / 'test').is_dir()  # its own data
     rows = json.loads((tmp_path / 'qs' / 'results.json').read_text())
     assert [r['model'] for r in rows] == ['baseline', '+TL', 'ETC']
     assert rows[0]['params'] == rows[1]['params'] == rows[2]['params'] > 0
