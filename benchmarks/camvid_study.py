@@ -57,6 +57,8 @@ ARMS = paired_study.tl_arms(NUM_CLASSES)
 FB_ARMS = {f'{arm}_fb': arm for arm in ('tl_logits', 'tl_logits_x10', 'tl_prob')}
 ARMS.update({fb: ARMS[arm] for fb, arm in FB_ARMS.items()})
 FLOW = dict(type='DISFlow', preset='medium')
+CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'pavement', 'tree', 'sign',
+               'fence', 'car', 'pedestrian', 'bicyclist')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 
 
@@ -171,6 +173,12 @@ def report(scores: dict, args) -> None:
                        for m in PAIRED if not any(math.isnan(x[m]) for x in a + c)}
         lines.append(f'| {arm} | ' + ' | '.join(
             format_difference(paired[arm].get(m)) for m in PAIRED) + ' |')
+    lines += ['', '| TC per class (mean over seeds) | ' + ' | '.join(CLASS_NAMES) + ' |',
+              '| --- ' * (NUM_CLASSES + 1) + '|']
+    for arm, rows in groups.items():
+        per_class = [statistics.mean(r['tc_per_class'][c] for r in rows)
+                     for c in range(NUM_CLASSES)]
+        lines.append(f'| {arm} | ' + ' | '.join(f'{v:.1f}' for v in per_class) + ' |')
     os.makedirs(args.logs_to, exist_ok=True)
     with open(osp.join(args.logs_to, 'results.json'), 'w') as f:
         json.dump(dict(scores=scores, paired=paired), f, indent=1)
@@ -199,6 +207,8 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--workers', type=int, default=1)
     p.add_argument('--rescore', action='store_true')
+    p.add_argument('--report-only', action='store_true',
+                   help='rebuild the tables from the saved scores')
     args = p.parse_args(argv)
     args.data_root = osp.abspath(args.data_root)
     args.work_dir = osp.abspath(args.work_dir)
@@ -206,8 +216,29 @@ def parse_args(argv=None):
     return args
 
 
+def saved_scores(args) -> dict:
+    """The scores on disk, under the names the study gives them."""
+    scores = {}
+    runs = [('baseline', 'baseline'), ('teacher', 'teacher')] + [
+        (f'seed{s}/{a}', f'{a}/seed{s}') for s in args.seeds for a in args.arms]
+    for run, name in runs:
+        path = osp.join(args.work_dir, run, 'score.json')
+        if osp.exists(path):
+            with open(path) as f:
+                scores[name] = json.load(f)
+        for alpha in args.ema if run == 'baseline' or run.endswith('/control') else ():
+            path = osp.join(args.work_dir, run, f'score_ema{alpha}.json')
+            if osp.exists(path):
+                with open(path) as f:
+                    stem, _, seed = name.partition('/')
+                    scores[f'{stem}+ema{alpha}' + (f'/{seed}' if seed else '')] = json.load(f)
+    return scores
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.report_only:
+        return report(saved_scores(args), args)
     torch.set_num_threads(args.threads)
     if not osp.isdir(osp.join(args.data_root, 'val')):
         raise SystemExit(f'CamVid not found at {args.data_root} (expected '

@@ -135,3 +135,28 @@ def test_nuisance_options_reach_every_split_and_no_arms_is_baseline_only(tmp_pat
                                  str(tmp_path / 'b'), args, 0, 10, 5)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert cfg[key].dataset.nuisance == dict(noise_std=4, small_objects=[1, 2])
+
+
+def test_camvid_report_only_reads_the_saved_scores(tmp_path):
+    import json
+
+    import camvid_study
+    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
+                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
+                predicted=[0, 1], classes=list(range(11)))
+    runs = {'baseline/score.json': 0, 'seed0/control/score.json': 0,
+            'seed0/control/score_ema0.5.json': 2, 'seed0/tl_logits_x10/score.json': -1}
+    for rel, shift in runs.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(json.dumps(dict(fake, mTC=40. + shift)))
+    args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--seeds', '0',
+                                    '--arms', 'control', 'tl_logits_x10', '--ema', '0.5',
+                                    '--logs-to', str(tmp_path / 'logs')])
+    scores = camvid_study.saved_scores(args)
+    assert set(scores) == {'baseline', 'control/seed0', 'control+ema0.5/seed0',
+                           'tl_logits_x10/seed0'}
+    camvid_study.report(scores, args)
+    res = json.loads((tmp_path / 'logs' / 'results.json').read_text())
+    assert res['paired']['tl_logits_x10']['mTC']['mean'] == pytest.approx(-1.)
+    assert res['paired']['control+ema0.5']['mTC']['mean'] == pytest.approx(2.)
+    assert 'TC per class' in (tmp_path / 'logs' / 'results.md').read_text()

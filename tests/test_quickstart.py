@@ -43,7 +43,8 @@ def test_quickstart_runs_end_to_end(tmp_path):
     assert 'never predicted' in log and 'exact flow' in log
     assert 'test set 2 videos x 20 frames, 4 training iterations each, ' \
         'seed 0' in log
-    assert (tmp_path / 'qs' / 'data' / 'synthetic_video_camvid_like' / 'test').is_dir()  # its own data
+    # its own data folder
+    assert (tmp_path / 'qs' / 'data' / 'synthetic_video_camvid_like' / 'test').is_dir()
     rows = json.loads((tmp_path / 'qs' / 'results.json').read_text())
     assert [r['model'] for r in rows] == ['baseline', '+TL', 'ETC']
     assert rows[0]['params'] == rows[1]['params'] == rows[2]['params'] > 0
