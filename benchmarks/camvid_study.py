@@ -57,8 +57,7 @@ ARMS = paired_study.tl_arms(NUM_CLASSES)
 FB_ARMS = {f'{arm}_fb': arm for arm in ('tl_logits', 'tl_logits_x10', 'tl_prob')}
 ARMS.update({fb: ARMS[arm] for fb, arm in FB_ARMS.items()})
 FLOW = dict(type='DISFlow', preset='medium')
-CLASS_NAMES = ('sky', 'building', 'pole', 'road', 'pavement', 'tree', 'sign',
-               'fence', 'car', 'pedestrian', 'bicyclist')
+CLASS_NAMES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 
 
@@ -103,11 +102,16 @@ def fill_flow_cache(args) -> None:
           'pairs computed', flush=True)
 
 
+def score_path(run_dir: str, ema: float = None) -> str:
+    """Where a run's scores (with ``ema``: its EMA-smoothed ones) are saved."""
+    return osp.join(run_dir, 'score.json' if ema is None else f'score_ema{ema}.json')
+
+
 def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
     """The run's figures on the 15 Hz run and the test split (cached); with
     ``ema`` the model's logits EMA-smoothed (``EMASmoothedSegmentor``), on
     the 15 Hz run only (the test split's frames are 1 s apart)."""
-    path = osp.join(run_dir, 'score.json' if ema is None else f'score_ema{ema}.json')
+    path = score_path(run_dir, ema)
     if osp.exists(path) and not args.rescore:
         with open(path) as f:
             return json.load(f)
@@ -222,12 +226,12 @@ def saved_scores(args) -> dict:
     runs = [('baseline', 'baseline'), ('teacher', 'teacher')] + [
         (f'seed{s}/{a}', f'{a}/seed{s}') for s in args.seeds for a in args.arms]
     for run, name in runs:
-        path = osp.join(args.work_dir, run, 'score.json')
+        path = score_path(osp.join(args.work_dir, run))
         if osp.exists(path):
             with open(path) as f:
                 scores[name] = json.load(f)
         for alpha in args.ema if run == 'baseline' or run.endswith('/control') else ():
-            path = osp.join(args.work_dir, run, f'score_ema{alpha}.json')
+            path = score_path(osp.join(args.work_dir, run), alpha)
             if osp.exists(path):
                 with open(path) as f:
                     stem, _, seed = name.partition('/')

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
+from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.datasets.synthetic_video import SYNTHETIC_CLASSES
@@ -42,8 +43,7 @@ import study_scoring
 from _common import machine_line
 from tc_flow_ceiling import DIS_MEDIUM, read_label, sequences
 
-CAMVID_CLASSES = ('sky', 'building', 'pole', 'road', 'pavement', 'tree',
-                  'signsymbol', 'fence', 'car', 'pedestrian', 'bicyclist')
+CAMVID_CLASSES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
 
 
 def last_checkpoint(run_dir: str) -> str:

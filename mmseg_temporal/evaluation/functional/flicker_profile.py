@@ -87,13 +87,14 @@ def flicker_pair_counts(pred_t: ArrayLike, pred_t1: ArrayLike,
     if valid is not None:
         inside = inside & as_mask(valid, 'valid')
     labelled = inside & (l0 != ignore_index) & (wl != ignore_index)
-    scored = labelled & (wl == l0) & (p0 != ignore_index) & (wp != ignore_index)
+    carried = labelled & (wl == l0)
+    scored = carried & (p0 != ignore_index) & (wp != ignore_index)
     flick = scored & (p0 != wp)
     lab = l0.numpy()
     band = torch.from_numpy(boundary_band(lab, boundary_px))
     small = torch.from_numpy(region_areas(lab) < small_area * lab.size)
     groups = (band, ~band, small, ~small)
-    out = dict(labelled=np.int64(labelled.sum()), carried=np.int64((labelled & (wl == l0)).sum()))
+    out = dict(labelled=np.int64(labelled.sum()), carried=np.int64(carried.sum()))
     for name, mask in (('scored', scored), ('flicker', flick)):
         out[name] = torch.bincount(l0[mask], minlength=num_classes)[:num_classes].numpy()
         out[name + '_groups'] = np.array([int((mask & g).sum()) for g in groups])

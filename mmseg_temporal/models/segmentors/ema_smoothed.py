@@ -75,12 +75,12 @@ class EMASmoothedSegmentor(BaseSegmentor):
         return {k if k.startswith(_PREFIX) else _PREFIX + k: v
                 for k, v in state_dict.items()}
 
-    @staticmethod
-    def _prefix_wrapped_keys(state_dict, prefix, *args) -> None:
-        """Load pre-hook: :meth:`checkpoint_keys`, in place."""
-        for key in [k for k in state_dict if k.startswith(prefix)
-                    and not k[len(prefix):].startswith(_PREFIX)]:
-            state_dict[prefix + _PREFIX + key[len(prefix):]] = state_dict.pop(key)
+    def _prefix_wrapped_keys(self, state_dict, prefix, *args) -> None:
+        """Load pre-hook: :meth:`checkpoint_keys` on this module's entries,
+        in place."""
+        own = {k[len(prefix):]: state_dict.pop(k)
+               for k in [k for k in state_dict if k.startswith(prefix)]}
+        state_dict.update({prefix + k: v for k, v in self.checkpoint_keys(own).items()})
 
     def _follows(self, meta: dict, shape) -> bool:
         key = (meta.get('seq_name'), meta.get('frame_index'), tuple(shape))
