@@ -251,24 +251,27 @@ def main(argv=None):
     base = camvid_cfg('pspnet_tiny_baseline_camvid_cpu.py',
                       osp.join(args.work_dir, 'baseline'), args, 0, args.baseline_iters)
     base_ckpt = paired_study.train(base, 'baseline', args)
-    scores = {'baseline': score(base.work_dir, base_ckpt, args)}
-    for alpha in args.ema:
-        scores[f'baseline+ema{alpha}'] = score(base.work_dir, base_ckpt, args, ema=alpha)
+    score_run(base.work_dir, base_ckpt, args, with_ema=True)
     teacher_ckpt = None
     if 'etc' in args.arms:
         t = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
                        osp.join(args.work_dir, 'teacher'), args, 0, args.teacher_iters)
         teacher_ckpt = paired_study.train(t, 'teacher', args)
-        scores['teacher'] = score(t.work_dir, teacher_ckpt, args)
+        score_run(t.work_dir, teacher_ckpt, args)
     for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
         for arm in args.arms:
             cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
             ckpt = paired_study.train(cfg, f'seed{seed}_{arm}', args)
-            scores[f'{arm}/seed{seed}'] = score(cfg.work_dir, ckpt, args)
-            for alpha in args.ema if arm == 'control' else ():
-                scores[f'control+ema{alpha}/seed{seed}'] = score(
-                    cfg.work_dir, ckpt, args, ema=alpha)
-            report(scores, args)
+            score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')
+            report(saved_scores(args), args)
+
+
+def score_run(run_dir: str, ckpt: str, args, with_ema: bool = False) -> None:
+    """Scores a run (and with ``with_ema`` its EMA-smoothed variants, one
+    per ``--ema`` alpha); :func:`saved_scores` reads them back."""
+    score(run_dir, ckpt, args)
+    for alpha in args.ema if with_ema else ():
+        score(run_dir, ckpt, args, ema=alpha)
 
 
 def arm_cfg(arm: str, seed: int, args, base_ckpt: str,
