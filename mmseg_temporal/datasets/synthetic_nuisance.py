@@ -29,6 +29,8 @@ __all__ = ['SyntheticNuisance']
 
 _DEFAULTS = dict(appearance_overlap=0.0, small_objects=(0, 0), noise_std=0.0,
                  lighting_drift=0.0, jpeg_quality=0)
+_CASTS = dict(appearance_overlap=float, noise_std=float, lighting_drift=float,
+              jpeg_quality=int, small_objects=lambda v: tuple(int(n) for n in v))
 _LIGHTING_PERIOD = 12.0
 
 
@@ -48,30 +50,24 @@ class SyntheticNuisance:
             raise ValueError(f'synthetic nuisance: unknown option(s) {unknown}; '
                              f'known: {sorted(_DEFAULTS)}')
         opts = dict(_DEFAULTS, **options)
-        self.appearance_overlap = float(opts['appearance_overlap'])
-        self.small_objects = tuple(int(n) for n in opts['small_objects'])
-        self.noise_std = float(opts['noise_std'])
-        self.lighting_drift = float(opts['lighting_drift'])
-        self.jpeg_quality = int(opts['jpeg_quality'])
+        values = {k: _CASTS[k](v) for k, v in opts.items()}
         checks = {
-            'appearance_overlap': 0 <= self.appearance_overlap <= 1,
-            'small_objects': len(self.small_objects) == 2 and
-            0 <= self.small_objects[0] <= self.small_objects[1],
-            'noise_std': self.noise_std >= 0,
-            'lighting_drift': 0 <= self.lighting_drift < 1,
-            'jpeg_quality': 0 <= self.jpeg_quality <= 100,
+            'appearance_overlap': 0 <= values['appearance_overlap'] <= 1,
+            'small_objects': len(values['small_objects']) == 2 and
+            0 <= values['small_objects'][0] <= values['small_objects'][1],
+            'noise_std': values['noise_std'] >= 0,
+            'lighting_drift': 0 <= values['lighting_drift'] < 1,
+            'jpeg_quality': 0 <= values['jpeg_quality'] <= 100,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f'synthetic nuisance: invalid {bad[0]} = '
                              f'{opts[bad[0]]!r} (see SyntheticNuisance)')
-        current = dict(appearance_overlap=self.appearance_overlap,
-                       small_objects=self.small_objects, noise_std=self.noise_std,
-                       lighting_drift=self.lighting_drift,
-                       jpeg_quality=self.jpeg_quality)
+        for key, value in values.items():
+            setattr(self, key, value)
         # the options that differ from the defaults (for manifests)
         self.options = {k: list(v) if isinstance(v, tuple) else v
-                        for k, v in current.items() if v != _DEFAULTS[k]}
+                        for k, v in values.items() if v != _DEFAULTS[k]}
 
     def colours(self, colours: np.ndarray) -> np.ndarray:
         """The class colours ``(K, 3)`` pulled towards their mean."""
@@ -91,7 +87,7 @@ class SyntheticNuisance:
             img = img + rng.normal(0, self.noise_std, img.shape)
         out = np.clip(img, 0, 255).astype(np.uint8)
         if self.jpeg_quality:
-            ok, buf = cv2.imencode('.jpg', out[..., ::-1],
-                                   [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            _, buf = cv2.imencode('.jpg', out[..., ::-1],
+                                  [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
             out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
         return out
