@@ -232,7 +232,7 @@ class SyntheticVideoGenerator:
             region[m] = colour[m]
             label[y1:y2, x1:x2][m] = obj['cls']
             layers[y1:y2, x1:x2][m] = i + 1
-        img = self.nuisance.photometric(img, self.seed, scene.get('index', 0), t)
+        img = self.nuisance.photometric(img, self.seed, scene['index'], t)
         return dict(img=img, label=label, layers=layers)
 
     def render(self, video_index: int, num_frames: int) -> Dict:
