@@ -4,7 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/camvid_study.py \\
         [--data-root ../shared/data/camvid] [--work-dir work_dirs/camvid_study] \\
         [--seeds 0 1 2 3 4] [--arms control tl_logits_x10 tl_logits_x10_fb ...] \\
-        [--baseline-iters 1500] [--finetune-iters 300] [--teacher-iters 1500]
+        [--baseline-iters 1500] [--finetune-iters 300] [--teacher-iters 3000]
 
 1. the DIS ``medium`` flow of every training pair into a flow cache
    (``PrecomputedFlow.fill``; resumable, corrupt entries repaired);
@@ -16,9 +16,12 @@
    MSE(logits) (loss_weight 0.1/11), ``tl_logits_x10``, ``tl_prob``, the
    same with the training flow forward-backward checked (``*_fb``: TL
    skips the pixels whose flow does not come back), and ``etc`` = SF + PF +
-   MF + TL logits from one teacher (``pspnet_small_teacher_tl_camvid_cpu.py``,
-   trained once); the baseline and every control are also scored with
-   their logits EMA-smoothed (``--ema`` alphas, ``EMASmoothedSegmentor``);
+   MF + TL logits from one teacher, trained once: the student at twice the
+   width, CE on labelled frames for ``--teacher-iters``
+   (``pspnet_small_baseline_camvid_cpu.py``), then fine-tuned like an arm
+   with the release's TL (``pspnet_small_teacher_tl_camvid_cpu.py``); the
+   baseline and every control are also scored with their logits
+   EMA-smoothed (``--ema`` alphas, ``EMASmoothedSegmentor``);
 4. every model scored by the stock test loop on the 15 Hz ``val`` run
    (``pspnet_tiny_baseline_camvid_cpu_15hz.py``: mIoU, fixed-class mTC with
    DIS ``medium``, mTC_gt = the flow's ceiling, 88.9 there, mVC_8/16) and
@@ -107,6 +110,16 @@ def score_path(run_dir: str, ema: float = None) -> str:
     return osp.join(run_dir, 'score.json' if ema is None else f'score_ema{ema}.json')
 
 
+def scoring_cfg(name: str, run_dir: str, args) -> Config:
+    """The test config ``name`` with the student the run trained (the
+    teacher is wider than the tiny student the test configs name)."""
+    cfg = camvid_cfg(name, run_dir, args, 0, 1)
+    trained = Config.fromfile(osp.join(run_dir, 'study_config.py')).model.student
+    model = cfg.model.segmentor if 'segmentor' in cfg.model else cfg.model
+    model.student = trained
+    return cfg
+
+
 def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
     """The run's figures on the 15 Hz run and the test split (cached); with
     ``ema`` the model's logits EMA-smoothed (``EMASmoothedSegmentor``), on
@@ -117,14 +130,14 @@ def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
             return json.load(f)
     name = 'pspnet_tiny_baseline_camvid_cpu_15hz.py' if ema is None else \
         'pspnet_tiny_baseline_ema_camvid_cpu_15hz.py'
-    cfg = camvid_cfg(name, run_dir, args, 0, 1)
+    cfg = scoring_cfg(name, run_dir, args)
     if ema is not None:
         cfg.model.alpha = ema
     sub = 'test_15hz' if ema is None else f'test_15hz_ema{ema}'
     metrics, tc = test_checkpoint(cfg, ckpt, sub, with_tc_result=True)
     m_test = dict(mIoU=float('nan'))
     if ema is None:
-        test_cfg = camvid_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args, 0, 1)
+        test_cfg = scoring_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args)
         test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
         m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
     res = dict(mIoU_15hz=float(metrics['mIoU']), mTC=float(metrics['mTC']),
@@ -202,7 +215,7 @@ def parse_args(argv=None):
                    choices=list(ARMS))
     p.add_argument('--baseline-iters', type=int, default=1500)
     p.add_argument('--finetune-iters', type=int, default=300)
-    p.add_argument('--teacher-iters', type=int, default=1500)
+    p.add_argument('--teacher-iters', type=int, default=3000)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5, 0.7],
                    help="EMA alphas scored on the baseline and each seed's control")
     p.add_argument('--ckpt-every', type=int, default=50)
@@ -223,7 +236,8 @@ def parse_args(argv=None):
 def saved_scores(args) -> dict:
     """The scores on disk, under the names the study gives them."""
     scores = {}
-    runs = [('baseline', 'baseline'), ('teacher', 'teacher')] + [
+    runs = [('baseline', 'baseline'), ('teacher_base', 'teacher_base'),
+            ('teacher', 'teacher')] + [
         (f'seed{s}/{a}', f'{a}/seed{s}') for s in args.seeds for a in args.arms]
     for run, name in runs:
         path = score_path(osp.join(args.work_dir, run))
@@ -252,18 +266,30 @@ def main(argv=None):
                       osp.join(args.work_dir, 'baseline'), args, 0, args.baseline_iters)
     base_ckpt = paired_study.train(base, 'baseline', args)
     score_run(base.work_dir, base_ckpt, args, with_ema=True)
-    teacher_ckpt = None
-    if 'etc' in args.arms:
-        t = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
-                       osp.join(args.work_dir, 'teacher'), args, 0, args.teacher_iters)
-        teacher_ckpt = paired_study.train(t, 'teacher', args)
-        score_run(t.work_dir, teacher_ckpt, args)
+    teacher_ckpt = train_teacher(args) if 'etc' in args.arms else None
     for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
         for arm in args.arms:
             cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
             ckpt = paired_study.train(cfg, f'seed{seed}_{arm}', args)
             score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')
             report(saved_scores(args), args)
+
+
+def train_teacher(args) -> str:
+    """The ETC arms' teacher: twice the student's width, CE on labelled
+    frames for ``--teacher-iters``, then ``--finetune-iters`` on triplets
+    with the release's TL (as the ``tl_logits`` arm); both stages scored."""
+    base = camvid_cfg('pspnet_small_baseline_camvid_cpu.py',
+                      osp.join(args.work_dir, 'teacher_base'), args, 0, args.teacher_iters)
+    base_ckpt = paired_study.train(base, 'teacher_base', args)
+    score_run(base.work_dir, base_ckpt, args)
+    teacher = camvid_cfg('pspnet_small_teacher_tl_camvid_cpu.py',
+                         osp.join(args.work_dir, 'teacher'), args, 0, args.finetune_iters)
+    teacher.model.losses = dict(ARMS['tl_logits'])
+    teacher.load_from = base_ckpt
+    ckpt = paired_study.train(teacher, 'teacher', args)
+    score_run(teacher.work_dir, ckpt, args)
+    return ckpt
 
 
 def score_run(run_dir: str, ckpt: str, args, with_ema: bool = False) -> None:

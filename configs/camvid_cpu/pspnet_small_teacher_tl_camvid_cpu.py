@@ -1,13 +1,5 @@
-# CPU study teacher: PSPNet-R18-D8 base width 32, CE + temporal loss.
-_base_ = [
-    'mmseg::_base_/default_runtime.py',
-    '../_base_/models/pspnet_tiny_camvid_cpu.py',
-    '../_base_/datasets/camvid_cpu.py',
-    '../_base_/schedules/camvid_cpu.py',
-    '../_base_/etc_losses.py',
-]
-custom_imports = dict(imports=['mmseg_temporal'], allow_failed_imports=False)
-model = dict(
-    student=dict(backbone=dict(base_channels=32, stem_channels=32),
-                 decode_head=dict(in_channels=256, channels=64)),
-    losses=dict(tl={{_base_.tl}}))
+# CPU study teacher: PSPNet-R18-D8 base width 32, CE + temporal loss
+# (in the study: fine-tuned from pspnet_small_baseline_camvid_cpu.py).
+_base_ = ['./pspnet_tiny_tl_camvid_cpu.py',
+          '../_base_/models/pspnet_small_width.py']
+model = dict(student={{_base_.small_width}})
