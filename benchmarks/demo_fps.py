@@ -1,19 +1,24 @@
 """The video demo's end-to-end frames per second against the model alone
 (docs/benchmarks.md, issue 14 item 5).
 
-    python benchmarks/demo_fps.py [--frames 101] [--threads 2]
+    python benchmarks/demo_fps.py [--frames 101] [--threads 2] \
+        [--config CONFIG] [--backends pytorch onnxruntime] \
+        [--settings dis-vp09 off-vp09 off-mp4v]
 
-One exported student (the tiny CamVid CPU student, random weights) on the
+One exported student (``--config``, default the tiny CamVid CPU student;
+random weights) on the
 CamVid 15 Hz ``val`` run (101 frames, 360x480; a generated clip of that size
 when the data is absent), both backends. Per setting it reports
 
 * ``model fps``: 1000 / mean ms of the model call alone, measured inside
-  the demo run;
+  the demo run (where the reader and drawing threads share the cores);
+* ``model fps alone``: the same over the same frames, already decoded,
+  with nothing else running (the strict yardstick);
 * ``inferencer fps``: :class:`VideoInferencer` over the same frames with
   nothing drawn (reading, MMSeg's test pipeline, model, argmax);
 * ``demo fps``: :func:`run_video_demo` end to end (the same, plus drawing,
-  encoding on a background thread and, with TC, one DIS flow per pair),
-  and its share of the model fps.
+  reading ahead and drawing + encoding on background threads and, with
+  TC, one DIS flow per pair), and its share of each model fps.
 """
 import argparse
 import glob
@@ -61,13 +66,17 @@ def frames_folder(tmp: str, num: int) -> str:
     return out
 
 
-def models(tmp: str):
+SETTINGS = {'dis-vp09': (True, None), 'off-vp09': (False, None),
+            'off-mp4v': (False, ('mp4v', ))}
+
+
+def models(tmp: str, config: str = CONFIG):
     init_default_scope('mmseg')
     torch.manual_seed(0)
-    model = MODELS.build(student_model_config(Config.fromfile(CONFIG)))
+    model = MODELS.build(student_model_config(Config.fromfile(config)))
     model.init_weights()
     torch.save(dict(state_dict=model.state_dict()), osp.join(tmp, 'r.pth'))
-    cfg, ckpt = export_student(CONFIG, osp.join(tmp, 'r.pth'),
+    cfg, ckpt = export_student(config, osp.join(tmp, 'r.pth'),
                                osp.join(tmp, 'tiny_camvid'))
     onnx_file = osp.join(tmp, 'tiny_camvid.onnx')
     export_onnx(cfg, ckpt, onnx_file)
@@ -85,10 +94,25 @@ def inferencer_fps(spec, folder: str, num: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def model_alone_fps(spec, folder: str, num: int) -> float:
+    """1000 / mean ms of the model call on the frames, decoded first."""
+    model, weights = (spec, None) if isinstance(spec, str) else spec
+    frame_model = VideoInferencer(model, weights).model
+    frames = [cv2.imread(f) for f in sorted(glob.glob(osp.join(folder, '*.png')))[:num]]
+    for _ in range(2):
+        frame_model.logits(frames[0])
+    ms = [frame_model.logits(f)[1]['model_ms'] for f in frames]
+    return 1e3 / float(np.mean(ms))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--frames', type=int, default=101)
     p.add_argument('--threads', type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument('--config', default=CONFIG)
+    p.add_argument('--backends', nargs='+', default=['pytorch', 'onnxruntime'])
+    p.add_argument('--settings', nargs='+', default=list(SETTINGS),
+                   choices=list(SETTINGS))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -97,10 +121,12 @@ def main(argv=None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = frames_folder(tmp, args.frames)
-        for backend, spec in models(tmp).items():
+        for backend, spec in models(tmp, args.config).items():
+            if backend not in args.backends:
+                continue
             only = inferencer_fps(spec, folder, args.frames)
-            for tc, codecs in ((True, None), (False, None),
-                               (False, ('mp4v', ))):
+            alone = model_alone_fps(spec, folder, args.frames)
+            for tc, codecs in (SETTINGS[k] for k in args.settings):
                 extra = {} if codecs is None else dict(codecs=codecs)
                 s = run_video_demo(folder, [spec], osp.join(tmp, 'demo'),
                                    max_frames=args.frames, progress=False,
@@ -108,14 +134,17 @@ def main(argv=None) -> None:
                 (m, ) = s['models'].values()
                 row = dict(backend=backend, tc=tc, codec=s['codec'],
                            model_fps=m['model_fps'], inferencer_fps=only,
-                           demo_fps=s['end_to_end_fps'],
-                           share=s['end_to_end_fps'] / m['model_fps'])
+                           model_fps_alone=alone, demo_fps=s['end_to_end_fps'],
+                           share=s['end_to_end_fps'] / m['model_fps'],
+                           share_alone=s['end_to_end_fps'] / alone)
                 rows.append(row)
                 print(f'| {backend} | {"DIS" if tc else "off"} | '
                       f'{row["codec"]} | {row["model_fps"]:.1f} | '
-                      f'{only:.1f} | {row["demo_fps"]:.1f} | '
-                      f'{100 * row["share"]:.0f}% |', flush=True)
-    emit_result(dict(rows=rows, frames=args.frames, threads=args.threads))
+                      f'{alone:.1f} | {only:.1f} | {row["demo_fps"]:.1f} | '
+                      f'{100 * row["share"]:.0f}% | '
+                      f'{100 * row["share_alone"]:.0f}% |', flush=True)
+    emit_result(dict(rows=rows, frames=args.frames, threads=args.threads,
+                     config=osp.relpath(args.config, ROOT)))
 
 
 if __name__ == '__main__':

@@ -10,7 +10,8 @@ input size: export it (tools/export_student.py's export, then
 time the same normalised input through both, alternating which goes first
 each round, so both see the same machine state. Prints mean, p50 and p99 ms
 per backend, the ratio of the medians and the spread (p10-p90) of the
-per-round ratios, and one RESULT line.
+per-round ratios, the convolutions' GFLOPs and the rate each backend
+reaches against this CPU's nominal float32 peak, and one RESULT line.
 """
 import argparse
 import os
@@ -28,6 +29,7 @@ from mmseg.registry import MODELS
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import export_onnx, export_student, init_student
 from mmseg_temporal.apis.export import student_model_config
+from mmseg_temporal.apis.frame_models import cpu_session_options
 from mmseg_temporal.apis.onnx_export import LogitsAtInputSize
 from mmseg_temporal.apis.summary import stage_stats
 
@@ -56,11 +58,44 @@ def exported(name: str, shape, tmp: str):
     onnx_file = osp.join(tmp, f'{name}_{shape[0]}x{shape[1]}.onnx')
     report = export_onnx(cfg, ckpt, onnx_file, input_shape=shape)
     module = LogitsAtInputSize(init_student(cfg, ckpt)).eval()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = torch.get_num_threads()
+    opts = cpu_session_options(torch.get_num_threads())  # as OnnxFrameModel
     session = ort.InferenceSession(onnx_file, opts,
                                    providers=['CPUExecutionProvider'])
     return module, session, report
+
+
+def conv_gflops(module, shape) -> float:
+    """GFLOPs of one call in its convolutions (2 x multiply-adds, counted
+    by forward hooks): nearly all the work of these students."""
+    flops = []
+
+    def count(conv, _, out):
+        k = conv.weight[0].numel()  # in_channels / groups x kh x kw
+        flops.append(2. * k * out.numel())
+
+    hooks = [m.register_forward_hook(count) for m in module.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        module(torch.zeros(1, 3, *shape))
+    for h in hooks:
+        h.remove()
+    return sum(flops) / 1e9
+
+
+def nominal_peak_gflops(threads: int) -> float:
+    """float32 peak of ``threads`` cores from /proc/cpuinfo: cores x 2 FMA
+    units x SIMD lanes (16 with AVX-512, 8 with AVX2) x 2 flops x the
+    reported clock (two FMA units: AMD Zen and Intel since Haswell);
+    NaN where that cannot be read."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+        mhz = max(float(line.split(':')[1]) for line in info.splitlines()
+                  if line.startswith('cpu MHz'))
+    except (OSError, ValueError):
+        return float('nan')
+    lanes = 16 if 'avx512f' in info else 8 if ' fma' in info else 4
+    return threads * 2 * lanes * 2 * mhz / 1e3
 
 
 def interleaved(module, session, shape, repeats: int, warmup: int = 3):
@@ -113,11 +148,23 @@ def main(argv=None) -> None:
                            **{k: stage_stats(v) for k, v in times.items()})
                 row['speedup_median'] = (row['pytorch']['median_ms']
                                          / row['onnxruntime']['median_ms'])
+                row['conv_gflops'] = conv_gflops(module, shape)
+                row['gflop_per_s'] = {k: row['conv_gflops'] / row[k]['median_ms'] * 1e3
+                                      for k in times}
                 row['speedup_p10_p90'] = [float(np.percentile(ratio, 10)),
                                           float(np.percentile(ratio, 90))]
                 rows.append(row)
                 print_row(row)
-    emit_result(dict(rows=rows, threads=args.threads, repeats=args.repeats))
+    peak = nominal_peak_gflops(args.threads)
+    print(f'nominal float32 peak of {args.threads} cores: {peak:.0f} GFLOP/s; per '
+          'row: conv GFLOPs, GFLOP/s PyTorch / onnxruntime (p50), share of peak')
+    for row in rows:
+        g = row['gflop_per_s']
+        print(f'{row["model"]} {row["size"]}: {row["conv_gflops"]:.1f} GFLOPs, '
+              f'{g["pytorch"]:.0f} / {g["onnxruntime"]:.0f} GFLOP/s = '
+              f'{100 * g["pytorch"] / peak:.0f} % / {100 * g["onnxruntime"] / peak:.0f} %')
+    emit_result(dict(rows=rows, threads=args.threads, repeats=args.repeats,
+                     nominal_peak_gflops=peak))
 
 
 def print_row(row) -> None:

@@ -3,6 +3,7 @@ synthetic video; camera and stream sources through the same OpenCV path;
 errors naming an unreadable source; EMA smoothing against a naive loop; no
 buffering on an endless stream."""
 import itertools
+import time
 from pathlib import Path
 
 import cv2
@@ -176,11 +177,21 @@ def test_endless_stream_is_not_buffered(models):
             yield np.full((96, 128, 3), i % 255, np.uint8)
 
     inferencer = VideoInferencer(onnx_file, smooth=0.5)
-    stream = inferencer(endless())
+    stream = inferencer(endless(), prefetch_frames=0)
     for k, pred in enumerate(itertools.islice(stream, 20)):
         assert pred.index == k and len(pulled) == k + 1  # one frame in flight
         assert pred.logits is None  # not kept unless asked for
     assert inferencer.smoother.state.shape == (5, 96, 128)  # the only state
+    # read ahead on a thread: at most the queue (2) and the one the reader
+    # holds beyond the frame being segmented; closing stops the reader
+    pulled.clear()
+    stream = inferencer(endless(), prefetch_frames=2)
+    for k, pred in enumerate(itertools.islice(stream, 20)):
+        assert pred.index == k and k + 1 <= len(pulled) <= k + 1 + 3
+    stream.close()
+    done = len(pulled)
+    time.sleep(0.3)
+    assert len(pulled) == done
 
 
 def test_truncated_checkpoint_is_one_clear_error(models, tmp_path):

@@ -61,6 +61,21 @@ def test_overlay_colours_and_name():
         overlay_prediction(frame, label[:10], pal)
 
 
+def test_overlay_matches_a_per_pixel_blend():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    pal = rng.integers(0, 256, (7, 3), dtype=np.uint8)
+    for label in (rng.integers(0, 7, (24, 32)),  # every pixel coloured
+                  np.where(rng.random((24, 32)) < 0.2, 255,
+                           rng.integers(0, 7, (24, 32)))):
+        out = overlay_prediction(frame, label, pal, alpha=0.3)
+        for y, x in ((0, 0), (5, 7), (23, 31), (12, 20)):
+            k = label[y, x]
+            want = frame[y, x] if k == 255 else \
+                0.3 * pal[k][::-1].astype(float) + 0.7 * frame[y, x]
+            assert np.abs(out[y, x].astype(float) - want).max() <= 1
+
+
 def test_side_by_side_and_upscale():
     a = np.zeros((10, 4, 3), np.uint8)
     b = np.full((10, 6, 3), 7, np.uint8)

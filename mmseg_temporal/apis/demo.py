@@ -24,6 +24,7 @@ import numpy as np
 
 from ..evaluation.functional import predicted_union, tc_aggregate, tc_intersect_union
 from ..utils.atomic import atomic_write_bytes
+from ..utils.prefetch import prefetch
 from ..visualization import (
     DEFAULT_CODECS,
     VideoWriterThread,
@@ -183,14 +184,17 @@ class PairConsistency:
         return out
 
 
-def _run_frames(frames, inferencers, canvas, tc, writer, warmup, bar
+def _run_frames(frames, inferencers, tc, writer, warmup, bar
                 ) -> Tuple[int, float, Dict[str, list]]:
-    """The loop: returns frames done, wall seconds and per-model timings."""
+    """The loop: frames are read ahead on one thread and drawn and encoded
+    on another (``writer`` renders them), so the model runs while the
+    neighbouring frames are decoded and drawn. Returns frames done, the
+    time of the first frame's call and per-model timings."""
     times = {i.name: [] for i in inferencers}
     n, t_start = 0, None
     for inf in inferencers:
         inf.reset()
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(prefetch(frames, depth=4)):
         if index == 0:
             for inf in inferencers:
                 for _ in range(warmup):
@@ -202,10 +206,10 @@ def _run_frames(frames, inferencers, canvas, tc, writer, warmup, bar
         labels = [p.label for p in preds]
         if tc is not None:
             tc.update(frame, labels)
-        writer.write(canvas(frame, labels, index))
+        writer.write(frame, labels, index)
         n += 1
         bar.update(1)
-    return n, (time.perf_counter() - t_start) if n else 0., times
+    return n, t_start, times
 
 
 def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
@@ -254,13 +258,15 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
     canvas = DemoCanvas(infs, alpha, min_height, len(frames) or None)
     bar = tqdm(total=len(frames) or None, unit='frame', disable=not progress,
                desc='video demo')
-    writer = VideoWriterThread(files['video'], frames.fps, codecs)
+    writer = VideoWriterThread(files['video'], frames.fps, codecs,
+                               render=canvas)
     try:
-        n, wall, times = _run_frames(frames, infs, canvas, pair_tc, writer,
-                                     warmup, bar)
+        n, t_start, times = _run_frames(frames, infs, pair_tc, writer,
+                                        warmup, bar)
     finally:
         bar.close()
-        writer.close()
+        writer.close()  # end to end: until the last frame is encoded
+    wall = time.perf_counter() - t_start if n else 0.
     run = dict(device=str(device), smooth=smooth, warmup_calls=warmup,
                flow=pair_tc.flow_cfg if tc else None)
     return _write_outputs(frames, infs, pair_tc, times, n, wall,

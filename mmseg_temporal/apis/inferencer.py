@@ -21,6 +21,7 @@ from typing import Dict, Iterable, Iterator, Optional, Union
 import numpy as np
 import torch
 
+from ..utils.prefetch import prefetch
 from ..utils.temporal_smoothing import EMASmoother, ema_smooth_logits
 from .frame_models import build_frame_model, labels_of
 from .frame_source import FrameSource
@@ -106,7 +107,7 @@ class VideoInferencer:
     def __call__(self, inputs: Union[str, int, FrameSource,
                                      Iterable[np.ndarray]],
                  max_frames: Optional[int] = None, warmup: int = 0,
-                 return_logits: bool = False,
+                 return_logits: bool = False, prefetch_frames: int = 2,
                  **source_kwargs) -> Iterator[FramePrediction]:
         """Yields a :class:`FramePrediction` per frame, in order.
 
@@ -116,6 +117,9 @@ class VideoInferencer:
             max_frames: stop after this many frames.
             warmup: untimed, unsmoothed model calls on the first frame.
             return_logits: keep the logits in each prediction.
+            prefetch_frames: frames read ahead on a background thread
+                (:func:`mmseg_temporal.utils.prefetch.prefetch`; 0: none).
+                ``timing['read']`` is then the wait for the next frame.
             **source_kwargs: passed to :class:`FrameSource` (``fps``,
                 ``pattern``, ``kind``).
         """
@@ -123,7 +127,14 @@ class VideoInferencer:
             inputs = FrameSource(inputs, max_frames=max_frames,
                                  **source_kwargs)
         self.reset()
-        frames = iter(inputs)
+        frames = prefetch(inputs, prefetch_frames)
+        try:
+            yield from self._predictions(frames, max_frames, warmup,
+                                         return_logits)
+        finally:
+            frames.close()  # stops the reader thread
+
+    def _predictions(self, frames, max_frames, warmup, return_logits):
         for index in range(max_frames or np.iinfo(np.int64).max):
             t0 = time.perf_counter()
             frame = next(frames, None)

@@ -16,7 +16,7 @@ import queue
 import sys
 import tempfile
 import threading
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -94,50 +94,64 @@ def open_video_writer(path: str, fps: float, size: Tuple[int, int],
 
 
 class VideoWriterThread:
-    """Frames go through a bounded queue to a thread that encodes them.
+    """Frames go through a bounded queue to a thread that encodes them
+    (and, with ``render``, draws them first).
 
     Args:
         path, fps: as for :func:`open_video_writer`.
         codecs: codec preference.
         max_queue: frames waiting at most (the producer blocks beyond).
+        render: called on the thread with the arguments of each
+            :meth:`write`, returns the BGR frame to encode (e.g. a
+            :class:`mmseg_temporal.apis.DemoCanvas`); ``None``: ``write``
+            takes the frame itself. The writer opens on the first frame,
+            so :attr:`codec` is known once a frame is written.
     """
 
     def __init__(self, path: str, fps: float,
                  codecs: Sequence[str] = DEFAULT_CODECS,
-                 max_queue: int = 8) -> None:
+                 max_queue: int = 8,
+                 render: Optional[Callable[..., np.ndarray]] = None) -> None:
         self.path, self.fps, self.codecs = path, fps, codecs
+        self.render = render
         self.codec: Optional[str] = None
         self.frames_written = 0
         self._queue: 'queue.Queue' = queue.Queue(maxsize=max_queue)
         self._thread: Optional[threading.Thread] = None
         self._error: Optional[BaseException] = None
 
-    def _run(self, writer) -> None:
+    def _run(self) -> None:
+        writer = None
         try:
             while True:
-                frame = self._queue.get()
-                if frame is None:
+                args = self._queue.get()
+                if args is None:
                     return
+                frame = self.render(*args) if self.render else args[0]
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer, self.codec = open_video_writer(
+                        self.path, self.fps, (w, h), self.codecs)
                 writer.write(frame)
                 self.frames_written += 1
         except BaseException as e:  # noqa: BLE001 (re-raised in write)
             self._error = e
+            while self._queue.get() is not None:  # unblock the producer
+                pass
         finally:
-            writer.release()
+            if writer is not None:
+                writer.release()
 
-    def write(self, frame: np.ndarray) -> None:
-        """Queues one BGR frame (all frames of one size; even sizes suit
-        every codec)."""
+    def write(self, *args) -> None:
+        """Queues one BGR frame, or the arguments of ``render`` for one
+        (all frames of one size; even sizes suit every codec)."""
         if self._error is not None:
             raise RuntimeError(f'writing {self.path} failed') from self._error
         if self._thread is None:
-            h, w = frame.shape[:2]
-            writer, self.codec = open_video_writer(self.path, self.fps,
-                                                   (w, h), self.codecs)
-            self._thread = threading.Thread(target=self._run, args=(writer,),
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name='video-writer')
             self._thread.start()
-        self._queue.put(frame)
+        self._queue.put(args)
 
     def close(self) -> None:
         """Waits for the queued frames to be written and closes the file."""
