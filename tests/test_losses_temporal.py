@@ -232,3 +232,25 @@ def test_tl_kl_gradient_on_both_frames_is_cross_entropy_like():
 def test_tl_unknown_compare_names_the_choices():
     with pytest.raises(ValueError, match="'prob', 'logits', 'kl'"):
         TemporalLoss(compare='mse')
+
+
+def test_synthetic_default_tl_gradient_on_a_confident_flip():
+    """The synthetic configs' TL (the release's logits form at 0.1 / 5,
+    chosen from the paired studies) on a pixel that flips from class 0 to
+    class 1 at p = 0.99: the gradient on frame t's logits, by hand:
+    2 x 0.02 x (log 0.99 - log 0.0025) = +-0.2393 on the two classes."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    for name in ('pspnet_tiny_tl_synthetic', 'pspnet_tiny_etc_synthetic'):
+        cfg = Config.fromfile(osp.join(root, 'configs', 'synthetic', f'{name}.py'))
+        loss = MODELS.build(cfg.model.losses.tl)
+        q_t, q_tk = _flip_pair(0.99, 5)
+        z_t = q_t.log().reshape(1, 5, 1, 1).requires_grad_()
+        zero = torch.zeros(1, 2, 1, 1, dtype=torch.float64)
+        img = torch.zeros(1, 3, 1, 1, dtype=torch.float64)
+        loss(z_t, q_tk.log().reshape(1, 5, 1, 1), zero, img, img).backward()
+        want = torch.tensor([0.23926, -0.23926, 0., 0., 0.], dtype=torch.float64)
+        torch.testing.assert_close(z_t.grad.flatten(), want, rtol=0, atol=1e-5)

@@ -12,4 +12,4 @@ model = dict(
     student=dict(
         backbone=dict(base_channels=32, stem_channels=32),
         decode_head=dict(in_channels=256, channels=64)),
-    losses=dict(tl={{_base_.tl}}))
+    losses=dict(tl={{_base_.tl_release_5cls}}))

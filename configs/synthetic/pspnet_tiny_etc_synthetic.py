@@ -14,7 +14,7 @@ teacher_config = 'configs/synthetic/pspnet_small_teacher_tl_synthetic.py'
 teacher_checkpoint = 'work_dirs/pspnet_small_teacher_tl_synthetic/iter_600.pth'
 model = dict(
     teacher=dict(config=teacher_config, checkpoint=teacher_checkpoint),
-    losses=dict(tl={{_base_.tl}}, sf_pixel={{_base_.sf_pixel}},
+    losses=dict(tl={{_base_.tl_release_5cls}}, sf_pixel={{_base_.sf_pixel}},
                 sf_pair={{_base_.sf_pair}}, pf={{_base_.pf}},
                 mf={{_base_.mf_small}}))
 custom_hooks = {{_base_.mf_hooks}}

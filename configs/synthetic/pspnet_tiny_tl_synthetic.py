@@ -8,4 +8,4 @@ _base_ = [
     '../_base_/etc_losses.py',
 ]
 custom_imports = dict(imports=['mmseg_temporal'], allow_failed_imports=False)
-model = dict(losses=dict(tl={{_base_.tl}}))
+model = dict(losses=dict(tl={{_base_.tl_release_5cls}}))
