@@ -51,7 +51,8 @@ READING = (
     'are not evidence. The paired 5-seed studies in docs/results.md (students '
     'fine-tuned from one converged baseline, the same scorer) find: on this '
     "CamVid-like video the release's TL (these configs' +TL) +0.6 mTC for "
-    "-0.5 mIoU, the paper's TL no effect, an EMA over the logits (alpha 0.3) +3.1 mTC for -0.7 mIoU; '
+    "-0.5 mIoU, the paper's TL no effect, an EMA over the logits (alpha 0.3) "
+    '+3.1 mTC for -0.7 mIoU; '
     'on real CamVid 15 Hz a strong TL trained on 1 s-gap flow lowers mTC '
     '(-2.9; -0.8 with the flow forward-backward checked) while EMA raises it '
     '(+2.7 to +5.7) at no mIoU cost.')
