@@ -41,7 +41,8 @@ class FramePrediction:
         frame: the ``(H, W, 3)`` uint8 BGR frame.
         label: ``(H, W)`` int64 predicted class map (after smoothing).
         logits: ``(K, H, W)`` float32 (smoothed) logits, when asked for.
-        timing: milliseconds: ``read`` (the frame source), ``prep``
+        timing: milliseconds: ``read`` (the wait for the frame, read
+            ahead on a thread), ``prep``
             (pipeline), ``model`` (the model call), ``post`` (smoothing and
             argmax), ``total`` (prep + model + post).
     """
