@@ -12,6 +12,8 @@
 * :mod:`.image`: reading RGB frames; :mod:`.flow_ops`: warping by flow.
 * :mod:`.temporal_smoothing`: the EMA over logits (``EMASmoother``), the
   one home of the smoothing baseline.
+* :mod:`.prefetch`: reading an iterator ahead on a thread (the frame
+  sources of the inferencer and the demo).
 """
 from .atomic import atomic_write_bytes, atomic_write_text
 from .checkpoint import (
