@@ -77,17 +77,48 @@ def test_writer_renders_on_its_thread(tmp_path):
     assert means[0] < 20 and 100 < means[1] < 160 and means[2] > 230
 
 
-def test_writer_error_on_its_thread_is_raised_by_close(tmp_path):
+def test_writer_error_on_its_thread_is_raised_once(tmp_path):
     def render(frame):
         raise ValueError('bad label map')
 
     writer = VideoWriterThread(str(tmp_path / 'v.mp4'), 10., codecs=('mp4v',),
                                render=render)
+    errors = []
     for _ in range(20):  # more than the queue: the producer must not hang
         try:
             writer.write(np.zeros((8, 8, 3), np.uint8))
-        except RuntimeError:
+        except RuntimeError as e:
+            errors.append(e)
             break
-    with pytest.raises(RuntimeError, match='v.mp4') as err:
+    try:
         writer.close()
-    assert 'bad label map' in str(err.value.__cause__)
+    except RuntimeError as e:
+        errors.append(e)
+    assert len(errors) == 1  # by write or by close, not both
+    assert 'v.mp4' in str(errors[0]) and 'bad label map' in str(errors[0])
+
+
+def test_writer_without_a_working_codec_fails_at_once(tmp_path):
+    with pytest.raises(RuntimeError, match='v.avi.*none of the codecs'):
+        VideoWriterThread(str(tmp_path / 'v.avi'), 10., codecs=('XXXX',))
+
+
+def test_prefetch_closed_near_the_end_leaves_no_thread():
+    """The consumer stops with the queue full and the end marker pending:
+    the reader must not stay blocked on it."""
+    for stop_at in (8, 9, 10):
+        stream = prefetch(iter(range(12)), depth=2)
+        for _ in range(stop_at):
+            next(stream)
+        time.sleep(0.2)  # let the reader fill the queue
+        stream.close()
+        assert not [t for t in threading.enumerate()
+                    if t.name == 'prefetch' and t.is_alive()]
+
+
+def test_prefetch_without_a_thread_leaves_the_source_open():
+    source = iter(range(10))
+    stream = prefetch(source, depth=0)
+    assert [next(stream), next(stream)] == [0, 1]
+    stream.close()
+    assert next(source) == 2

@@ -14,6 +14,7 @@ writes into ``out_dir``
 * ``tc_curve.png``: TC of each pair (t, t+1) over t, one line per model;
 * ``latency.json``: the summary :func:`run_video_demo` returns.
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -194,21 +195,22 @@ def _run_frames(frames, inferencers, tc, writer, warmup, bar
     n, t_start = 0, None
     for inf in inferencers:
         inf.reset()
-    for index, frame in enumerate(prefetch(frames, depth=4)):
-        if index == 0:
-            for inf in inferencers:
-                for _ in range(warmup):
-                    inf.model.logits(frame)
-            t_start = time.perf_counter()
-        preds = [inf.predict(frame, index) for inf in inferencers]
-        for inf, p in zip(inferencers, preds):
-            times[inf.name].append(p.timing)
-        labels = [p.label for p in preds]
-        if tc is not None:
-            tc.update(frame, labels)
-        writer.write(frame, labels, index)
-        n += 1
-        bar.update(1)
+    with contextlib.closing(prefetch(frames, depth=4)) as ahead:
+        for index, frame in enumerate(ahead):
+            if index == 0:
+                for inf in inferencers:
+                    for _ in range(warmup):
+                        inf.model.logits(frame)
+                t_start = time.perf_counter()
+            preds = [inf.predict(frame, index) for inf in inferencers]
+            for inf, p in zip(inferencers, preds):
+                times[inf.name].append(p.timing)
+            labels = [p.label for p in preds]
+            if tc is not None:
+                tc.update(frame, labels)
+            writer.write(frame, labels, index)
+            n += 1
+            bar.update(1)
     return n, t_start, times
 
 
@@ -263,9 +265,13 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
     try:
         n, t_start, times = _run_frames(frames, infs, pair_tc, writer,
                                         warmup, bar)
-    finally:
+    except BaseException:
         bar.close()
-        writer.close()  # end to end: until the last frame is encoded
+        with contextlib.suppress(RuntimeError):  # the loop's error wins
+            writer.close()
+        raise
+    bar.close()
+    writer.close()  # end to end: until the last frame is encoded
     wall = time.perf_counter() - t_start if n else 0.
     run = dict(device=str(device), smooth=smooth, warmup_calls=warmup,
                flow=pair_tc.flow_cfg if tc else None)

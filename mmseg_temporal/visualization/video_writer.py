@@ -27,6 +27,7 @@ __all__ = ['open_video_writer', 'VideoWriterThread', 'DEFAULT_CODECS',
 DEFAULT_CODECS = ('avc1', 'vp09', 'mp4v')
 BROWSER_CODECS = ('avc1', 'H264', 'vp09', 'VP90')
 _PROBED = {}
+_PROBE_LOCK = threading.Lock()  # _quiet redirects the process's stderr
 
 
 @contextlib.contextmanager
@@ -53,7 +54,7 @@ def _codec_works(codec: str, ext: str) -> bool:
     """Writes two 64x64 frames with ``codec`` and reads one back."""
     if (codec, ext) in _PROBED:
         return _PROBED[codec, ext]
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
+    with _PROBE_LOCK, tempfile.TemporaryDirectory() as tmp, _quiet():
         path = osp.join(tmp, 'probe' + ext)
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), 10.,
                                  (64, 64))
@@ -104,21 +105,32 @@ class VideoWriterThread:
         render: called on the thread with the arguments of each
             :meth:`write`, returns the BGR frame to encode (e.g. a
             :class:`mmseg_temporal.apis.DemoCanvas`); ``None``: ``write``
-            takes the frame itself. The writer opens on the first frame,
-            so :attr:`codec` is known once a frame is written.
+            takes the frame itself.
+
+    The codecs are probed here, on the caller's thread (a codec this
+    OpenCV lacks raises now, naming ``path``); the file opens on the
+    thread with the first frame's size. Read :attr:`codec` and
+    :attr:`frames_written` after :meth:`close`.
     """
 
     def __init__(self, path: str, fps: float,
                  codecs: Sequence[str] = DEFAULT_CODECS,
                  max_queue: int = 8,
                  render: Optional[Callable[..., np.ndarray]] = None) -> None:
-        self.path, self.fps, self.codecs = path, fps, codecs
+        ext = osp.splitext(path)[1] or '.mp4'
+        working = [c for c in codecs if _codec_works(c, ext)]
+        if not working:
+            raise RuntimeError(f'cannot write video {path}: none of the '
+                               f'codecs {list(codecs)} works with this '
+                               f'OpenCV ({cv2.__version__})')
+        self.path, self.fps, self.codecs = path, fps, tuple(working)
         self.render = render
         self.codec: Optional[str] = None
         self.frames_written = 0
         self._queue: 'queue.Queue' = queue.Queue(maxsize=max_queue)
         self._thread: Optional[threading.Thread] = None
         self._error: Optional[BaseException] = None
+        self._error_raised = False
 
     def _run(self) -> None:
         writer = None
@@ -145,22 +157,31 @@ class VideoWriterThread:
     def write(self, *args) -> None:
         """Queues one BGR frame, or the arguments of ``render`` for one
         (all frames of one size; even sizes suit every codec)."""
-        if self._error is not None:
-            raise RuntimeError(f'writing {self.path} failed') from self._error
+        self._raise_error()
+        if not self.render and len(args) != 1:
+            raise TypeError(f'write takes one frame without render, got '
+                            f'{len(args)} arguments')
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name='video-writer')
             self._thread.start()
         self._queue.put(args)
 
+    def _raise_error(self) -> None:
+        """Raises the thread's error once (naming the file and the cause)."""
+        if self._error is not None and not self._error_raised:
+            self._error_raised = True
+            raise RuntimeError(f'writing {self.path} failed: '
+                               f'{self._error!r}') from self._error
+
     def close(self) -> None:
-        """Waits for the queued frames to be written and closes the file."""
+        """Waits for the queued frames to be written and closes the file;
+        raises the thread's error unless :meth:`write` already did."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
-        if self._error is not None:
-            raise RuntimeError(f'writing {self.path} failed') from self._error
+        self._raise_error()
 
     def __enter__(self) -> 'VideoWriterThread':
         return self
