@@ -37,7 +37,9 @@ from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import (
+    FrameSource,
     VideoInferencer,
+    build_frame_model,
     export_onnx,
     export_student,
     run_video_demo,
@@ -97,8 +99,8 @@ def inferencer_fps(spec, folder: str, num: int) -> float:
 def model_alone_fps(spec, folder: str, num: int) -> float:
     """1000 / mean ms of the model call on the frames, decoded first."""
     model, weights = (spec, None) if isinstance(spec, str) else spec
-    frame_model = VideoInferencer(model, weights).model
-    frames = [cv2.imread(f) for f in sorted(glob.glob(osp.join(folder, '*.png')))[:num]]
+    frame_model = build_frame_model(model, weights)
+    frames = list(FrameSource(folder, max_frames=num))
     for _ in range(2):
         frame_model.logits(frames[0])
     ms = [frame_model.logits(f)[1]['model_ms'] for f in frames]

@@ -14,6 +14,7 @@ smoothed logits ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t`` (``s_0 =
 z_0``), and the label is ``argmax s_t``. ``alpha = 0`` is no smoothing; it
 trades flicker for lag on moving objects.
 """
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, Optional, Union
@@ -128,23 +129,16 @@ class VideoInferencer:
             inputs = FrameSource(inputs, max_frames=max_frames,
                                  **source_kwargs)
         self.reset()
-        frames = prefetch(inputs, prefetch_frames)
-        try:
-            yield from self._predictions(frames, max_frames, warmup,
-                                         return_logits)
-        finally:
-            frames.close()  # stops the reader thread
-
-    def _predictions(self, frames, max_frames, warmup, return_logits):
-        for index in range(max_frames or np.iinfo(np.int64).max):
-            t0 = time.perf_counter()
-            frame = next(frames, None)
-            if frame is None:
-                return
-            read_ms = (time.perf_counter() - t0) * 1e3
-            if index == 0:
-                for _ in range(warmup):
-                    self.model.logits(frame)
-            pred = self.predict(frame, index, return_logits)
-            pred.timing['read'] = read_ms
-            yield pred
+        with contextlib.closing(prefetch(inputs, prefetch_frames)) as frames:
+            for index in range(max_frames or np.iinfo(np.int64).max):
+                t0 = time.perf_counter()
+                frame = next(frames, None)
+                if frame is None:
+                    return
+                read_ms = (time.perf_counter() - t0) * 1e3
+                if index == 0:
+                    for _ in range(warmup):
+                        self.model.logits(frame)
+                pred = self.predict(frame, index, return_logits)
+                pred.timing['read'] = read_ms
+                yield pred

@@ -21,7 +21,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-__all__ = ['open_video_writer', 'VideoWriterThread', 'DEFAULT_CODECS',
+__all__ = ['open_video_writer', 'working_codecs', 'VideoWriterThread', 'DEFAULT_CODECS',
            'BROWSER_CODECS']
 
 DEFAULT_CODECS = ('avc1', 'vp09', 'mp4v')
@@ -70,6 +70,22 @@ def _codec_works(codec: str, ext: str) -> bool:
     return bool(ok)
 
 
+def working_codecs(path: str, codecs: Sequence[str]) -> Tuple[str, ...]:
+    """The ``codecs`` this OpenCV writes and reads back for ``path``'s
+    container, in order of preference.
+
+    Raises:
+        RuntimeError: naming ``path`` and the codecs tried, when none works.
+    """
+    ext = osp.splitext(path)[1] or '.mp4'
+    working = tuple(c for c in codecs if _codec_works(c, ext))
+    if not working:
+        raise RuntimeError(f'cannot write video {path}: none of the codecs '
+                           f'{list(codecs)} works with this OpenCV '
+                           f'({cv2.__version__})')
+    return working
+
+
 def open_video_writer(path: str, fps: float, size: Tuple[int, int],
                       codecs: Sequence[str] = DEFAULT_CODECS
                       ) -> Tuple['cv2.VideoWriter', str]:
@@ -79,19 +95,15 @@ def open_video_writer(path: str, fps: float, size: Tuple[int, int],
     Raises:
         RuntimeError: naming ``path`` and the codecs tried, when none works.
     """
-    ext = osp.splitext(path)[1] or '.mp4'
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    for codec in codecs:
-        if not _codec_works(codec, ext):
-            continue
+    for codec in working_codecs(path, codecs):
         writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec),
                                  float(fps), tuple(int(s) for s in size))
         if writer.isOpened():
             return writer, codec
         writer.release()
     raise RuntimeError(f'cannot write video {path}: none of the codecs '
-                       f'{list(codecs)} works with this OpenCV '
-                       f'({cv2.__version__})')
+                       f'{list(codecs)} opens at size {tuple(size)}')
 
 
 class VideoWriterThread:
@@ -117,13 +129,8 @@ class VideoWriterThread:
                  codecs: Sequence[str] = DEFAULT_CODECS,
                  max_queue: int = 8,
                  render: Optional[Callable[..., np.ndarray]] = None) -> None:
-        ext = osp.splitext(path)[1] or '.mp4'
-        working = [c for c in codecs if _codec_works(c, ext)]
-        if not working:
-            raise RuntimeError(f'cannot write video {path}: none of the '
-                               f'codecs {list(codecs)} works with this '
-                               f'OpenCV ({cv2.__version__})')
-        self.path, self.fps, self.codecs = path, fps, tuple(working)
+        self.path, self.fps = path, fps
+        self.codecs = working_codecs(path, codecs)
         self.render = render
         self.codec: Optional[str] = None
         self.frames_written = 0
