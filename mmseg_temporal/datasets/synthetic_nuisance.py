@@ -22,8 +22,9 @@ stays a pure function of its arguments.
 """
 from typing import Dict, Optional
 
-import cv2
 import numpy as np
+
+from ..utils.camera_motion import apply_sensor_nuisance
 
 __all__ = ['SyntheticNuisance']
 
@@ -78,16 +79,12 @@ class SyntheticNuisance:
                     t: int) -> np.ndarray:
         """Frame ``t``'s float RGB image with lighting, noise and
         compression applied; uint8 out."""
+        gain = 1.0
         if self.lighting_drift:
             phase = np.random.default_rng([seed, video_index, 4]).uniform(0, 2 * np.pi)
-            img = img * (1 + self.lighting_drift *
-                         np.sin(2 * np.pi * t / _LIGHTING_PERIOD + phase))
-        if self.noise_std:
-            rng = np.random.default_rng([seed, video_index, 5, t])
-            img = img + rng.normal(0, self.noise_std, img.shape)
-        out = np.clip(img, 0, 255).astype(np.uint8)
-        if self.jpeg_quality:
-            _, buf = cv2.imencode('.jpg', out[..., ::-1],
-                                  [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
-        return out
+            gain = 1 + self.lighting_drift * np.sin(
+                2 * np.pi * t / _LIGHTING_PERIOD + phase)
+        rng = (np.random.default_rng([seed, video_index, 5, t])
+               if self.noise_std else None)
+        return apply_sensor_nuisance(img, self.noise_std, gain,
+                                     self.jpeg_quality, rng)
