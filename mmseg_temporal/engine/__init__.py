@@ -1,4 +1,5 @@
-"""Engine components (hooks) of the method."""
+"""Engine components of the method: hooks and optimiser wrappers."""
 from .hooks import ConvLSTMWeightClipHook
+from .optimizers import CPUAutocastOptimWrapper
 
-__all__ = ['ConvLSTMWeightClipHook']
+__all__ = ['ConvLSTMWeightClipHook', 'CPUAutocastOptimWrapper']

@@ -1,0 +1,4 @@
+"""Optimiser wrappers of the project."""
+from .cpu_autocast_optim_wrapper import CPUAutocastOptimWrapper
+
+__all__ = ['CPUAutocastOptimWrapper']
