@@ -1,6 +1,7 @@
 """Metric computations as plain functions (no registry, no MMEngine state)."""
 from .class_sets import classes_in, predicted_union, shared_class_means
 from .flicker_profile import flicker_pair_counts, flicker_profile
+from .motion_consistency import mc_intersect_union, motion_consistency
 from .temporal_consistency import (
     shared_mean,
     tc_aggregate,
@@ -12,4 +13,4 @@ from .video_consistency import vc_windows, video_consistency
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
            'shared_mean', 'shared_class_means', 'predicted_union', 'classes_in',
            'vc_windows', 'video_consistency', 'flicker_pair_counts',
-           'flicker_profile']
+           'flicker_profile', 'mc_intersect_union', 'motion_consistency']

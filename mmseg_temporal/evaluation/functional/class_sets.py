@@ -12,7 +12,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['check_class_set', 'classes_in', 'class_mean',
+__all__ = ['check_class_set', 'classes_in', 'class_mean', 'fixed_class_set',
            'predicted_union', 'shared_class_means']
 
 
@@ -79,3 +79,30 @@ def shared_class_means(per_class: Sequence[np.ndarray],
         shared &= set(int(c) for c in classes)
     ids = sorted(shared)
     return [class_mean(pc, ids) for pc in per_class], ids
+
+
+def fixed_class_set(classes: Optional[Sequence], names: Sequence[str],
+                    gt_classes: Optional[Iterable[int]], who: str,
+                    scored: str = 'frames') -> Tuple[np.ndarray, str]:
+    """The class set of a consistency metric and the words saying which:
+    ``classes`` (ids or names) when given; else the classes of the ground
+    truth of the scored ``frames`` (``gt_classes``, when any); else every
+    class of ``names``. ``who`` names the metric in errors."""
+    k = len(names)
+    if classes is not None:
+        ids = []
+        for c in classes:
+            if isinstance(c, str) and c not in names:
+                raise ValueError(f'{who}: classes names {c!r}, not one of '
+                                 f'{list(names)}')
+            ids.append(list(names).index(c) if isinstance(c, str) else int(c))
+        bad = [i for i in ids if not 0 <= i < k]
+        if bad:
+            raise ValueError(f'{who}: classes holds ids outside [0, {k}): {bad}')
+        return np.unique(ids), f'the {len(set(ids))} given classes'
+    gt = sorted({int(c) for c in (gt_classes or ()) if 0 <= int(c) < k})
+    if gt:
+        return (np.asarray(gt, np.int64), f'the {len(gt)} classes in the '
+                f'ground truth of the scored {scored}')
+    return (np.arange(k), f'all {k} dataset classes (no labelled frame among '
+            f'the scored {scored})')
