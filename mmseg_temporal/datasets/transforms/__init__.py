@@ -4,10 +4,12 @@ from .formatting import PackSequenceSegInputs, PackVideoSegInputs
 from .geometric import VideoRandomCrop, VideoRandomFlip, VideoResize
 from .loading import LoadAnnotationsIfAny, LoadVideoAnnotations, LoadVideoFrames
 from .photometric import VideoPhotoMetricDistortion
+from .still_to_clip import StillToClip
 
 __all__ = [
     'LoadVideoFrames', 'LoadVideoAnnotations', 'LoadFlow', 'LoadSyntheticFlow',
     'LoadPrecomputedFlow', 'flow_cache_config', 'LoadAnnotationsIfAny',
     'VideoResize', 'VideoRandomCrop', 'VideoRandomFlip',
-    'VideoPhotoMetricDistortion', 'PackVideoSegInputs', 'PackSequenceSegInputs'
+    'VideoPhotoMetricDistortion', 'PackVideoSegInputs', 'PackSequenceSegInputs',
+    'StillToClip'
 ]
