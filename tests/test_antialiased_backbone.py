@@ -1,0 +1,135 @@
+"""Anti-aliased backbones (models/backbones/antialiased.py): the blur, the
+replacements' shapes and parameters, plain checkpoints loading strictly, and
+shift consistency where the plain backbone has none."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+import mmseg_temporal  # noqa: F401  (registers the backbones)
+from mmseg_temporal.models.backbones import (
+    BlurSubsampledConv2d,
+    BlurSubsampledMaxPool2d,
+    antialias_downsampling,
+    binomial_kernel,
+    blur_subsample,
+)
+
+TINY = dict(type='ResNetV1c', depth=18, base_channels=16, stem_channels=16,
+            num_stages=4, out_indices=(3,), dilations=(1, 1, 2, 4),
+            strides=(1, 2, 1, 1), contract_dilation=True)
+
+
+def test_binomial_kernel_is_the_normalised_outer_product():
+    expected = torch.tensor([1., 2., 1.])
+    expected = expected[:, None] * expected[None, :] / 16
+    assert torch.allclose(binomial_kernel(3)[0, 0], expected)
+    assert binomial_kernel(5).sum().item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match='blur_size'):
+        binomial_kernel(1)
+
+
+def test_blur_subsample_matches_a_naive_loop():
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 7, 9)
+    out = blur_subsample(x, binomial_kernel(3), 2)
+    padded = F.pad(x, (1, 1, 1, 1), mode='reflect')
+    k = binomial_kernel(3)[0, 0]
+    naive = torch.zeros(1, 2, 4, 5)
+    for c in range(2):
+        for i in range(4):
+            for j in range(5):
+                naive[0, c, i, j] = (padded[0, c, 2 * i:2 * i + 3, 2 * j:2 * j + 3] * k).sum()
+    assert torch.allclose(out, naive, atol=1e-6)
+
+
+def test_a_constant_image_passes_unchanged():
+    x = torch.full((1, 3, 8, 8), 2.5)
+    assert torch.allclose(blur_subsample(x, binomial_kernel(3), 2), torch.full((1, 3, 4, 4), 2.5))
+
+
+@pytest.mark.parametrize('size', [(17, 23), (16, 16)])
+def test_replacements_keep_parameters_and_output_sizes(size):
+    conv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+    pool = torch.nn.MaxPool2d(3, stride=2, padding=1)
+    shortcut = torch.nn.Conv2d(3, 4, 1, stride=2, bias=False)
+    x = torch.randn(1, 3, *size)
+    for plain in (conv, pool, shortcut):
+        model = torch.nn.Sequential(copy.deepcopy(plain))
+        assert antialias_downsampling(model) == 1
+        assert isinstance(model[0], (BlurSubsampledConv2d, BlurSubsampledMaxPool2d))
+        assert model(x).shape == plain(x).shape
+    blurred = BlurSubsampledConv2d.from_conv(conv, 3)
+    assert blurred.weight is conv.weight and blurred.bias is conv.bias
+    # stride 1 then blur then subsample == the dense conv blurred
+    dense = F.conv2d(x, conv.weight, conv.bias, padding=1)
+    assert torch.allclose(blurred(x), blur_subsample(dense, binomial_kernel(3), 2), atol=1e-6)
+
+
+def test_stride_one_layers_are_left_alone():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.MaxPool2d(3, 1, 1),
+                                torch.nn.AvgPool2d(2, 2))
+    assert antialias_downsampling(model) == 0
+    assert type(model[0]) is torch.nn.Conv2d
+
+
+@pytest.mark.parametrize('plain_cfg', [
+    TINY,
+    dict(type='MobileNetV2', widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
+         dilations=(1, 1, 1, 2, 2, 4, 4), out_indices=(6,)),
+])
+def test_plain_checkpoint_loads_strictly_and_shapes_match(plain_cfg):
+    torch.manual_seed(0)
+    plain = MODELS.build(plain_cfg)
+    aa = MODELS.build(dict(plain_cfg, type='AntiAliased' + plain_cfg['type']))
+    plain.eval(), aa.eval()  # (MMSeg's ResNet.train returns None)
+    assert set(aa.state_dict()) == set(plain.state_dict())
+    aa.load_state_dict(plain.state_dict(), strict=True)
+    x = torch.randn(1, 3, 64, 80)
+    out_plain, out_aa = plain(x)[-1], aa(x)[-1]
+    assert out_plain.shape == out_aa.shape
+    assert not torch.allclose(out_plain, out_aa)  # the blur does change the features
+    n_blurred = sum(isinstance(m, (BlurSubsampledConv2d, BlurSubsampledMaxPool2d))
+                    for m in aa.modules())
+    # ResNetV1c: stem conv, max-pool, the strided block's conv and its shortcut;
+    # MobileNetV2: its stride-2 convolutions
+    assert n_blurred == (4 if plain_cfg['type'] == 'ResNetV1c' else 3)
+
+
+def _smooth_image(seed: int, size=(96, 128)) -> torch.Tensor:
+    """A random image with texture at every scale above two pixels."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 3, size[0] // 4, size[1] // 4, generator=g)
+    x = F.interpolate(x, size=size, mode='bicubic', align_corners=False)
+    return x + 0.5 * torch.randn(1, 3, *size, generator=g)
+
+
+def _shift_inconsistency(model, shifts=(1, 2, 3, 5)) -> float:
+    """Mean relative change of the stride-8 features, brought back to the
+    input grid, when the input moves by a sub-cell shift (interior only)."""
+    x = _smooth_image(0, size=(96, 160))
+    errs = []
+    with torch.no_grad():
+        ref = F.interpolate(model(x)[-1], size=x.shape[-2:], mode='bilinear')
+        for s in shifts:
+            moved = F.interpolate(model(torch.roll(x, s, dims=3))[-1], size=x.shape[-2:],
+                                  mode='bilinear')
+            back = torch.roll(moved, -s, dims=3)[..., 24:-24, 24:-24]
+            core = ref[..., 24:-24, 24:-24]
+            errs.append(((back - core).norm() / core.norm()).item())
+    return sum(errs) / len(errs)
+
+
+def test_antialiased_backbone_is_more_shift_consistent():
+    """Same weights, plain vs blurred downsampling: features of a sub-cell
+    shifted input disagree less once the subsampling is low-passed."""
+    torch.manual_seed(0)
+    plain = MODELS.build(TINY)
+    aa = MODELS.build(dict(TINY, type='AntiAliasedResNetV1c'))
+    plain.eval(), aa.eval()
+    aa.load_state_dict(plain.state_dict(), strict=True)
+    plain_err, aa_err = _shift_inconsistency(plain), _shift_inconsistency(aa)
+    assert aa_err < 0.75 * plain_err, (plain_err, aa_err)
+
