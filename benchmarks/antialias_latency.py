@@ -1,0 +1,91 @@
+"""What anti-aliased downsampling costs per frame: each student plain and
+``AntiAliased<backbone>`` side by side, interleaved in one run (issue 23,
+item 3; docs/benchmarks.md).
+
+    python benchmarks/antialias_latency.py [--models tiny mobilenetv2 pspnet_r18] \\
+        [--size 360x480] [--repeats 30] [--threads 2]
+
+For each student (random weights: latency does not depend on them) both
+variants run eval-mode PyTorch on the same normalised input, alternating
+which goes first each round, so both see the same machine state. Prints the
+median and p90 ms per variant, the ratio of the medians, and one RESULT
+line with the machine.
+"""
+import argparse
+import os.path as osp
+import time
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+import mmseg_temporal  # noqa: F401
+from mmseg_temporal.apis.export import student_model_config
+
+from _common import emit_result, machine_line
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+STUDENTS = {
+    'tiny': 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py',
+    'mobilenetv2': 'configs/camvid/mobilenetv2_d8_pspnet_baseline_camvid.py',
+    'pspnet_r18': 'configs/cityscapes/pspnet_r18_d8_baseline_cityscapes.py',
+}
+
+
+def build(name: str, antialiased: bool) -> torch.nn.Module:
+    init_default_scope('mmseg')
+    cfg = student_model_config(Config.fromfile(osp.join(ROOT, STUDENTS[name])))
+    if antialiased:
+        cfg.backbone.type = 'AntiAliased' + cfg.backbone.type
+    torch.manual_seed(0)
+    return MODELS.build(cfg).eval()
+
+
+def interleaved_ms(models: dict, x: torch.Tensor, repeats: int) -> dict:
+    """Per-variant wall times (ms) of ``model.forward(x, mode='tensor')``,
+    one warm-up call each, then ``repeats`` rounds in alternating order."""
+    times = {k: [] for k in models}
+    names = list(models)
+    with torch.no_grad():
+        for model in models.values():
+            model(x, mode='tensor')
+        for r in range(repeats):
+            for k in (names if r % 2 == 0 else names[::-1]):
+                t0 = time.perf_counter()
+                models[k](x, mode='tensor')
+                times[k].append(1e3 * (time.perf_counter() - t0))
+    return times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--models', nargs='+', default=list(STUDENTS), choices=list(STUDENTS))
+    p.add_argument('--size', default='360x480')
+    p.add_argument('--repeats', type=int, default=30)
+    p.add_argument('--threads', type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    h, w = (int(v) for v in args.size.split('x'))
+    x = torch.randn(1, 3, h, w)
+    print(machine_line(), flush=True)
+    print('| student | plain ms p50 / p90 | anti-aliased ms p50 / p90 | ratio (p50) |')
+    print('| --- | --- | --- | --- |')
+    rows = {}
+    for name in args.models:
+        times = interleaved_ms(dict(plain=build(name, False), antialiased=build(name, True)),
+                               x, args.repeats)
+        stats = {k: (float(np.median(v)), float(np.percentile(v, 90))) for k, v in times.items()}
+        ratio = stats['antialiased'][0] / stats['plain'][0]
+        rows[name] = dict(plain=stats['plain'], antialiased=stats['antialiased'], ratio=ratio)
+        print(f'| {name} | {stats["plain"][0]:.1f} / {stats["plain"][1]:.1f} | '
+              f'{stats["antialiased"][0]:.1f} / {stats["antialiased"][1]:.1f} | '
+              f'{ratio:.2f}x |', flush=True)
+    emit_result(dict(size=args.size, repeats=args.repeats, threads=args.threads,
+                     machine=machine_line(), rows=rows))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,137 @@
+"""Paired, multi-seed study of anti-aliased students on CamVid 15 Hz
+(issue 23, item 5): architecture arms trained from scratch.
+
+    OMP_NUM_THREADS=2 python benchmarks/antialias_study.py --threads 2 \\
+        [--work-dir work_dirs/camvid_study] [--seeds 0 1 2 3 4] \\
+        [--arms plain antialiased] [--iters 1500]
+
+Per seed, every arm trains the single-frame baseline config
+(``pspnet_tiny_baseline_camvid_cpu.py``: CE on labelled frames, 1500
+iterations of 4 crops) from scratch with the same seed, hence the same
+initial weights of the layers they share, batches and augmentations; the
+arms differ only in the backbone: ``plain`` = ``ResNetV1c``,
+``antialiased`` = ``AntiAliasedResNetV1c`` (every stride-2 convolution and
+max-pool evaluated densely, blurred and subsampled). Every model is scored
+like ``camvid_study.py``'s (stock test loop on the 15 Hz run: mIoU, mTC
+over the fixed 11 classes with DIS ``medium`` and its ceiling, mTC_pred,
+mVC_8; mIoU on the test split) and, with ``--ema``, with its logits
+EMA-smoothed: do anti-aliasing and smoothing stack? Paired differences
+against ``plain`` of the same seed go to ``--logs-to``. Resumable: a run
+with its last checkpoint and its scores on disk is not redone.
+"""
+import argparse
+import json
+import os.path as osp
+
+import torch
+
+from mmseg_temporal.evaluation.functional import shared_class_means
+
+import camvid_study
+import paired_study
+from study_stats import format_difference, paired_difference
+
+ROOT = camvid_study.ROOT
+BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
+PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
+
+
+def arm_cfg(arm: str, seed: int, args):
+    cfg = camvid_study.camvid_cfg(
+        'pspnet_tiny_baseline_camvid_cpu.py',
+        osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
+    cfg.model.student.backbone.type = BACKBONES[arm]
+    return cfg
+
+
+def run_name(arm: str, seed: int, ema: float = None) -> str:
+    return f'{arm}' + (f'+ema{ema}' if ema is not None else '') + f'/seed{seed}'
+
+
+def saved_scores(args) -> dict:
+    scores = {}
+    for seed in args.seeds:
+        for arm in args.arms:
+            run_dir = osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
+            for ema in [None] + list(args.ema):
+                path = camvid_study.score_path(run_dir, ema)
+                if osp.exists(path):
+                    with open(path) as f:
+                        scores[run_name(arm, seed, ema)] = json.load(f)
+    return scores
+
+
+def report(scores: dict, args) -> None:
+    """Per-arm means (``camvid_study.report``'s table) and paired
+    differences of every arm and smoothing against ``plain``."""
+    rows = ['| arm - plain | seeds | ' + ' | '.join(PAIRED) + ' |',
+            '| --- ' * (len(PAIRED) + 2) + '|']
+    paired = {}
+    for arm in args.arms:
+        for ema in [None] + list(args.ema):
+            name = run_name(arm, 0, ema).rsplit('/', 1)[0]
+            if name == 'plain':
+                continue
+            seeds = [s for s in args.seeds if run_name(arm, s, ema) in scores
+                     and run_name('plain', s) in scores]
+            if not seeds:
+                continue
+            pairs = [(dict(scores[run_name(arm, s, ema)]), dict(scores[run_name('plain', s)]))
+                     for s in seeds]
+            for x, y in pairs:
+                (x['mTC_shared'], y['mTC_shared']), _ = shared_class_means(
+                    [x['tc_per_class'], y['tc_per_class']],
+                    [x['predicted'], y['predicted']], classes=x['classes'])
+            paired[name] = {m: paired_difference([x[m] for x, _ in pairs],
+                                                 [y[m] for _, y in pairs])
+                            for m in PAIRED if not any(
+                                v[m] != v[m] for pair in pairs for v in pair)}
+            rows.append(f'| {name} | {len(seeds)} | ' + ' | '.join(
+                format_difference(paired[name].get(m)) for m in PAIRED) + ' |')
+    table_args = argparse.Namespace(**dict(vars(args), arms=[], ema=[]))
+    camvid_study.report(scores, table_args)  # means, per class; writes --logs-to
+    with open(osp.join(args.logs_to, 'results.md'), 'a') as f:
+        f.write('\n' + '\n'.join(rows) + '\n')
+    with open(osp.join(args.logs_to, 'paired.json'), 'w') as f:
+        json.dump(paired, f, indent=1)
+    print('\n'.join(rows), flush=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'camvid'))
+    p.add_argument('--work-dir', default='work_dirs/camvid_study')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--arms', nargs='+', default=list(BACKBONES), choices=list(BACKBONES))
+    p.add_argument('--iters', type=int, default=1500)
+    p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5])
+    p.add_argument('--ckpt-every', type=int, default=250)
+    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks', 'antialias_study_logs'))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--rescore', action='store_true')
+    p.add_argument('--report-only', action='store_true')
+    args = p.parse_args(argv)
+    for key in ('data_root', 'work_dir', 'logs_to'):
+        setattr(args, key, osp.abspath(getattr(args, key)))
+    if args.arms[0] != 'plain':
+        p.error('--arms must start with plain, the paired control')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.report_only:
+        return report(saved_scores(args), args)
+    torch.set_num_threads(args.threads)
+    for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
+        for arm in args.arms:
+            cfg = arm_cfg(arm, seed, args)
+            ckpt = paired_study.train(cfg, f'scratch_seed{seed}_{arm}', args)
+            camvid_study.score_run(cfg.work_dir, ckpt, args, with_ema=True)
+            report(saved_scores(args), args)
+
+
+if __name__ == '__main__':
+    main()
