@@ -38,6 +38,7 @@ from mmseg_temporal.flow_sources.synthetic_format import (
     synthetic_flow_between,
     synthetic_paths,
 )
+from mmseg_temporal.utils.checkpoint import load_student_weights
 
 __all__ = ['SyntheticSplit', 'load_student', 'predict_logits',
            'score_predictions', 'score_checkpoint', 'ground_truth_scores',
@@ -92,18 +93,12 @@ class SyntheticSplit:
 
 def load_student(config: str, checkpoint: str) -> torch.nn.Module:
     """The per-frame student of a study checkpoint (a
-    TemporalDistillSegmentor's ``student.*`` weights), with the wrapper's
+    TemporalDistillSegmentor's ``student.*`` weights, read weights-only and
+    loaded strictly by :func:`load_student_weights`), with the wrapper's
     normalisation attached as ``mean`` / ``std`` (RGB)."""
     cfg = Config.fromfile(config)
     student = MODELS.build(cfg.model.student)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    state = state.get('state_dict', state)
-    own = {k[len('student.'):]: v for k, v in state.items()
-           if k.startswith('student.')}
-    if not own:
-        raise KeyError(f'{checkpoint}: no student.* weights (keys like '
-                       f'{sorted(state)[:3]})')
-    student.load_state_dict(own, strict=True)
+    load_student_weights(student, checkpoint, role='study checkpoint')
     pre = cfg.model.data_preprocessor
     student.mean = torch.tensor(pre.mean, dtype=torch.float32).view(1, 3, 1, 1)
     student.std = torch.tensor(pre.std, dtype=torch.float32).view(1, 3, 1, 1)

@@ -11,8 +11,11 @@ config). It changes, for the whole process:
    Why: on torch >= 2.6 ``torch.load`` is weights-only and refuses the
    NumPy and ``HistoryBuffer`` objects MMEngine 0.10.7 saves, so without it
    resuming and testing fail; the replacement keeps weights-only loading on
-   with exactly those types allowed (no code can run from a checkpoint),
-   and a missing, truncated or non-checkpoint file gives one
+   with exactly those types allowed and no generic callable (the
+   ``getattr`` a saved message hub calls returns HistoryBuffer's statistics
+   methods only), refuses attributes planted on containers (run when the
+   message hub is deep-copied on resume), so no code can run from a
+   checkpoint, and a missing, truncated or non-checkpoint file gives one
    ``CheckpointError`` line naming it instead of a raw torch traceback.
 2. **``mmengine.fileio.backends.LocalBackend.put`` and ``put_text``**
    write through :func:`~mmseg_temporal.utils.atomic.atomic_write_bytes`.
