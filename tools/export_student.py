@@ -5,13 +5,18 @@
 Writes OUT_DIR/student.py and OUT_DIR/student.pth, which stock MMSeg
 (`mmseg.apis.init_model` + `inference_model`, `tools/test.py`,
 `tools/analysis_tools/benchmark.py`) uses without mmseg_temporal.
+
+The config holds data only (of the checkpoint's dataset_meta: classes,
+palette, reduce_zero_label, checked), the weights are checked strictly
+against it first, and both files replace earlier ones only when written and
+checked: a refused export exits 1 with one `error: ...` line and leaves
+OUT_DIR as it was (docs/export.md).
 """
 import argparse
 import sys
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import export_student
-from mmseg_temporal.utils.checkpoint import CheckpointError
 
 
 def main(argv=None):
@@ -23,8 +28,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         cfg_path, ckpt_path = export_student(args.config, args.checkpoint, args.out_dir)
-    except (FileNotFoundError, CheckpointError) as e:
-        sys.exit(f'error: {e}')
+    except (OSError, ValueError) as e:  # CheckpointError is a ValueError
+        message = ' '.join(str(e).split()) or type(e).__name__
+        sys.exit(f'error: {message}')
     print(f'config: {cfg_path}\ncheckpoint: {ckpt_path}')
 
 
