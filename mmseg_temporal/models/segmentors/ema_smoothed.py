@@ -10,9 +10,11 @@ VC_n) as the students it competes with::
                  segmentor=<the model config of the checkpoint>)
 
 and the checkpoint of the wrapped model loads as it is (its keys gain the
-``segmentor.`` prefix on load).
+``segmentor.`` prefix on load). With ``motion=<flow source>`` the past is
+warped onto each frame before blending (motion-compensated EMA,
+:func:`~mmseg_temporal.utils.temporal_smoothing.ema_step`).
 """
-from typing import List, Optional
+from typing import Callable, List, Optional, Union
 
 import torch
 from mmengine.dist import get_world_size
@@ -20,7 +22,9 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ...utils.temporal_smoothing import EMASmoother
+from ...flow_sources import build_flow_source
+from ...utils.image import read_rgb
+from ...utils.temporal_smoothing import EMASmoother, flow_at_logits
 
 __all__ = ['EMASmoothedSegmentor']
 
@@ -44,14 +48,27 @@ class EMASmoothedSegmentor(BaseSegmentor):
     frames in order, so one process (a distributed sampler interleaves
     them).
 
+    With ``motion``, each frame's ``img_path`` (metainfo) and the previous
+    frame's go to the flow source as ``source(path_t, path_t-1, img_t,
+    img_t-1)`` (RGB arrays read from the files, at their size): the flow
+    from the current frame to the previous one, resized to the logits
+    (padding: invalid), warps the past before blending; invalid pixels
+    take the current logits.
+
     Args:
         segmentor: config of the per-frame model (e.g. an ``EncoderDecoder``,
             or a ``TemporalDistillSegmentor``, whose student predicts).
         alpha: weight of the past, in ``[0, 1)``; 0 is the model itself.
+        motion: a flow source for motion compensation (anything
+            :func:`~mmseg_temporal.flow_sources.build_flow_source` takes:
+            ``dict(type='DISFlow', preset='fast')``,
+            ``dict(type='SyntheticExactFlow')``, a callable); ``None``:
+            plain EMA.
         data_preprocessor: default: the wrapped model's.
     """
 
     def __init__(self, segmentor: dict, alpha: float,
+                 motion: Optional[Union[dict, Callable]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -59,7 +76,9 @@ class EMASmoothedSegmentor(BaseSegmentor):
         if data_preprocessor is None:
             self.data_preprocessor = self.segmentor.data_preprocessor
         self.smoother = EMASmoother(alpha)
+        self.motion = None if motion is None else build_flow_source(motion)
         self._last = None  # (seq_name, frame_index, shape) of the last frame
+        self._prev_frame = None  # (img_path, RGB image) of the last frame
         self._register_load_state_dict_pre_hook(self._prefix_wrapped_keys)
 
     @property
@@ -89,6 +108,26 @@ class EMASmoothedSegmentor(BaseSegmentor):
             return False
         return key[1] is None or last[1] is None or key[1] == last[1] + 1
 
+    def _motion(self, meta: dict, logits: Tensor, follows: bool):
+        """``(flow, valid)`` from this frame to the previous one at the
+        logits' size, or ``(None, None)`` (no motion source or no past)."""
+        if self.motion is None or self.smoother.alpha == 0.:
+            return None, None
+        path = meta.get('img_path')
+        if path is None:
+            raise KeyError('EMASmoothedSegmentor(motion=...) needs each '
+                           "frame's `img_path` in its metainfo")
+        if meta.get('flip'):
+            raise ValueError(f'EMASmoothedSegmentor(motion=...): {path} is '
+                             'flipped by the test pipeline; flow is not')
+        prev, img = self._prev_frame, read_rgb(path)
+        self._prev_frame = (path, img)
+        if not follows or prev is None:
+            return None, None
+        flow, valid = self.motion(path, prev[0], img, prev[1])
+        return flow_at_logits(flow, valid, logits.shape[-2:],
+                              meta.get('padding_size', [0] * 4))
+
     def predict(self, inputs: Tensor, data_samples=None):
         if get_world_size() > 1:
             raise RuntimeError('EMASmoothedSegmentor needs the frames of a video '
@@ -101,9 +140,11 @@ class EMASmoothedSegmentor(BaseSegmentor):
         logits = model.inference(inputs, metas)
         smoothed = []
         for meta, frame_logits in zip(metas, logits):
-            if not self._follows(meta, frame_logits.shape):
+            follows = self._follows(meta, frame_logits.shape)
+            if not follows:
                 self.smoother.reset()
-            smoothed.append(self.smoother(frame_logits).clone())
+            flow, valid = self._motion(meta, frame_logits, follows)
+            smoothed.append(self.smoother(frame_logits, flow, valid).clone())
         return model.postprocess_result(torch.stack(smoothed), data_samples)
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
