@@ -1,7 +1,8 @@
 """VideoInferencer: the same labels from PyTorch and onnxruntime on a short
 synthetic video; camera and stream sources through the same OpenCV path;
-errors naming an unreadable source; EMA smoothing against a naive loop; no
-buffering on an endless stream."""
+errors naming an unreadable source; EMA smoothing against a naive loop;
+motion-compensated smoothing with a flow source; no buffering on an endless
+stream."""
 import itertools
 import time
 from pathlib import Path
@@ -165,6 +166,50 @@ def test_smoothed_inferencer_equals_smoothing_its_logits(models, video):
         np.testing.assert_allclose(p.logits, ref[t], atol=1e-5)
         assert np.array_equal(p.label, ref[t].argmax(0))
     assert np.array_equal(smoothed[0].label, raw[0].label)
+
+
+def test_motion_smoothing_warps_the_past_with_the_sources_flow(models, tmp_path):
+    """A folder of frames: the source gets (path_t, path_t-1, RGB_t,
+    RGB_t-1); the smoothed logits are ema_step of the raw ones with its
+    flow; a real DIS source runs and is timed."""
+    from mmseg_temporal.utils.temporal_smoothing import ema_step
+    _, _, onnx_file = models
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for t, frame in enumerate(FrameSource(str(write_video(tmp_path / 'v.mp4')))):
+        cv2.imwrite(str(folder / f'{t:03d}.png'), frame)
+    files = sorted(str(p) for p in folder.iterdir())
+    flow = np.zeros((2, 96, 128), np.float32)
+    flow[0], flow[1] = -3., 1.
+    valid = np.ones((96, 128), bool)
+    valid[40:60] = False
+    calls = []
+
+    def source(path_a, path_b, img_a, img_b):
+        calls.append((path_a, path_b, img_a, img_b))
+        return flow, valid
+
+    raw = list(VideoInferencer(onnx_file)(str(folder), return_logits=True))
+    got = list(VideoInferencer(onnx_file, smooth=0.6, motion=source)(
+        str(folder), return_logits=True))
+    assert [c[:2] for c in calls] == list(zip(files[1:], files[:-1]))
+    assert np.array_equal(calls[0][2], cv2.imread(files[1])[..., ::-1])
+    assert np.array_equal(calls[0][3], cv2.imread(files[0])[..., ::-1])
+    state = None
+    for t, (r, p) in enumerate(zip(raw, got)):
+        state = ema_step(state, torch.from_numpy(r.logits), 0.6,
+                         None if t == 0 else flow, None if t == 0 else valid)
+        np.testing.assert_allclose(p.logits, state.numpy(), atol=1e-5)
+        np.testing.assert_allclose(p.logits[:, 40:60], r.logits[:, 40:60],
+                                   atol=1e-6)  # invalid: the frame's own
+    assert not np.allclose(got[2].logits, raw[2].logits, atol=1e-3)
+    plain = list(VideoInferencer(onnx_file, smooth=0.6)(
+        str(folder), max_frames=3, return_logits=True))
+    dis = list(VideoInferencer(onnx_file, smooth=0.6, motion=dict(
+        type='DISFlow', preset='ultrafast'))(str(folder), max_frames=3,
+                                             return_logits=True))
+    assert dis[2].label.shape == (96, 128) and dis[2].timing['flow'] > 0
+    assert not np.allclose(dis[2].logits, plain[2].logits, atol=1e-3)
 
 
 def test_endless_stream_is_not_buffered(models):

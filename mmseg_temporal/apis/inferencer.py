@@ -12,18 +12,23 @@ EMA smoothing (``smooth=alpha``) is what MMSeg users hand-roll instead of a
 temporally consistent model (mmsegmentation issues #3435, #2819): the
 smoothed logits ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t`` (``s_0 =
 z_0``), and the label is ``argmax s_t``. ``alpha = 0`` is no smoothing; it
-trades flicker for lag on moving objects.
+trades flicker for lag on moving objects. ``motion=<flow source>`` warps the
+past onto each frame with the flow from it to the previous frame before
+blending (motion-compensated EMA,
+:func:`mmseg_temporal.utils.temporal_smoothing.ema_step`), so the average
+follows moving objects.
 """
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, Optional, Union
 
 import numpy as np
 import torch
 
+from ..flow_sources import build_flow_source
 from ..utils.prefetch import prefetch
-from ..utils.temporal_smoothing import EMASmoother, ema_smooth_logits
+from ..utils.temporal_smoothing import EMASmoother, ema_smooth_logits, flow_at_logits
 from .frame_models import build_frame_model, labels_of
 from .frame_source import FrameSource
 
@@ -44,8 +49,9 @@ class FramePrediction:
         logits: ``(K, H, W)`` float32 (smoothed) logits, when asked for.
         timing: milliseconds: ``read`` (the wait for the frame, read
             ahead on a thread), ``prep``
-            (pipeline), ``model`` (the model call), ``post`` (smoothing and
-            argmax), ``total`` (prep + model + post).
+            (pipeline), ``model`` (the model call), ``flow`` (the motion
+            source; 0 without one), ``post`` (smoothing and argmax),
+            ``total`` (prep + model + flow + post).
     """
 
     index: int
@@ -66,6 +72,14 @@ class VideoInferencer:
             extension).
         device: ``'cpu'``, ``'cuda:0'``, ...
         smooth: EMA weight of the past logits, in ``[0, 1)``; 0: off.
+        motion: a flow source (anything
+            :func:`~mmseg_temporal.flow_sources.build_flow_source` takes,
+            e.g. ``dict(type='DISFlow', preset='fast')``) for
+            motion-compensated smoothing; ``None``: plain EMA. It is called
+            as ``source(path_t, path_t-1, rgb_t, rgb_t-1)``, the paths
+            ``None`` unless the input is a folder of frames: sources that
+            need files (a flow cache, the synthetic video's exact flow)
+            work on folders only.
         name: label of the model in outputs.
 
     Example::
@@ -78,8 +92,11 @@ class VideoInferencer:
 
     def __init__(self, model: str, weights: Optional[str] = None,
                  backend: Optional[str] = None, device: str = 'cpu',
-                 smooth: float = 0., name: Optional[str] = None) -> None:
+                 smooth: float = 0., name: Optional[str] = None,
+                 motion: Optional[Union[dict, Callable]] = None) -> None:
         self.smoother = EMASmoother(smooth)
+        self.motion = None if motion is None else build_flow_source(motion)
+        self._prev = None  # (path, RGB) of the previous frame, with motion
         self.model = build_frame_model(model, weights, backend, device, name)
         self.backend, self.device = self.model.backend, device
 
@@ -91,17 +108,36 @@ class VideoInferencer:
     def reset(self) -> None:
         """Forget the smoothing state (call between videos)."""
         self.smoother.reset()
+        self._prev = None
+
+    def _flow(self, frame: np.ndarray, path: Optional[str], size):
+        """``(flow, valid)`` from this frame to the previous one at the
+        logits' ``size``, or ``(None, None)`` (no motion or no past)."""
+        if self.motion is None or self.smoother.alpha == 0.:
+            return None, None
+        prev, rgb = self._prev, np.ascontiguousarray(frame[..., ::-1])
+        self._prev = (path, rgb)
+        if prev is None:
+            return None, None
+        flow, valid = self.motion(path, prev[0], rgb, prev[1])
+        return flow_at_logits(flow, valid, size)
 
     def predict(self, frame: np.ndarray, index: int = 0,
-                return_logits: bool = False) -> FramePrediction:
-        """Segments the next frame of the current video (BGR uint8)."""
+                return_logits: bool = False,
+                path: Optional[str] = None) -> FramePrediction:
+        """Segments the next frame of the current video (BGR uint8; its
+        file ``path``, if any, for the motion source)."""
         logits, timing = self.model.logits(frame)
         t0 = time.perf_counter()
-        logits = self.smoother(logits)
+        flow, valid = self._flow(frame, path, logits.shape[-2:])
+        t1 = time.perf_counter()
+        logits = self.smoother(logits, flow, valid)
         label = labels_of(logits)
-        timing['post_ms'] = (time.perf_counter() - t0) * 1e3
+        timing['flow_ms'] = (t1 - t0) * 1e3
+        timing['post_ms'] = (time.perf_counter() - t1) * 1e3
         timing = {k[:-3]: v for k, v in timing.items()}
-        timing['total'] = timing['prep'] + timing['model'] + timing['post']
+        timing['total'] = (timing['prep'] + timing['model'] + timing['flow']
+                           + timing['post'])
         return FramePrediction(
             index=index, frame=frame, label=label, timing=timing,
             logits=logits.cpu().numpy() if return_logits else None)
@@ -129,6 +165,7 @@ class VideoInferencer:
             inputs = FrameSource(inputs, max_frames=max_frames,
                                  **source_kwargs)
         self.reset()
+        paths = inputs.files if isinstance(inputs, FrameSource) else []
         with contextlib.closing(prefetch(inputs, prefetch_frames)) as frames:
             for index in range(max_frames or np.iinfo(np.int64).max):
                 t0 = time.perf_counter()
@@ -139,6 +176,7 @@ class VideoInferencer:
                 if index == 0:
                     for _ in range(warmup):
                         self.model.logits(frame)
-                pred = self.predict(frame, index, return_logits)
+                pred = self.predict(frame, index, return_logits,
+                                    paths[index] if index < len(paths) else None)
                 pred.timing['read'] = read_ms
                 yield pred
