@@ -25,6 +25,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
+from .data_faults import (
+    MISSING_FRAME_POLICIES,
+    check_label_sizes,
+    check_sample_labels,
+    is_missing,
+    name_unreadable,
+    resolve_missing_frames,
+)
+
 __all__ = ['BaseVideoSegDataset']
 
 SAMPLE_MODES = ('triplet', 'labelled', 'sequence')
@@ -56,6 +65,13 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
             names the sample), ``'clamp'`` (draw only from the offsets that
             exist, skip the frame when none exist on a side) or ``'skip'``
             (drop the frame). Dropped frames are counted in the log.
+        on_missing_frame: a frame a sample needs that is not on disk (a
+            hole in a sequence, a frame of a snippet, a file listed in
+            ``ann_file``): ``'error'`` (default; ``FileNotFoundError``
+            naming the files) or ``'skip'`` (logged count; no sample uses
+            the frame, a triplet draws only neighbours that exist, and the
+            sequence mode leaves a gap in ``frame_index`` that the temporal
+            metrics do not score across).
         check_label_size: read image and label headers at build time and
             raise when a label's size differs from its image's.
         sequence_prefixes: keep only the sequences whose name starts with
@@ -74,6 +90,7 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                  offsets_after: Sequence[int] = (1, 5),
                  sample_policy: str = 'random',
                  edge_policy: str = 'error',
+                 on_missing_frame: str = 'error',
                  check_label_size: bool = True,
                  sequence_prefixes: Optional[Sequence[str]] = None,
                  num_sequences: Optional[int] = None,
@@ -88,6 +105,10 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
         if edge_policy not in EDGE_POLICIES:
             raise ValueError(f'edge_policy must be one of {EDGE_POLICIES}, '
                              f'got {edge_policy!r}')
+        if on_missing_frame not in MISSING_FRAME_POLICIES:
+            raise ValueError(f'on_missing_frame must be one of '
+                             f'{MISSING_FRAME_POLICIES}, got {on_missing_frame!r}')
+        self.on_missing_frame = on_missing_frame
         self.sample_mode = sample_mode
         self.offsets_before = _check_range('offsets_before', offsets_before)
         self.offsets_after = _check_range('offsets_after', offsets_after)
@@ -110,8 +131,10 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
         Each sequence is ``dict(name=str, frames=[dict(img_path=str,
         seg_map_path=str or None, frame_id=int), ...])`` with frames in time
         order; extra keys of a sequence or a frame are copied into the
-        samples (e.g. the synthetic video's ``label_path``). Missing files
-        must raise ``FileNotFoundError`` naming the file.
+        samples (e.g. the synthetic video's ``label_path``). A frame that
+        should exist but does not is kept as
+        :func:`~.data_faults.missing_frame` (``on_missing_frame`` decides);
+        other missing files raise ``FileNotFoundError`` naming the file.
         """
 
     # ------------------------------------------------------------------
@@ -130,8 +153,10 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
             if ids != sorted(ids) or len(set(ids)) != len(ids):
                 raise ValueError(f'sequence {seq["name"]!r}: frames are not in '
                                  f'strictly increasing time order: {ids}')
+        self.num_missing_frames = resolve_missing_frames(
+            sequences, self.on_missing_frame, self._split_desc())
         if self.check_label_size:
-            self._check_label_sizes(sequences)
+            check_label_sizes(sequences)
         sequences = self._select_sequences(sequences)
         samples_of = dict(sequence=self._sequence_samples,
                           labelled=self._labelled_samples,
@@ -150,28 +175,33 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                     seq_name=seq['name'], frame_index=i, **keys)
 
     def _sequence_samples(self, sequences: List[Dict]) -> List[dict]:
-        """Every frame of every sequence, in time order."""
+        """Every frame of every sequence, in time order (a skipped missing
+        frame leaves a gap in ``frame_index``)."""
         return [self._sample(seq, i) for seq in sequences
-                for i in range(len(seq['frames']))]
+                for i, fr in enumerate(seq['frames']) if not is_missing(fr)]
 
     def _labelled_samples(self, sequences: List[Dict]) -> List[dict]:
         """Every labelled frame, single frame (stock MMSeg keys)."""
         return [self._sample(seq, i) for seq in sequences
                 for i, fr in enumerate(seq['frames'])
-                if fr.get('seg_map_path') is not None]
+                if fr.get('seg_map_path') is not None and not is_missing(fr)]
 
     def _triplet_samples(self, sequences: List[Dict]) -> List[dict]:
         """Every labelled frame with the neighbours its triplets may draw
         (after the edge policy, :meth:`_neighbour_candidates`)."""
-        data_list, dropped = [], []
+        data_list, dropped, unmet = [], [], 0
         for seq in sequences:
             for i, fr in enumerate(seq['frames']):
-                if fr.get('seg_map_path') is None:
+                if fr.get('seg_map_path') is None or is_missing(fr):
                     continue
                 candidates = self._neighbour_candidates(seq, i)
                 if candidates is None:
                     dropped.append(
                         f'{seq["name"]}:{osp.basename(fr["img_path"])}')
+                    continue
+                candidates = self._without_missing(seq, i, candidates)
+                if candidates is None:
+                    unmet += 1
                     continue
                 data_list.append(self._sample(
                     seq, i, seq_frames=seq['frames'],
@@ -182,6 +212,10 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
                       f'without the requested neighbours were dropped '
                       f'(edge_policy={self.edge_policy!r}), e.g. {dropped[:3]}',
                       logger='current')
+        if unmet:
+            print_log(f'{type(self).__name__}: {unmet} labelled frames whose '
+                      'requested neighbours are all missing were dropped '
+                      "(on_missing_frame='skip')", logger='current', level=30)
         if not data_list:
             raise ValueError(f'{self._split_desc()}: no labelled frame with '
                              f'the requested neighbours (offsets_before='
@@ -221,6 +255,17 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
             return None
         return before, after
 
+    @staticmethod
+    def _without_missing(seq: Dict, i: int, candidates: Tuple[List[int], List[int]]
+                         ) -> Optional[Tuple[List[int], List[int]]]:
+        """The offsets of ``candidates`` whose frames exist (``None`` when a
+        side has none left): a triplet never draws a missing neighbour, nor
+        the next frame in its place."""
+        frames = seq['frames']
+        before = [o for o in candidates[0] if not is_missing(frames[i - o])]
+        after = [o for o in candidates[1] if not is_missing(frames[i + o])]
+        return (before, after) if before and after else None
+
     def _select_sequences(self, sequences: List[Dict]) -> List[Dict]:
         if self.sequence_prefixes is not None:
             sequences = [s for s in sequences
@@ -233,23 +278,6 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
             keep = set(rng.sample(range(len(sequences)), int(self.num_sequences)))
             sequences = [s for i, s in enumerate(sequences) if i in keep]
         return sequences
-
-    def _check_label_sizes(self, sequences: List[Dict]) -> None:
-        from PIL import Image
-        for seq in sequences:
-            for fr in seq['frames']:
-                if fr.get('seg_map_path') is None:
-                    continue
-                with Image.open(fr['img_path']) as im:
-                    isize = im.size
-                with Image.open(fr['seg_map_path']) as lab:
-                    lsize = lab.size
-                if isize != lsize:
-                    raise ValueError(
-                        f'label {fr["seg_map_path"]} is {lsize[0]}x{lsize[1]} '
-                        f'(WxH) but its image {fr["img_path"]} is '
-                        f'{isize[0]}x{isize[1]}: a label must have the size '
-                        'of its image')
 
     # ------------------------------------------------------------------
     def draw_frames(self, info: dict) -> dict:
@@ -273,7 +301,22 @@ class BaseVideoSegDataset(BaseSegDataset, metaclass=ABCMeta):
         return info
 
     def prepare_data(self, idx: int):
-        return self.pipeline(self.draw_frames(self.get_data_info(idx)))
+        """The pipeline's output for sample ``idx``; its label is checked
+        (ids in ``[0, num_classes)`` or the ignore index, whatever transform
+        loaded it) and an image that cannot be decoded is named."""
+        info = self.draw_frames(self.get_data_info(idx))
+        label_path = info.get('seg_map_path')
+        files = [label_path] + list(info.get('img_paths') or [info.get('img_path')])
+        try:
+            results = self.pipeline(info)
+        except OSError as e:
+            if getattr(e, 'filename', None) is not None:
+                raise  # names its file already (missing, unreadable)
+            raise name_unreadable(files, e) from e
+        if results is not None:
+            check_sample_labels(results, len(self.metainfo['classes']),
+                                self.ignore_index, label_path)
+        return results
 
     def flow_pairs(self) -> List[Tuple[str, str]]:
         """Every (frame_a, frame_b) image-path pair whose flow a triplet may

@@ -7,6 +7,7 @@ from mmseg.datasets import CityscapesDataset
 from mmseg.registry import DATASETS
 
 from .base_video import BaseVideoSegDataset
+from .data_faults import missing_frame
 
 __all__ = ['CityscapesVideoDataset']
 
@@ -23,7 +24,8 @@ class CityscapesVideoDataset(BaseVideoSegDataset):
     The snippet of the labelled frame ``n`` is frames ``n - snippet_before``
     to ``n + snippet_after`` (19 and 10: the labelled frame is the 20th of
     30, 17 Hz). Every frame of it must exist: a missing one raises
-    ``FileNotFoundError`` naming the file at build time.
+    ``FileNotFoundError`` naming the file at build time (or, with
+    ``on_missing_frame='skip'``, is counted and never used).
 
     Args:
         data_prefix: ``dict(img_path='leftImg8bit_sequence/train',
@@ -77,18 +79,9 @@ class CityscapesVideoDataset(BaseVideoSegDataset):
                 except ValueError as e:
                     raise ValueError(f'{osp.join(cdir, name)}: name does not '
                                      'follow <city>_<seq>_<frame>') from e
-                frames = []
-                for fid in range(n - self.snippet_before, n + self.snippet_after + 1):
-                    img = osp.join(img_dir, city,
-                                   f'{c}_{seq}_{fid:06d}{self.img_suffix}')
-                    if not osp.exists(img):
-                        raise FileNotFoundError(
-                            f'frame missing: {img} (frame {fid} of the snippet '
-                            f'of labelled frame {stem})')
-                    frames.append(dict(
-                        img_path=img, frame_id=fid,
-                        seg_map_path=osp.join(cdir, name) if fid == n else None))
-                sequences.append(dict(name=stem, frames=frames))
+                sequences.append(dict(name=stem, frames=self._snippet(
+                    osp.join(img_dir, city, f'{c}_{seq}_'), stem, n,
+                    osp.join(cdir, name))))
         if keep is not None:
             found = {s['name'] for s in sequences}
             missing = sorted(keep - found)
@@ -97,3 +90,18 @@ class CityscapesVideoDataset(BaseVideoSegDataset):
                     f'{self.sequence_list}: {len(missing)} listed sequences have '
                     f'no label under {seg_dir}, e.g. {missing[:3]}')
         return sequences
+
+    def _snippet(self, prefix: str, stem: str, n: int, label: str) -> List[Dict]:
+        """The frames ``prefix<frame:06d><img_suffix>`` of the snippet of
+        the labelled frame ``n`` (``stem``); missing ones as placeholders."""
+        frames = []
+        for fid in range(n - self.snippet_before, n + self.snippet_after + 1):
+            img = f'{prefix}{fid:06d}{self.img_suffix}'
+            seg = label if fid == n else None
+            if osp.exists(img):
+                frames.append(dict(img_path=img, frame_id=fid, seg_map_path=seg))
+            else:
+                frames.append(missing_frame(
+                    img, fid, f'frame {fid} of the snippet of labelled frame '
+                    f'{stem}', seg))
+        return frames

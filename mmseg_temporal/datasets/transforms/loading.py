@@ -8,6 +8,8 @@ from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
+from ...utils.errors import DataError
+
 __all__ = ['LoadVideoFrames', 'LoadVideoAnnotations', 'LoadAnnotationsIfAny']
 
 
@@ -101,6 +103,9 @@ class LoadVideoAnnotations(LoadAnnotations):
         except FileNotFoundError as e:
             raise FileNotFoundError(f'label missing: {path} (sample '
                                     f'{_sample_name(results)})') from e
+        except OSError as e:  # PIL: truncated, not an image (no file named)
+            raise DataError(f'label unreadable: {path} ({type(e).__name__}: '
+                            f'{e}; sample {_sample_name(results)})') from e
         return sub['gt_seg_map']
 
     def transform(self, results: dict) -> dict:
