@@ -126,7 +126,7 @@ class EMASmoothedSegmentor(BaseSegmentor):
             return None, None
         flow, valid = self.motion(path, prev[0], img, prev[1])
         return flow_at_logits(flow, valid, logits.shape[-2:],
-                              meta.get('padding_size', [0] * 4))
+                              meta.get('padding_size') or [0] * 4)
 
     def predict(self, inputs: Tensor, data_samples=None):
         if get_world_size() > 1:
