@@ -50,7 +50,8 @@ def tc_intersect_union(pred_t: ArrayLike,
                        flow: ArrayLike,
                        num_classes: int,
                        ignore_index: int = 255,
-                       valid: Optional[ArrayLike] = None
+                       valid: Optional[ArrayLike] = None,
+                       names: Tuple[str, str] = ('pred_t', 'pred_t1')
                        ) -> Tuple[np.ndarray, np.ndarray]:
     """Per-class intersection and union of one frame pair (Eq. 7).
 
@@ -63,20 +64,22 @@ def tc_intersect_union(pred_t: ArrayLike,
         ignore_index: label left out of the comparison (either map).
         valid: optional ``(H, W)`` bool mask of frame-t pixels to use, anded
             with the in-frame mask of the warp.
+        names: what the two maps are called in errors (the labels' files
+            when ground truth is scored).
 
     Returns:
         ``(intersect, union)``: int64 arrays of shape ``(K,)``, pixel counts.
     """
-    a = as_label_map(pred_t, 'pred_t')
-    b = as_label_map(pred_t1, 'pred_t1')
+    a = as_label_map(pred_t, names[0])
+    b = as_label_map(pred_t1, names[1])
     f = as_flow(flow, 'flow')
     if a.shape != b.shape or tuple(f.shape[1:]) != tuple(a.shape):
-        raise ValueError('tc_intersect_union: shapes differ: pred_t '
-                         f'{tuple(a.shape)}, pred_t1 {tuple(b.shape)}, flow '
+        raise ValueError(f'tc_intersect_union: shapes differ: {names[0]} '
+                         f'{tuple(a.shape)}, {names[1]} {tuple(b.shape)}, flow '
                          f'{tuple(f.shape)} (expected (H, W), (H, W), '
                          '(2, H, W))')
-    check_values(a, num_classes, ignore_index, 'pred_t')
-    check_values(b, num_classes, ignore_index, 'pred_t1')
+    check_values(a, num_classes, ignore_index, names[0])
+    check_values(b, num_classes, ignore_index, names[1])
     warped, inside = flow_warp(b[None, None], f[None], mode='nearest')
     warped = warped[0, 0]
     mask = inside[0, 0]

@@ -18,6 +18,7 @@ from mmengine.dist import get_rank, get_world_size
 from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 
+from ...utils.labels import check_label_ids
 from ..distributed import gather_to_every_rank, run_on_every_rank
 
 __all__ = ['SequenceFrameMetric', 'frame_record', 'decode_map',
@@ -52,14 +53,17 @@ def _store(record: dict, key: str, arr: np.ndarray, compress: bool) -> None:
     record[f'{key}_png'] = buf
 
 
-def frame_record(sample, metric: str, compress: bool = True) -> dict:
+def frame_record(sample, metric: str, compress: bool = True,
+                 num_classes: Optional[int] = None,
+                 ignore_index: int = 255) -> dict:
     """The compact record of one predicted frame.
 
     Keys: ``seq_name``, ``frame_index``, ``img_path``, ``shape``, the
     prediction (``pred_png``: lossless PNG bytes, ~10-50x smaller to keep
     and to gather; ``pred`` with ``compress=False``), ``pred_classes`` (its
     values), and where the frame has a label (``gt_sem_seg``): the label
-    (``label_png`` / ``label``) and ``gt_classes``.
+    (``label_png`` / ``label``) and ``gt_classes``. With ``num_classes``
+    the label's ids are checked (a ``DataError`` names its file).
     """
     if isinstance(sample, BaseDataElement):
         sample = sample.to_dict()
@@ -78,6 +82,10 @@ def frame_record(sample, metric: str, compress: bool = True) -> dict:
                   shape=pred.shape, pred_classes=np.unique(pred))
     _store(record, 'pred', pred, compress)
     if 'gt_sem_seg' in sample:
+        if num_classes is not None:
+            check_label_ids(sample['gt_sem_seg']['data'].cpu(), num_classes,
+                            ignore_index, sample.get('seg_map_path')
+                            or f'of {path}')
         label = _uint8_map(sample['gt_sem_seg']['data'], 'gt_sem_seg', path)
         if label.shape != pred.shape:
             raise ValueError(f'{metric}: the label of {path} is '
@@ -172,10 +180,14 @@ class SequenceFrameMetric(BaseMetric):
                                   if sequence_prefixes is not None else None)
 
     def process(self, data_batch: dict, data_samples: Sequence) -> None:
-        """Stores the compact record of every sample."""
+        """Stores the compact record of every sample (labels checked
+        against the dataset's classes)."""
+        classes = (self.dataset_meta or {}).get('classes')
         for sample in data_samples:
-            self.results.append(frame_record(sample, type(self).__name__,
-                                             self.compress))
+            self.results.append(frame_record(
+                sample, type(self).__name__, self.compress,
+                None if classes is None else len(classes),
+                getattr(self, 'ignore_index', 255)))
 
     def evaluate(self, size: int) -> Dict[str, float]:
         """The metrics of all ranks' records (``size`` is not needed)."""

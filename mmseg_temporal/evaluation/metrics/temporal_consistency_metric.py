@@ -89,7 +89,9 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
             config (``TASK_UTILS``: ``PrecomputedFlow``,
             ``SyntheticExactFlow``, ``ForwardBackwardChecked``) or a callable
             ``(path_t, path_t1, img_t, img_t1) -> flow or (flow, valid)``;
-            built with ``build_flow_source`` on first use.
+            built with ``build_flow_source`` at construction (a flow cache
+            that cannot be written or holds another estimator's flows is
+            refused before the test loop).
         flow_provider: deprecated alias of ``flow``.
         fb_check: leave out the pixels failing the forward-backward check
             (``True``, or ``dict(alpha=..., beta=...)``): wraps ``flow`` in
@@ -136,7 +138,10 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
         self.classes = None if classes is None else list(classes)
         self.output_dir = output_dir
         self.show_progress = show_progress
-        self._source = None
+        # Built now, not at the first pair: a cache that cannot be used
+        # (unwritable, another estimator's) is refused before the test loop
+        # runs, not after it.
+        self._source = self._build_source()
         #: Full result of the last evaluation: the dict of ``tc_aggregate``
         #: plus ``seq_names``, ``frame_indices``, ``predicted_classes``,
         #: ``class_set`` and ``gt`` (the ground truth's, or None).
@@ -145,14 +150,15 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
     def _flow(self, path_t: str, path_t1: str, img_t: np.ndarray,
               img_t1: np.ndarray):
         """``(flow (2, H, W), valid (H, W) or None)`` from frame t to t+1:
-        the one place the metric gets flow (the source built on first use).
-        """
-        if self._source is None:
-            self._source = build_flow_source(self.flow_cfg)
-            if self.fb_check:
-                opts = self.fb_check if isinstance(self.fb_check, dict) else {}
-                self._source = ForwardBackwardChecked(self._source, **opts)
+        the one place the metric gets flow."""
         return self._source(path_t, path_t1, img_t, img_t1)
+
+    def _build_source(self):
+        source = build_flow_source(self.flow_cfg)
+        if self.fb_check:
+            opts = self.fb_check if isinstance(self.fb_check, dict) else {}
+            source = ForwardBackwardChecked(source, **opts)
+        return source
 
     def _class_set(self, frames: List[dict], k: int, names: List[str]):
         """The class ids of the set and the words saying which set it is."""
@@ -233,7 +239,9 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
             args = (flow, num_classes, self.ignore_index, valid)
             stats.append((tc_intersect_union(pred_t, pred_t1, *args),
                           None if gt_t is None or gt_t1 is None else
-                          tc_intersect_union(gt_t, gt_t1, *args)))
+                          tc_intersect_union(gt_t, gt_t1, *args, names=(
+                              f'the label of {a["img_path"]}',
+                              f'the label of {b["img_path"]}'))))
             if bar is not None:
                 bar.update()
         if bar is not None:
