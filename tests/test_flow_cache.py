@@ -80,6 +80,14 @@ def entries(cache_dir):
     return out
 
 
+def frame_files(folder, *names):
+    """Small frame files (the cache keys pairs by their size and mtime)."""
+    os.makedirs(folder, exist_ok=True)
+    for n in names:
+        (Path(folder) / n).write_bytes(b'frame ' + n.encode())
+    return [str(Path(folder) / n) for n in names]
+
+
 def temporary_files(cache_dir):
     return [f for _, _, files in os.walk(cache_dir) for f in files
             if '.tmp-' in f]
@@ -121,7 +129,7 @@ def test_round_trip_float16_error_bound(tmp_path):
     flow = (rng.normal(scale=20, size=(2, 30, 40))).astype(np.float32)
     flow[0, 0, 0], flow[1, 0, 1] = 500.3, -0.001
     cache = FlowCache(str(tmp_path / 'c'), data_root=str(tmp_path))
-    a, b = str(tmp_path / 'v' / 'a.png'), str(tmp_path / 'v' / 'b.png')
+    a, b = frame_files(tmp_path / 'v', 'a.png', 'b.png')
     assert not cache.has(a, b)
     cache.write(a, b, flow)
     assert cache.has(a, b)
@@ -144,16 +152,17 @@ def test_round_trip_float16_error_bound(tmp_path):
 
 def test_shape_check_names_entry(tmp_path):
     cache = FlowCache(str(tmp_path / 'c'))
-    cache.write('/d/a.png', '/d/b.png', np.zeros((2, 6, 8), np.float32))
-    with pytest.raises(FlowCacheError, match=r'/d/a\.png -> /d/b\.png.*'
+    a, b = frame_files(tmp_path / 'd', 'a.png', 'b.png')
+    cache.write(a, b, np.zeros((2, 6, 8), np.float32))
+    with pytest.raises(FlowCacheError, match=re.escape(f'{a} -> {b}') + '.*'
                        r'expected float16 \(2, 6, 9\)'):
-        cache.read('/d/a.png', '/d/b.png', shape=(6, 9))
-    assert cache.read('/d/a.png', '/d/b.png', shape=(6, 8)).shape == (2, 6, 8)
+        cache.read(a, b, shape=(6, 9))
+    assert cache.read(a, b, shape=(6, 8)).shape == (2, 6, 8)
 
 
 def test_missing_entry_names_both_frames(tmp_path):
     cache = FlowCache(str(tmp_path / 'c'), data_root=str(tmp_path))
-    a, b = str(tmp_path / 'seq' / '0001.png'), str(tmp_path / 'seq' / '0002.png')
+    a, b = frame_files(tmp_path / 'seq', '0001.png', '0002.png')
     with pytest.raises(FlowCacheError) as e:
         cache.read(a, b)
     msg = str(e.value)
@@ -164,7 +173,7 @@ def test_missing_entry_names_both_frames(tmp_path):
 @pytest.mark.parametrize('damage', ['truncated', 'garbage', 'empty', 'npz'])
 def test_corrupt_entry_names_pair_and_file(tmp_path, damage):
     cache = FlowCache(str(tmp_path / 'c'))
-    a, b = '/data/x/f1.png', '/data/x/f2.png'
+    a, b = frame_files(tmp_path / 'data' / 'x', 'f1.png', 'f2.png')
     cache.write(a, b, np.ones((2, 16, 16), np.float32))
     p = cache.path(a, b)
     data = Path(p).read_bytes()
@@ -243,7 +252,7 @@ def test_precompute_every_pair_then_reads_cache(dis_cache):
     pairs = ds.flow_pairs()
     assert len(pairs) == NUM_PAIRS == len(set(pairs))
     assert dis_cache['first'] == dict(pairs=NUM_PAIRS, computed=NUM_PAIRS,
-                                     repaired=0)
+                                     repaired=0, stale=0)
     cache = FlowCache(dis_cache['dir'], ds.data_root)
     for a, b in pairs:
         flow = cache.read(a, b, shape=(48, 64))
@@ -252,7 +261,7 @@ def test_precompute_every_pair_then_reads_cache(dis_cache):
     assert len(before) == NUM_PAIRS
     assert cache.read_meta()['estimator'] == ULTRAFAST
     second = run_tool(dis_cache['cfg'], dis_cache['dir'])
-    assert second == dict(pairs=NUM_PAIRS, computed=0, repaired=0)
+    assert second == dict(pairs=NUM_PAIRS, computed=0, repaired=0, stale=0)
     assert entries(dis_cache['dir']) == before  # same files, same mtimes
     assert not temporary_files(dis_cache['dir'])
 
@@ -271,7 +280,7 @@ def test_precompute_resumes_after_kill(dis_cache, tmp_path):
     survivors = entries(out)
     assert len(survivors) == NUM_PAIRS - 5
     assert run_tool(dis_cache['cfg'], out) == dict(pairs=NUM_PAIRS, computed=5,
-                                                  repaired=0)
+                                                  repaired=0, stale=0)
     after = entries(out)
     assert len(after) == NUM_PAIRS
     assert {p: after[p] for p in survivors} == survivors
@@ -425,7 +434,8 @@ def test_fill_computes_missing_pairs_and_names_a_missing_frame(
     with pytest.raises(FileNotFoundError, match='gone.png'):
         source.fill([ds.flow_pairs()[4], (pairs[0][0], str(gone))],
                     progress=False)
-    assert source.cache.has(*ds.flow_pairs()[4])
+    # named while checking, before any flow is computed
+    assert not source.cache.has(*ds.flow_pairs()[4])
     with pytest.raises(ValueError, match='no estimator'):
         PrecomputedFlow(str(tmp_path / 'c'), ds.data_root).fill(
             [ds.flow_pairs()[5]], progress=False)
@@ -455,19 +465,20 @@ def test_verify_only_reports_and_rerun_repairs(dis_cache, tmp_path, capsys):
     intact = {p: t for p, t in entries(out).items()
               if p not in (cache.path(*bad[0]), cache.path(*bad[1]))}
     report = run_tool(dis_cache['cfg'], out, ULTRAFAST, '--verify-only')
-    assert report == dict(pairs=NUM_PAIRS, missing=0, corrupt=2)
+    assert report == dict(pairs=NUM_PAIRS, missing=0, stale=0, corrupt=2)
     printed = capsys.readouterr().out
-    assert f'{NUM_PAIRS - 2} cached and valid, 0 missing, 2 corrupt' in printed
+    assert f'{NUM_PAIRS - 2} cached and valid, 0 missing, 0 stale' in printed
+    assert '2 corrupt' in printed
     assert osp.getsize(cache.path(*bad[0])) == 60  # verify-only: untouched
     assert run_tool(dis_cache['cfg'], out) == dict(
-        pairs=NUM_PAIRS, computed=2, repaired=2)
+        pairs=NUM_PAIRS, computed=2, repaired=2, stale=0)
     assert '2 repaired corrupt entries' in capsys.readouterr().out
     for p in bad:  # DIS is deterministic: the flows of before
         assert np.array_equal(cache.read(*p, shape=(48, 64)), kept[p])
     after = entries(out)
     assert {p: after[p] for p in intact} == intact
     assert run_tool(dis_cache['cfg'], out, ULTRAFAST, '--verify-only') == dict(
-        pairs=NUM_PAIRS, missing=0, corrupt=0)
+        pairs=NUM_PAIRS, missing=0, stale=0, corrupt=0)
 
 
 def test_training_with_compute_repairs_a_corrupt_entry(dis_cache, tmp_path):
@@ -547,7 +558,7 @@ def test_forward_backward_cache_serves_flow_valid(synthetic_root, tmp_path):
     result = load_tool().main([str(cfg), '--estimator', json.dumps(ULTRAFAST),
                                '--device', 'cpu'])
     assert result == dict(pairs=2 * NUM_PAIRS, computed=2 * NUM_PAIRS,
-                          repaired=0)
+                          repaired=0, stale=0)
     ds = synthetic_dataset(synthetic_root, fb_cached_pipeline(
         out, synthetic_root), sample_policy='fixed')
     cache = FlowCache(str(out), synthetic_root)
@@ -581,5 +592,30 @@ def test_verify_only_exit_status(dis_cache, tmp_path):
     os.remove(cache.path(*ds.flow_pairs()[0]))
     damaged = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert damaged.returncode == 1
-    assert '1 missing, 0 corrupt' in damaged.stdout
+    assert '1 missing, 0 stale' in damaged.stdout
     assert not cache.has(*ds.flow_pairs()[0])
+
+
+def test_verify_only_reports_a_replaced_frame_stale(dis_cache, tmp_path,
+                                                    capsys):
+    """A frame replaced after its flows were cached: --verify-only reports
+    its pairs stale (not "valid"), a rerun recomputes exactly those and
+    removes the stale entries."""
+    data, out = tmp_path / 'data', tmp_path / 'cache'
+    shutil.copytree(dis_cache['root'], data)  # copy2 keeps mtimes
+    shutil.copytree(dis_cache['dir'], out)
+    cfg = precompute_config(tmp_path, str(data))
+    assert run_tool(cfg, out, ULTRAFAST, '--verify-only')['stale'] == 0
+    ds = synthetic_dataset(str(data), [])
+    frame = ds.flow_pairs()[0][0]
+    hit = [p for p in ds.flow_pairs() if frame in p]
+    os.utime(frame, ns=(1, 1))  # a replaced frame: another mtime
+    capsys.readouterr()
+    assert run_tool(cfg, out, ULTRAFAST, '--verify-only') == dict(
+        pairs=NUM_PAIRS, missing=0, stale=len(hit), corrupt=0)
+    assert f'{len(hit)} stale' in capsys.readouterr().out
+    before = len(entries(out))
+    assert run_tool(cfg, out) == dict(pairs=NUM_PAIRS, computed=len(hit),
+                                      repaired=0, stale=len(hit))
+    assert len(entries(out)) == before  # stale entries replaced, not kept
+    assert run_tool(cfg, out, ULTRAFAST, '--verify-only')['stale'] == 0

@@ -3,11 +3,18 @@
 Layout of a cache folder::
 
     cache_meta.json              estimator config, dtype, data root
-    <aa>/<sha1>.npy              flow of one (frame_a, frame_b) pair,
+    <aa>/<sha1>.<stamp>.npy      flow of one (frame_a, frame_b) pair,
                                  (2, H, W) float16, x then y, pixels
 
 The key of a pair is the SHA-1 of ``"<rel_a>|<rel_b>"`` with both paths
-relative to the dataset's ``data_root`` (so a moved dataset keeps its cache).
+relative to the dataset's ``data_root`` (so a moved dataset keeps its cache);
+the stamp hashes each frame's size and modification time, so a replaced
+frame makes its entries *stale* (reported as such, recomputed by
+``tools/precompute_flow.py``, refused by a reader) instead of serving the
+old frame's flow. Copying a dataset without keeping modification times
+(``cp`` without ``-p``) makes every entry stale. One cache holds the flows
+of one estimator: ``cache_meta.json`` names it, and a writer with another
+estimator is refused with both names.
 float16 keeps about 3 significant digits: an error below 0.03 px for flows
 under 64 px and below 0.25 px up to 512 px, well under the accuracy of any
 flow estimator, at half the size of float32.
@@ -15,31 +22,79 @@ flow estimator, at half the size of float32.
 Entries are written atomically (:func:`atomic_write_bytes`), so a killed
 precomputation leaves only complete entries and resumes where it stopped.
 """
+import glob
 import hashlib
+import inspect
 import io
 import json
 import os
 import os.path as osp
-from typing import Optional, Tuple
+import tempfile
+from typing import List, Optional, Tuple
 
 import numpy as np
+from mmseg.registry import MODELS
 
 from ..utils.atomic import atomic_write_bytes
+from ..utils.errors import DataError
 
-__all__ = ['FlowCache', 'FlowCacheError']
+__all__ = ['FlowCache', 'FlowCacheError', 'same_estimator']
+
+KINDS = ('missing', 'stale', 'corrupt', 'unusable')
 
 
-class FlowCacheError(RuntimeError):
-    """A cache entry is missing or corrupt (the message names the pair).
+class FlowCacheError(DataError):
+    """A cache entry is missing, stale or corrupt (the message names the
+    pair), or the cache cannot be used (another estimator's, unwritable).
 
     Attributes:
-        missing: ``True`` when there is no entry, ``False`` when the entry
-            exists but is unreadable, of the wrong shape/dtype or not finite.
+        kind: ``'missing'`` (no entry), ``'stale'`` (an entry of an earlier
+            version of a frame), ``'corrupt'`` (unreadable, of the wrong
+            shape/dtype or not finite) or ``'unusable'`` (the cache).
+        missing: ``kind == 'missing'``.
     """
 
-    def __init__(self, message: str, missing: bool = False) -> None:
+    def __init__(self, message: str, missing: bool = False,
+                 kind: Optional[str] = None) -> None:
         super().__init__(message)
-        self.missing = missing
+        self.kind = kind or ('missing' if missing else 'corrupt')
+        self.missing = self.kind == 'missing'
+
+
+def _estimator_key(cfg) -> object:
+    """An estimator config as stored (JSON: tuples become lists) with the
+    registered class's defaults filled in, so ``dict(type='DISFlow')`` and
+    ``dict(type='DISFlow', preset='medium')`` are one estimator."""
+    cfg = json.loads(json.dumps(cfg))
+    if not isinstance(cfg, dict) or not isinstance(cfg.get('type'), str):
+        return cfg
+    cls = MODELS.get(cfg['type'])
+    if cls is None:
+        return cfg
+    full = {}
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name != 'self' and p.default is not inspect.Parameter.empty:
+            try:
+                full[name] = json.loads(json.dumps(p.default))
+            except (TypeError, ValueError):
+                continue
+    full.update(cfg)
+    return full
+
+
+def same_estimator(a, b) -> bool:
+    """Whether two estimator configs name the same estimator."""
+    return _estimator_key(a) == _estimator_key(b)
+
+
+def _frame_stamp(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'frame not found: {path} (the flow cache '
+                                'keys a pair by its frames\' size and '
+                                'modification time)') from e
+    return f'{st.st_size}:{st.st_mtime_ns}'
 
 
 class FlowCache:
@@ -71,12 +126,34 @@ class FlowCache:
         name = f'{self._rel(frame_a)}|{self._rel(frame_b)}'
         return hashlib.sha1(name.encode()).hexdigest()
 
+    @staticmethod
+    def stamp(frame_a: str, frame_b: str) -> str:
+        """16 hex digits of the frames' sizes and modification times."""
+        both = f'{_frame_stamp(frame_a)}|{_frame_stamp(frame_b)}'
+        return hashlib.sha1(both.encode()).hexdigest()[:16]
+
     def path(self, frame_a: str, frame_b: str) -> str:
+        """The entry of the pair for the frames as they are now."""
         k = self.key(frame_a, frame_b)
-        return osp.join(self.cache_dir, k[:2], k + '.npy')
+        return osp.join(self.cache_dir, k[:2],
+                        f'{k}.{self.stamp(frame_a, frame_b)}.npy')
+
+    def _others(self, frame_a: str, frame_b: str) -> List[str]:
+        """The pair's entries other than :meth:`path`: made from earlier
+        versions of a frame (or by a version of the cache without stamps)."""
+        k = self.key(frame_a, frame_b)
+        current = self.path(frame_a, frame_b)
+        return [p for p in glob.glob(osp.join(glob.escape(self.cache_dir),
+                                              k[:2], k + '*.npy'))
+                if p != current]
 
     def has(self, frame_a: str, frame_b: str) -> bool:
-        return osp.exists(self.path(frame_a, frame_b))
+        """Whether the frames, as they are now, have an entry (``False``
+        when a frame is missing)."""
+        try:
+            return osp.exists(self.path(frame_a, frame_b))
+        except FileNotFoundError:
+            return False
 
     # ------------------------------------------------------------------
     def write(self, frame_a: str, frame_b: str, flow: np.ndarray) -> None:
@@ -96,18 +173,31 @@ class FlowCache:
         buf = io.BytesIO()
         np.save(buf, half, allow_pickle=False)
         atomic_write_bytes(self.path(frame_a, frame_b), buf.getvalue())
+        for old in self._others(frame_a, frame_b):  # stale entries
+            try:
+                os.remove(old)
+            except FileNotFoundError:
+                pass
 
     def read(self, frame_a: str, frame_b: str,
              shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
         """Returns the ``(2, H, W)`` float32 flow of the pair.
 
         Raises:
-            FlowCacheError: the entry is missing, unreadable, of the wrong
+            FlowCacheError: the entry is missing, stale (a frame changed
+                since its flow was computed), unreadable, of the wrong
                 dtype/shape (``shape`` = expected ``(H, W)``) or not finite.
+            FileNotFoundError: a frame is missing (named).
         """
         p = self.path(frame_a, frame_b)
         pair = f'{frame_a} -> {frame_b}'
         if not osp.exists(p):
+            if self._others(frame_a, frame_b):
+                raise FlowCacheError(
+                    f'flow cache {self.cache_dir}: the entry for the pair '
+                    f'{pair} is stale (a frame\'s size or modification time '
+                    'changed since its flow was computed); run '
+                    'tools/precompute_flow.py again', kind='stale')
             raise FlowCacheError(f'flow cache {self.cache_dir}: no entry for the '
                                  f'pair {pair} (expected {p}); run '
                                  'tools/precompute_flow.py for this dataset',
@@ -139,11 +229,11 @@ class FlowCache:
                 shape: Optional[Tuple[int, int]] = None) -> Optional[str]:
         """What is wrong with the pair's entry: ``None`` (readable, float16
         ``(2, H, W)`` with ``shape`` = expected ``(H, W)``, finite),
-        ``'missing'`` or ``'corrupt: <cause>'``."""
+        ``'missing'``, ``'stale'`` or ``'corrupt: <cause>'``."""
         try:
             self.read(frame_a, frame_b, shape=shape)
         except FlowCacheError as e:
-            return 'missing' if e.missing else f'corrupt: {e}'
+            return f'corrupt: {e}' if e.kind == 'corrupt' else e.kind
         return None
 
     # ------------------------------------------------------------------
@@ -154,15 +244,36 @@ class FlowCache:
         with open(p) as f:
             return json.load(f)
 
+    def check_estimator(self, estimator) -> None:
+        """Raises :class:`FlowCacheError` naming both estimators when the
+        cache holds another estimator's flows (``cache_meta.json``)."""
+        have = self.read_meta()
+        if have is not None and not same_estimator(have.get('estimator'),
+                                                   estimator):
+            raise FlowCacheError(
+                f'flow cache {self.cache_dir} holds the flows of estimator '
+                f'{json.dumps(have.get("estimator"))}, not '
+                f'{json.dumps(estimator)}: one cache holds one estimator; use '
+                'another cache folder', kind='unusable')
+
     def write_meta(self, meta: dict) -> None:
         """Records what made the cache; refuses to mix estimators."""
-        have = self.read_meta()
-        # Compare as stored: JSON turns tuples (from configs) into lists.
-        want = json.loads(json.dumps(meta.get('estimator')))
-        if have is not None and have.get('estimator') != want:
-            raise ValueError(
-                f'flow cache {self.cache_dir} was made with estimator '
-                f'{have.get("estimator")}, not {meta.get("estimator")}: use '
-                'another cache folder')
+        self.check_estimator(meta.get('estimator'))
         atomic_write_bytes(osp.join(self.cache_dir, self.META),
                            json.dumps(meta, indent=1, sort_keys=True).encode())
+
+    def check_writable(self) -> None:
+        """Creates the folder and writes a probe file there, before any
+        work: an unwritable cache is one :class:`FlowCacheError` line."""
+        try:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix='.write-probe-',
+                                         dir=self.cache_dir)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as e:
+            raise FlowCacheError(
+                f'flow cache folder {self.cache_dir} is not writable '
+                f'({type(e).__name__}: {e.strerror or e}); give a folder you '
+                'can write to (--out, or the cache_dir of the config)',
+                kind='unusable') from e

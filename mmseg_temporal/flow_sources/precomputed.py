@@ -30,14 +30,20 @@ class PrecomputedFlow:
     ``flow, None = source(path_a, path_b, img_a, img_b)``: the ``(2, H, W)``
     float32 flow from frame a to frame b (x then y, pixels). The images
     (``(H, W, 3)`` uint8 RGB) check the entry's size and, with
-    ``on_missing='compute'``, compute a missing or corrupt entry (read from
-    the files when not given), which is then stored: a rerun or a training
-    run repairs a damaged cache instead of failing.
+    ``on_missing='compute'``, compute a missing, stale or corrupt entry
+    (read from the files when not given), which is then stored: a rerun or
+    a training run repairs a damaged cache instead of failing.
+
+    With ``on_missing='compute'`` the cache folder is checked at
+    construction (before any work): it must be writable, and a cache of
+    another estimator is refused with both names (``cache_meta.json``,
+    written here when absent). With an ``estimator`` and
+    ``on_missing='error'`` only the estimator is checked.
 
     Args:
         cache_dir: the cache folder.
         data_root: the dataset's ``data_root`` (keys are relative to it).
-        on_missing: ``'error'`` (a missing or corrupt entry raises
+        on_missing: ``'error'`` (a missing, stale or corrupt entry raises
             :class:`FlowCacheError` naming the pair) or ``'compute'``
             (compute it with ``estimator`` and store it).
         estimator: flow estimator config for ``on_missing='compute'`` and
@@ -60,6 +66,13 @@ class PrecomputedFlow:
         self.device = device
         self._estimator = (EstimatorFlow(estimator, device)
                            if estimator is not None else None)
+        if estimator is not None:
+            self.cache.check_estimator(estimator)
+        if on_missing == 'compute':
+            self.cache.check_writable()
+            if self.cache.read_meta() is None:
+                self.cache.write_meta(dict(estimator=estimator, dtype='float16',
+                                           data_root=data_root))
 
     def compute(self, img_a: np.ndarray, img_b: np.ndarray) -> np.ndarray:
         """Flow of two ``(H, W, 3)`` uint8 RGB images with the estimator."""
@@ -73,19 +86,27 @@ class PrecomputedFlow:
         ``(2, H, W)`` at its frame's size, and finite.
 
         Returns:
-            ``dict(ok=[pair, ...], missing=[pair, ...],
-            corrupt=[(pair, cause), ...])``.
+            ``dict(ok=[pair, ...], missing=[pair, ...], stale=[pair, ...],
+            corrupt=[(pair, cause), ...])``; ``stale``: the entry was made
+            from an earlier version of a frame (its size or modification
+            time changed).
         """
-        report = dict(ok=[], missing=[], corrupt=[])
+        report = dict(ok=[], missing=[], stale=[], corrupt=[])
         for a, b in pairs:
             problem = self.cache.problem(a, b, shape=image_size(a))
             if problem is None:
                 report['ok'].append((a, b))
-            elif problem == 'missing':
-                report['missing'].append((a, b))
+            elif problem in ('missing', 'stale'):
+                report[problem].append((a, b))
             else:
                 report['corrupt'].append(((a, b), problem))
         return report
+
+    @staticmethod
+    def to_compute(report: Dict[str, List]) -> List[Pair]:
+        """The pairs of a :meth:`check` report that need computing."""
+        return (report['missing'] + report['stale']
+                + [p for p, _ in report['corrupt']])
 
     def compute_pairs(self, pairs: Sequence[Pair],
                       progress: bool = True) -> int:
@@ -100,7 +121,7 @@ class PrecomputedFlow:
         """Computes and stores every pair of ``pairs`` whose entry is missing
         or fails :meth:`check` (what ``tools/precompute_flow.py`` runs); a
         killed run resumes where it stopped, as each entry is written
-        atomically, and a corrupt entry is repaired.
+        atomically, and a stale or corrupt entry is replaced.
 
         Args:
             pairs: ``(frame_a, frame_b)`` image paths.
@@ -109,9 +130,7 @@ class PrecomputedFlow:
         Returns:
             The number of pairs computed.
         """
-        report = self.check(pairs)
-        return self.compute_pairs(
-            report['missing'] + [p for p, _ in report['corrupt']], progress)
+        return self.compute_pairs(self.to_compute(self.check(pairs)), progress)
 
     def __call__(self, path_a: str, path_b: str,
                  img_a: Optional[np.ndarray] = None,
