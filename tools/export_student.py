@@ -10,13 +10,13 @@ The config holds data only (of the checkpoint's dataset_meta: classes,
 palette, reduce_zero_label, checked), the weights are checked strictly
 against it first, and both files replace earlier ones only when written and
 checked: a refused export exits 1 with one `error: ...` line and leaves
-OUT_DIR as it was (docs/export.md).
+OUT_DIR as it was (docs/export.md). `--debug` shows the traceback.
 """
 import argparse
-import sys
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import export_student
+from mmseg_temporal.utils.cli import run_tool
 
 
 def main(argv=None):
@@ -26,13 +26,9 @@ def main(argv=None):
     p.add_argument('checkpoint')
     p.add_argument('out_dir')
     args = p.parse_args(argv)
-    try:
-        cfg_path, ckpt_path = export_student(args.config, args.checkpoint, args.out_dir)
-    except (OSError, ValueError) as e:  # CheckpointError is a ValueError
-        message = ' '.join(str(e).split()) or type(e).__name__
-        sys.exit(f'error: {message}')
+    cfg_path, ckpt_path = export_student(args.config, args.checkpoint, args.out_dir)
     print(f'config: {cfg_path}\ncheckpoint: {ckpt_path}')
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)
