@@ -12,7 +12,9 @@ loader, ``LoadAnnotations`` dropped; the resize of the model's config):
 * :class:`OnnxFrameModel`: an ``.onnx`` written by
   :func:`mmseg_temporal.apis.export_onnx`; normalisation, input size, test
   pipeline and classes come from its metadata; the logits are resized back
-  with the same bilinear resize MMSeg uses.
+  with the same bilinear resize MMSeg uses. A model of fixed input shape
+  refuses a frame of another aspect ratio (a ``DataError`` naming both
+  shapes) instead of stretching it.
 """
 import abc
 import os
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..utils.errors import DataError
 from ..visualization import palette_from_meta
 
 __all__ = ['PytorchFrameModel', 'OnnxFrameModel', 'build_frame_model',
@@ -31,6 +34,9 @@ __all__ = ['PytorchFrameModel', 'OnnxFrameModel', 'build_frame_model',
            'cpu_session_options']
 
 BACKENDS = ('pytorch', 'onnxruntime')
+# A fixed-shape ONNX model resizes frames whose aspect ratio is within this
+# of its input's (rounding of the pipeline's resize), and refuses others.
+_ASPECT_TOLERANCE = 0.02
 
 
 def _check_file(path, what: str) -> str:
@@ -221,13 +227,30 @@ class OnnxFrameModel(_FrameModel):
                                  palette=meta.get('palette') or None)
         self._finish_init(name, onnx_file)
 
+    def _check_aspect(self, shape: Tuple[int, int],
+                      frame_shape: Tuple[int, int]) -> None:
+        """Refuses a frame whose aspect ratio (after the test pipeline's
+        resize) is not the fixed input's: resizing it would stretch it."""
+        (h, w), (ph, pw) = self.fixed_shape, shape
+        if abs(ph * w - pw * h) <= _ASPECT_TOLERANCE * max(ph * w, pw * h):
+            return
+        raise DataError(
+            f'{self.config}: the model takes a fixed {h}x{w} (HxW) input, '
+            f'aspect {w / h:.3f}; this {frame_shape[0]}x{frame_shape[1]} '
+            f'frame is {ph}x{pw} after the test pipeline, aspect '
+            f'{pw / ph:.3f}: resizing it would stretch the image. Export '
+            'with --dynamic, or with --shape H W of this video\'s aspect')
+
     def _input(self, frame: np.ndarray) -> np.ndarray:
-        """The normalised ``(1, 3, h, w)`` float32 input of a BGR frame."""
+        """The normalised ``(1, 3, h, w)`` float32 input of a BGR frame (a
+        fixed-shape model: resized to its input when the aspect ratio is
+        the same within 2 %, refused otherwise)."""
         img = self.pipeline(dict(img=frame))['inputs'].numpy()  # 3HW BGR
         if self.meta.get('bgr_to_rgb'):
             img = img[::-1]
         if self.fixed_shape and img.shape[1:] != self.fixed_shape:
             import cv2
+            self._check_aspect(img.shape[1:], frame.shape[:2])
             h, w = self.fixed_shape
             img = cv2.resize(np.ascontiguousarray(img.transpose(1, 2, 0)),
                              (w, h), interpolation=cv2.INTER_LINEAR
