@@ -11,8 +11,12 @@ starting with ``loss_``) and three guarantees:
 * a NaN or Inf loss raises ``FloatingPointError`` naming the loss (one
   ``torch.isfinite(loss).all()`` per call) instead of silently poisoning the
   weights.
+
+A ``loss_weight`` that is negative or not finite is refused at construction
+(:func:`check_non_negative`: a ``ConfigError`` naming the key).
 """
 import contextlib
+import math
 from typing import Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -20,9 +24,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...utils.errors import ConfigError
+
 __all__ = ['BaseTemporalDistillLoss', 'compute_dtype', 'autocast_off',
            'shape_str', 'check_4d', 'check_same_shape', 'resize_to', 'prepare_valid',
-           'assert_finite']
+           'assert_finite', 'check_non_negative']
 
 
 def shape_str(x: Tensor) -> str:
@@ -108,12 +114,25 @@ def assert_finite(losses: Mapping[str, Tensor]) -> None:
         'refusing to return it so that it does not poison the weights')
 
 
+def check_non_negative(value, key: str) -> float:
+    """``value`` as a float; a :class:`ConfigError` naming ``key`` unless
+    it is a finite number >= 0 (a negative weight would train the model
+    *away* from the term; NaN/Inf would poison the weights)."""
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f'{key} must be a number >= 0, got {value!r}') from None
+    if isinstance(value, bool) or not math.isfinite(weight) or weight < 0:
+        raise ConfigError(f'{key} must be a finite number >= 0, got {value!r}')
+    return weight
+
+
 class BaseTemporalDistillLoss(nn.Module):
     """Base of the method's losses (MMSeg loss conventions).
 
     Args:
-        loss_weight: factor applied to the loss (the paper's lambda = 0.1 is
-            meant to be set here).
+        loss_weight: factor applied to the loss, a finite number >= 0 (the
+            paper's lambda = 0.1 is meant to be set here).
         loss_name: key of the loss in the losses dict; must start with
             ``loss_`` for MMSeg/MMEngine to add it to the total.
         check_finite: raise ``FloatingPointError`` on a NaN/Inf loss.
@@ -123,9 +142,10 @@ class BaseTemporalDistillLoss(nn.Module):
                  check_finite: bool = True) -> None:
         super().__init__()
         if not isinstance(loss_name, str) or not loss_name.startswith('loss_'):
-            raise ValueError(f"loss_name must start with 'loss_' (MMSeg only "
-                             f'back-propagates those), got {loss_name!r}')
-        self.loss_weight = float(loss_weight)
+            raise ConfigError(f"loss_name must start with 'loss_' (MMSeg only "
+                              f'back-propagates those), got {loss_name!r}')
+        self.loss_weight = check_non_negative(
+            loss_weight, f'{type(self).__name__}.loss_weight')
         self._loss_name = loss_name
         self.check_finite = bool(check_finite)
 

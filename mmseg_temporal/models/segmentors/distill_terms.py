@@ -25,8 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...utils.errors import ConfigError
+from ..losses.base import check_non_negative
+
 __all__ = ['ClipForward', 'DistillInputs', 'DistillTerm', 'DISTILL_TERMS',
-           'term_steps', 'compute_distill_losses', 'pad_valid_mask']
+           'term_steps', 'compute_distill_losses', 'pad_valid_mask',
+           'check_loss_configs', 'fb_check_options']
 
 
 @dataclass
@@ -152,3 +156,42 @@ def pad_valid_mask(data_samples, shape, device) -> Tensor:
         h, w = s.metainfo.get('img_shape', shape)[:2]
         valid[i, :, :h, :w] = True
     return valid
+
+
+def check_loss_configs(cfgs, loss_lambda) -> Dict[str, dict]:
+    """The segmentor's ``losses`` without the ``None`` entries, checked
+    before anything is built: each key a term of :data:`DISTILL_TERMS`,
+    each value a loss config whose ``loss_weight`` is a finite number
+    >= 0, and ``loss_lambda`` too (a :class:`ConfigError` names the key)."""
+    if not isinstance(cfgs, dict):
+        raise ConfigError('model.losses must be a dict of term -> loss '
+                          f'config, got {type(cfgs).__name__}')
+    cfgs = {k: v for k, v in cfgs.items() if v is not None}
+    unknown = sorted(set(cfgs) - set(DISTILL_TERMS))
+    if unknown:
+        raise ConfigError(f'model.losses: unknown keys {unknown}; known: '
+                          f'{list(DISTILL_TERMS)}')
+    for k, v in cfgs.items():
+        if not isinstance(v, dict) or 'type' not in v:
+            raise ConfigError(f'model.losses.{k} must be a loss config '
+                              f'dict(type=...), got {v!r}')
+        if 'loss_weight' in v:
+            check_non_negative(v['loss_weight'], f'model.losses.{k}.loss_weight')
+    if loss_lambda is not None:
+        check_non_negative(loss_lambda, 'model.loss_lambda')
+    return cfgs
+
+
+def fb_check_options(opts) -> Optional[dict]:
+    """``flow_fb_check`` (bool or ``dict(alpha=..., beta=...)``) as the
+    keyword arguments of ``forward_backward_valid``, ``None`` when off;
+    unknown keys and negative tolerances are a :class:`ConfigError`."""
+    if not isinstance(opts, dict):
+        return {} if opts else None
+    unknown = sorted(set(opts) - {'alpha', 'beta'})
+    if unknown:
+        raise ConfigError(f'model.flow_fb_check: unknown keys {unknown}; '
+                          "known: ['alpha', 'beta']")
+    for k, v in opts.items():
+        check_non_negative(v, f'model.flow_fb_check.{k}')
+    return dict(opts)

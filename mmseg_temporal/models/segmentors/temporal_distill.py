@@ -33,13 +33,16 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
+from ...utils.errors import ConfigError
 from ...utils.flow_ops import forward_backward_valid
 from ..losses.base import assert_finite
 from .distill_terms import (
     DISTILL_TERMS,
     ClipForward,
     DistillInputs,
+    check_loss_configs,
     compute_distill_losses,
+    fb_check_options,
     pad_valid_mask,
     term_steps,
 )
@@ -115,9 +118,7 @@ class TemporalDistillSegmentor(BaseSegmentor):
         self.losses = self._build_losses(losses or {}, loss_lambda)
         self.teacher = self._build_teacher(teacher)
         self.flow = MODELS.build(flow) if flow is not None else None
-        self.flow_fb_check = (dict(flow_fb_check)
-                              if isinstance(flow_fb_check, dict)
-                              else {} if flow_fb_check else None)
+        self.flow_fb_check = fb_check_options(flow_fb_check)
         self.student_recorder = ModuleInputsRecorder(
             self.student, student_feature or pre_dropout_feature(self.student),
             'student')
@@ -136,11 +137,9 @@ class TemporalDistillSegmentor(BaseSegmentor):
     @staticmethod
     def _build_losses(cfgs: dict, loss_lambda: Optional[float]
                       ) -> nn.ModuleDict:
-        cfgs = {k: v for k, v in cfgs.items() if v is not None}
-        unknown = sorted(set(cfgs) - set(DISTILL_TERMS))
-        if unknown:
-            raise ValueError(f'losses: unknown keys {unknown}; known: '
-                             f'{list(DISTILL_TERMS)}')
+        """The loss modules, their configs checked first
+        (:func:`~.distill_terms.check_loss_configs`)."""
+        cfgs = check_loss_configs(cfgs, loss_lambda)
         losses = nn.ModuleDict({k: MODELS.build(v) for k, v in cfgs.items()})
         if loss_lambda is not None:
             warnings.warn(
@@ -159,7 +158,8 @@ class TemporalDistillSegmentor(BaseSegmentor):
     def _build_teacher(self, cfg: Optional[dict]) -> Optional[nn.Module]:
         needs = sorted(k for k in self.losses if DISTILL_TERMS[k].needs_teacher)
         if cfg is None and needs:
-            raise ValueError(f'losses {needs} need a teacher; got teacher=None')
+            raise ConfigError(f'model.teacher: the losses {needs} need a teacher '
+                              '(dict(config=..., checkpoint=...)); got None')
         return None if cfg is None else build_frozen_teacher(cfg, self.student)
 
     @staticmethod
@@ -299,10 +299,11 @@ class TemporalDistillSegmentor(BaseSegmentor):
             valid = torch.stack([s.flow_valid for s in data_samples])
             return flows, valid.to(images.device)
         if self.flow is None:
-            raise ValueError('the temporal loss needs flow: the data samples '
-                             'have no `flows` (load them with a flow loading '
-                             'transform) and the segmentor has no `flow` '
-                             'estimator')
+            raise ConfigError(
+                'model.losses.tl needs flow: the data samples have no `flows` '
+                '(add a flow loading step such as LoadPrecomputedFlow to the '
+                'train pipeline) and model.flow is None (set an estimator, '
+                "e.g. dict(type='DISFlow'))")
         b, num_frames = images.shape[:2]
         flows = torch.stack([self.flow(images[:, a], images[:, a + 1])
                              for a in range(num_frames - 1)], dim=1)
