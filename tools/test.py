@@ -5,11 +5,15 @@ plugin import). Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir]
 With a TemporalConsistencyMetric in the test evaluator, its per-pair TC
 curve (CSV + PNG) and per-class table go to WORK_DIR/temporal_consistency.
 Every weight of the model must be in CHECKPOINT: a missing, truncated or
-foreign checkpoint ends the run with one ``error: ...`` line naming it.
+foreign checkpoint, a config value that cannot work or data that cannot be
+used (a label id outside the classes, a missing frame) ends the run with one
+``error: ...`` line naming it (exit status 1; ``--debug`` or
+``MMSEG_TEMPORAL_DEBUG=1`` shows the traceback).
 """
 import argparse
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmseg_temporal.utils.cli import run_tool
 from mmseg_temporal.utils.launch import (
     add_run_args,
     distributed_run,
@@ -26,6 +30,8 @@ def parse_args():
     parser.add_argument('--out', help='directory to save the predictions')
     parser.add_argument('--show-dir', help='directory to save drawn results')
     add_run_args(parser)
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a user error')
     return parser.parse_args()
 
 
@@ -41,4 +47,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -3,10 +3,13 @@ the plugin import). Usage: python tools/train.py CONFIG [--work-dir DIR]
 [--resume] [--amp] [--cfg-options k=v ...] [--launcher pytorch].
 
 A checkpoint that cannot be resumed from (missing, truncated, of another
-model) ends the run with one ``error: ...`` line naming it."""
+model), a config value that cannot work or data that cannot be used ends the
+run with one ``error: ...`` line naming it (exit status 1; ``--debug`` or
+``MMSEG_TEMPORAL_DEBUG=1`` shows the traceback)."""
 import argparse
 
 import mmseg_temporal  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmseg_temporal.utils.cli import run_tool
 from mmseg_temporal.utils.launch import add_run_args, distributed_run, enable_amp, load_run_config
 from mmseg_temporal.utils.runner import CheckedLoadRunner, exit_on_checkpoint_error
 
@@ -21,6 +24,8 @@ def parse_args():
         '--amp', action='store_true', default=False,
         help='enable automatic-mixed-precision training')
     add_run_args(parser)
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a user error')
     return parser.parse_args()
 
 
@@ -35,4 +40,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)
