@@ -135,4 +135,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from mmseg_temporal.utils.cli import run_tool
+    run_tool(main)
