@@ -20,13 +20,16 @@ a dynamic graph, which then fails at any other size. With it, both
 exporters export every student of ``configs/``, static or dynamic
 (docs/export.md). ``exporter='auto'`` tries TorchScript (seconds) and falls
 back to ``dynamo=True`` (``onnxscript``; about a minute on 2 cores).
-The parity check compares the ONNX graph with the unmodified model.
+The parity check compares the ONNX graph with the unmodified model. The
+graph is written to a temporary sibling of the output and checked there; it
+replaces the output only when it passes, so a failed export leaves an
+earlier ``.onnx`` as it was (the failed one is kept as ``NAME.failed.onnx``).
+The metadata names the source config and checkpoint by file name and sha256
+(``{"file": ..., "sha256": ...}``), not by local path.
 """
 import copy
 import json
-import os
 import os.path as osp
-import tempfile
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -36,7 +39,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
 
-from ..utils.atomic import atomic_write_bytes
+from ..utils.atomic import atomic_output_file, failed_sibling
+from ..utils.provenance import file_source
 from .export import init_student
 
 __all__ = ['export_onnx', 'OnnxParityError', 'check_onnx_parity',
@@ -50,7 +54,12 @@ EXPORTERS = ('auto', 'torchscript', 'dynamo')
 
 
 class OnnxParityError(RuntimeError):
-    """onnxruntime's output differs from PyTorch's past the tolerance."""
+    """onnxruntime's output differs from PyTorch's past the tolerance;
+    :attr:`reason` is the message without the file name."""
+
+    def __init__(self, onnx_file: str, reason: str) -> None:
+        super().__init__(f'{onnx_file}: {reason}')
+        self.reason = reason
 
 
 class LogitsAtInputSize(nn.Module):
@@ -149,8 +158,8 @@ def _metadata(cfg: Config, model: nn.Module, shape, dynamic: bool,
         palette=[list(map(int, c)) for c in meta.get('palette') or []],
         align_corners=bool(model.decode_head.align_corners),
         test_pipeline=list(cfg.get('test_pipeline') or []),
-        exporter=exporter, source_config=osp.abspath(config),
-        source_checkpoint=osp.abspath(checkpoint))
+        exporter=exporter, source_config=file_source(config),
+        source_checkpoint=file_source(checkpoint))
     return {k: json.dumps(values[k]) for k in META_KEYS}
 
 
@@ -166,6 +175,16 @@ def read_onnx_metadata(onnx_file: str) -> Dict:
                          f'(metadata_props lack {missing}); export it with '
                          'tools/export_onnx.py')
     return {k: json.loads(v) for k, v in props.items() if k in META_KEYS}
+
+
+def _add_metadata(onnx_file: str, props: Dict[str, str]) -> None:
+    """Adds ``props`` to the ``metadata_props`` of the file (in place)."""
+    import onnx
+    proto = onnx.load(onnx_file)
+    for key, value in props.items():
+        proto.metadata_props.add(key=key, value=value)
+    with open(onnx_file, 'wb') as f:
+        f.write(proto.SerializeToString())
 
 
 def _torch_export(module: nn.Module, sample: torch.Tensor, path: str,
@@ -244,12 +263,12 @@ def check_onnx_parity(onnx_file: str, module: nn.Module,
             got = session.run(['logits'], {'input': x.numpy()})[0]
         except Exception as e:  # noqa: BLE001 (onnxruntime's own types)
             raise OnnxParityError(
-                f'{onnx_file}: onnxruntime cannot run it at {shape[0]}x'
+                onnx_file, f'onnxruntime cannot run it at {shape[0]}x'
                 f'{shape[1]} ({str(e).splitlines()[0][:200]}); a dynamic '
                 'export of this model is not valid at other sizes: export '
                 'it with a static input_shape') from e
         if got.shape != ref.shape:
-            raise OnnxParityError(f'{onnx_file}: onnxruntime logits of shape '
+            raise OnnxParityError(onnx_file, f'onnxruntime logits of shape '
                                   f'{got.shape}, PyTorch {ref.shape}')
         diff = float(np.abs(got - ref).max())
         scale = float(np.abs(ref).max())
@@ -265,8 +284,7 @@ def check_onnx_parity(onnx_file: str, module: nn.Module,
         print(f'parity at {text}')
         if not (diff <= tol and agree >= min_agreement):
             raise OnnxParityError(
-                f'{onnx_file}: onnxruntime differs from PyTorch at {text}; '
-                'the file is kept for inspection but must not be deployed')
+                onnx_file, f'onnxruntime differs from PyTorch at {text}')
         rows.append(row)
     return rows
 
@@ -284,7 +302,8 @@ def export_onnx(config: str, checkpoint: str, out_file: str,
 
     Args:
         config, checkpoint: the model (see :func:`init_student`).
-        out_file: the ``.onnx`` path (written atomically).
+        out_file: the ``.onnx`` path, replaced only by an export that
+            passes the parity check (else kept as :func:`failed_sibling`).
         input_shape: ``(H, W)`` of the export sample (and the fixed input
             size unless ``dynamic``); default the test pipeline's resize.
         dynamic: batch, height and width dynamic.
@@ -297,26 +316,28 @@ def export_onnx(config: str, checkpoint: str, out_file: str,
         dict with ``out_file``, ``exporter``, ``input_shape``, ``dynamic``,
         ``output`` and ``parity`` (one row per checked shape).
     """
-    import onnx
     cfg = Config.fromfile(config)
     model = init_student(cfg, checkpoint, 'cpu', role='checkpoint to export')
     shape = tuple(int(s) for s in (input_shape or _default_input_shape(cfg)))
     if len(shape) != 2 or min(shape) < 8:
         raise ValueError(f'input_shape must be (H, W) >= 8, got {shape}')
     module = LogitsAtInputSize(model, output).eval()
-    folder = osp.dirname(osp.abspath(out_file))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        graph = osp.join(tmp, 'model.onnx')
-        used = _export_graph(shape_generic_copy(module), _sample(shape),
-                             graph, dynamic, exporter, opset)
-        proto = onnx.load(graph)
-        for key, value in _metadata(cfg, model, shape, dynamic, output, used,
-                                    config, checkpoint).items():
-            proto.metadata_props.add(key=key, value=value)
-        atomic_write_bytes(out_file, proto.SerializeToString())
     shapes = [shape] + ([(shape[0] * 3 // 4 + 8, shape[1] * 5 // 4 + 8)]
                         if dynamic else [])
-    parity = check_onnx_parity(out_file, module, shapes, atol, min_agreement)
+    meta = dict(cfg=cfg, model=model, shape=shape, dynamic=dynamic,
+                output=output, config=config, checkpoint=checkpoint)
+    failed = failed_sibling(out_file)
+    try:  # write, check, then replace
+        with atomic_output_file(out_file, failed=failed) as tmp:
+            used = _export_graph(shape_generic_copy(module), _sample(shape),
+                                 tmp, dynamic, exporter, opset)
+            _add_metadata(tmp, _metadata(exporter=used, **meta))
+            parity = check_onnx_parity(tmp, module, shapes, atol,
+                                       min_agreement)
+    except OnnxParityError as e:
+        raise OnnxParityError(
+            out_file, f'not written: {e.reason}; the failed export is kept in '
+            f'{failed} for inspection (do not deploy it), an earlier '
+            f'{osp.basename(out_file)} is left as it was') from None
     return dict(out_file=out_file, exporter=used, input_shape=list(shape),
                 dynamic=dynamic, output=output, parity=parity)
