@@ -20,6 +20,11 @@ to the export folders. OUT_DIR receives
 * tc_curve.png: temporal consistency (TC, %) of each pair of neighbouring
   frames (flow estimated once per pair, shared by the models);
 * latency.json: per model, latency per stage (mean, p50, p99 ms), fps, TC.
+
+OUT_DIR is written as a whole into a hidden sibling and replaces the old
+OUT_DIR only when the run completes; a run that fails midway leaves the old
+OUT_DIR as it was and its partial output in OUT_DIR.failed. An OUT_DIR
+holding other files than these is refused.
 """
 import argparse
 import json
@@ -115,7 +120,8 @@ def main(argv=None) -> None:
             progress=not args.no_progress, pattern=args.pattern,
             backend=args.backend, smooth=args.smooth,
             min_height=args.min_height, tc=not args.no_tc, **extra)
-    except (FileNotFoundError, VideoInputError, CheckpointError) as e:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError,
+            VideoInputError, CheckpointError) as e:
         sys.exit(f'error: {e}')
     flow = json.dumps(summary['flow']) if summary['flow'] else 'none (--no-tc)'
     print(f'{summary["num_frames"]} frames of {summary["source"]} on '

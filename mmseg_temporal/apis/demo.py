@@ -13,30 +13,28 @@ writes into ``out_dir``
   (:func:`mmseg_temporal.visualization.open_video_writer`);
 * ``tc_curve.png``: TC of each pair (t, t+1) over t, one line per model;
 * ``latency.json``: the summary :func:`run_video_demo` returns.
+
+The folder is written as a whole into a temporary sibling and replaces
+``out_dir`` only when complete: a run that fails midway leaves an earlier
+``out_dir`` as it was and moves its partial output to ``OUT_DIR.failed``
+(one line on stderr says so). An existing ``out_dir`` holding anything but
+these outputs is refused before the run starts.
 """
 import contextlib
 import json
 import os
 import os.path as osp
+import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..evaluation.functional import predicted_union, tc_aggregate, tc_intersect_union
-from ..utils.atomic import atomic_write_bytes
+from ..utils.atomic import atomic_output_folder, atomic_write_bytes, failed_sibling
 from ..utils.prefetch import prefetch
-from ..visualization import (
-    DEFAULT_CODECS,
-    VideoWriterThread,
-    draw_frame_index,
-    draw_name,
-    legend_strip,
-    overlay_prediction,
-    plot_tc_curve,
-    side_by_side,
-    upscale_to,
-)
+from ..visualization import DEFAULT_CODECS, VideoWriterThread, plot_tc_curve
+from .demo_canvas import DemoCanvas
 from .frame_source import FrameSource
 from .inferencer import VideoInferencer
 from .summary import finite_or_none, latency_stats
@@ -45,6 +43,8 @@ __all__ = ['run_video_demo', 'DemoCanvas', 'PairConsistency',
            'build_inferencers', 'DEFAULT_FLOW']
 
 DEFAULT_FLOW = dict(type='DISFlow')
+OUTPUT_NAMES = dict(video='overlay.mp4', tc_curve='tc_curve.png',
+                    latency='latency.json')
 ModelSpec = Union[str, Tuple[str, Optional[str]]]
 
 
@@ -81,42 +81,6 @@ def build_inferencers(models: Sequence[ModelSpec],
                           [default_model_name(m) for m, _ in specs])
     return [VideoInferencer(m, w, backend, device, smooth, name=n)
             for (m, w), n in zip(specs, names)]
-
-
-class DemoCanvas:
-    """Composes one video frame: every model's overlay, enlarged to at least
-    ``min_height`` rows (integer factor), named, side by side, the frame
-    index top right and the class legend (of the first model) below."""
-
-    def __init__(self, inferencers: Sequence[VideoInferencer],
-                 alpha: float = 0.5, min_height: int = 360,
-                 total: Optional[int] = None) -> None:
-        self.inferencers, self.alpha = list(inferencers), alpha
-        self.min_height, self.total = min_height, total
-        first = self.inferencers[0]
-        same = all(i.num_classes == first.num_classes
-                   for i in self.inferencers)
-        self.palettes = [first.palette if same else i.palette
-                         for i in self.inferencers]
-        self.class_names, self.legend_palette = first.class_names, \
-            first.palette
-        self._legend = None
-
-    def __call__(self, frame: np.ndarray, labels: Sequence[np.ndarray],
-                 index: int) -> np.ndarray:
-        panels = []
-        for inf, label, pal in zip(self.inferencers, labels, self.palettes):
-            panel = upscale_to(overlay_prediction(frame, label, pal,
-                                                  self.alpha), self.min_height)
-            panels.append(draw_name(panel, inf.name))
-        canvas = draw_frame_index(side_by_side(panels, gap=4), index,
-                                  self.total)
-        if self._legend is None or self._legend.shape[1] != canvas.shape[1]:
-            self._legend = legend_strip(self.class_names, self.legend_palette,
-                                        canvas.shape[1], canvas.shape[0])
-        canvas = np.concatenate([canvas, self._legend], axis=0)
-        h, w = canvas.shape[:2]  # even sizes: every codec takes them
-        return np.pad(canvas, ((0, h % 2), (0, w % 2), (0, 0)), mode='edge')
 
 
 class PairConsistency:
@@ -247,21 +211,57 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
         ``models`` (per name: files, ``latency`` per stage, ``model_fps``,
         ``mTC``, ``mean_pair_TC``, ``tc_curve``); undefined values ``None``.
     """
-    from tqdm import tqdm
+    check_out_dir(out_dir)
     frames = FrameSource(source, max_frames=max_frames, fps=fps,
                          pattern=pattern, kind=kind)
     infs = build_inferencers(models, names, backend, device, smooth)
     pair_tc = PairConsistency([i.name for i in infs],
                               [i.num_classes for i in infs], flow,
                               device) if tc else None
-    files = dict(video=osp.join(out_dir, 'overlay.mp4'),
-                 tc_curve=osp.join(out_dir, 'tc_curve.png') if tc else None,
-                 latency=osp.join(out_dir, 'latency.json'))
+    files = {k: osp.join(out_dir, n) if tc or k != 'tc_curve' else None
+             for k, n in OUTPUT_NAMES.items()}
     canvas = DemoCanvas(infs, alpha, min_height, len(frames) or None)
+    failed = failed_sibling(out_dir, folder=True)
+    try:  # the whole folder goes to a sibling, moved into place when done
+        with atomic_output_folder(out_dir, failed=failed) as tmp:
+            written = {k: v and osp.join(tmp, osp.basename(v))
+                       for k, v in files.items()}
+            n, wall, codec, times = _encode(frames, infs, pair_tc, canvas,
+                                            written['video'], codecs,
+                                            warmup, progress)
+            run = dict(device=str(device), smooth=smooth, warmup_calls=warmup,
+                       flow=pair_tc.flow_cfg if tc else None)
+            return _write_outputs(frames, infs, pair_tc, times, n, wall,
+                                  codec, files, written, run)
+    except BaseException:
+        if osp.exists(failed):
+            print(f'video demo failed: its partial output is in {failed}; '
+                  f'{out_dir} is left as it was', file=sys.stderr)
+        raise
+
+
+def check_out_dir(out_dir: str) -> None:
+    """Refuses an ``out_dir`` that is a file or holds anything but the
+    demo's outputs (the run replaces the whole folder)."""
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise NotADirectoryError(f'--out-dir {out_dir} is a file')
+    other = sorted(set(os.listdir(out_dir)) - set(OUTPUT_NAMES.values())) \
+        if osp.isdir(out_dir) else []
+    if other:
+        raise FileExistsError(
+            f'--out-dir {out_dir} holds files the video demo did not write '
+            f'({", ".join(other[:5])}); the demo replaces the whole folder: '
+            'give an empty or new folder')
+
+
+def _encode(frames, infs, pair_tc, canvas, video: str, codecs, warmup: int,
+            progress: bool) -> Tuple[int, float, Optional[str], Dict]:
+    """Runs the models over the frames into ``video``; returns the frames
+    done, the wall time, the codec and the per-model timings."""
+    from tqdm import tqdm
     bar = tqdm(total=len(frames) or None, unit='frame', disable=not progress,
                desc='video demo')
-    writer = VideoWriterThread(files['video'], frames.fps, codecs,
-                               render=canvas)
+    writer = VideoWriterThread(video, frames.fps, codecs, render=canvas)
     try:
         n, t_start, times = _run_frames(frames, infs, pair_tc, writer,
                                         warmup, bar)
@@ -272,21 +272,18 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
         raise
     bar.close()
     writer.close()  # end to end: until the last frame is encoded
-    wall = time.perf_counter() - t_start if n else 0.
-    run = dict(device=str(device), smooth=smooth, warmup_calls=warmup,
-               flow=pair_tc.flow_cfg if tc else None)
-    return _write_outputs(frames, infs, pair_tc, times, n, wall,
-                          writer.codec, files, run)
+    return n, time.perf_counter() - t_start if n else 0., writer.codec, times
 
 
 def _write_outputs(frames, infs, pair_tc, times, n, wall, codec, files,
-                   run) -> Dict:
-    """The TC curve and ``latency.json``; returns the summary."""
+                   written, run) -> Dict:
+    """The TC curve and ``latency.json`` (into the ``written`` paths);
+    returns the summary (naming ``files``)."""
     tcs = pair_tc.results() if pair_tc is not None else {}
     summary = _summary(frames, infs, times, tcs, n, wall, codec, files, run)
     if pair_tc is not None:
         plot_tc_curve({k: v['curve'] for k, v in tcs.items()},
-                      files['tc_curve'],
+                      written['tc_curve'],
                       # the curve's own mean: its points average the classes
                       # present in each pair, while mTC pools I and U over
                       # the pairs (a class a model never predicts scores 0)
@@ -295,7 +292,7 @@ def _write_outputs(frames, infs, pair_tc, times, n, wall, codec, files,
                       title='TC between neighbouring frames: '
                             f'{osp.basename(osp.normpath(frames.path))} '
                             f'(flow {pair_tc.flow_cfg["type"]})')
-    atomic_write_bytes(files['latency'],
+    atomic_write_bytes(written['latency'],
                        json.dumps(summary, indent=2).encode('utf-8'))
     return summary
 
