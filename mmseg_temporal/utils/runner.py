@@ -8,15 +8,23 @@ a raw torch traceback. :class:`CheckedLoadRunner` reads the file with
 weights against the model first, so both end in one
 :class:`~mmseg_temporal.utils.checkpoint.CheckpointError` line naming the
 file. ``tools/train.py`` and ``tools/test.py`` use it.
+
+Its ``train()`` also removes the ``.NAME.tmp-XXXXXXXX`` leftovers of a run
+killed while saving from the work_dir first, and, when the run diverges
+(``FloatingPointError``), adds a note naming the last checkpoint whose
+weights and losses were finite (kept by
+:class:`~mmseg_temporal.engine.hooks.FiniteCheckpointHook`).
 """
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Union
 
+from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from .atomic import remove_stale_tmp
 from .checkpoint import CheckpointError, check_state_dict_fits, model_state_dict, read_checkpoint
 
 __all__ = ['CheckedLoadRunner', 'exit_on_checkpoint_error']
@@ -37,6 +45,24 @@ class CheckedLoadRunner(Runner):
     """
 
     checkpoint_must_fit: bool = False
+
+    def train(self):
+        """As MMEngine's, after removing stale temporary files; a diverged
+        run's ``FloatingPointError`` names the last good checkpoint."""
+        if is_main_process():
+            for path in remove_stale_tmp(self.work_dir):
+                self.logger.info(f'removed {path}: an unfinished write of a '
+                                 'run killed while saving')
+        try:
+            return super().train()
+        except FloatingPointError as e:
+            keepers = [h for h in self.hooks
+                       if hasattr(h, 'last_good_checkpoint')]
+            if keepers:
+                e.add_note('the last checkpoint whose weights and losses '
+                           'were finite: '
+                           f'{keepers[0].last_good_checkpoint or "none yet"}')
+            raise
 
     def load_checkpoint(self, filename: str,
                         map_location: Union[str, Callable] = 'cpu',

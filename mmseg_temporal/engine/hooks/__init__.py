@@ -1,4 +1,5 @@
 """Training hooks of the method."""
 from .conv_lstm_clip_hook import ConvLSTMWeightClipHook
+from .finite_checkpoint_hook import FiniteCheckpointHook
 
-__all__ = ['ConvLSTMWeightClipHook']
+__all__ = ['ConvLSTMWeightClipHook', 'FiniteCheckpointHook']
