@@ -88,6 +88,10 @@ def test_metadata_holds_normalisation_and_size(exported):
     assert meta['input_shape'] == report['input_shape']
     assert meta['dynamic'] is False and meta['output'] == 'logits'
     assert meta['exporter'] in ('torchscript', 'dynamo')
+    # the sources by file name and content hash, no local path
+    assert meta['source_config']['file'] == Path(cfg_path).name
+    assert len(meta['source_checkpoint']['sha256']) == 64
+    assert str(Path(cfg_path).parent) not in str(meta)
 
 
 def test_dynamic_shapes_and_class_ids(tmp_path):
@@ -131,6 +135,8 @@ def test_parity_failure_is_loud(tmp_path):
     with pytest.raises(OnnxParityError, match='max abs logit diff'):
         export_onnx(str(config), str(ckpt), str(tmp_path / 'm.onnx'),
                     atol=-1.)  # nothing can pass a negative tolerance
+    assert not (tmp_path / 'm.onnx').exists()  # never in place
+    assert (tmp_path / 'm.failed.onnx').stat().st_size > 0  # kept aside
 
 
 @pytest.mark.slow

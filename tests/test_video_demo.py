@@ -175,6 +175,15 @@ def test_cli_errors_name_the_path(exports, tmp_path):
     assert res.returncode != 0
     assert str(empty) in res.stderr and 'no frames' in res.stderr
     assert 'Traceback' not in res.stderr
+    # an --out-dir holding other files is refused (the demo replaces the
+    # whole folder), in one line, and left alone
+    res = subprocess.run(
+        [sys.executable, 'tools/video_demo.py', str(empty), '--models',
+         *exports[0], '--out-dir', str(empty)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1 and 'Traceback' not in res.stderr
+    assert 'notes.txt' in res.stderr and 'did not write' in res.stderr
+    assert (empty / 'notes.txt').read_text() == 'not a frame'
 
 
 def test_bad_inputs_are_named(tmp_path):
