@@ -75,22 +75,25 @@ def test_mmengine_checkpoint_loads_weights_only(tmp_path):
 
 
 class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
     def __reduce__(self):
-        return (os.system, ('echo pwned > /tmp/mmseg_temporal_pwned',))
+        return (os.system, (f'echo pwned > {self.marker}',))
 
 
 def test_checkpoint_with_code_is_refused(tmp_path):
+    """(tests/test_security.py has the other attacks.)"""
     path = str(tmp_path / 'evil.pth')
-    torch.save({'state_dict': {}, 'meta': _Evil()}, path)
-    if os.path.exists('/tmp/mmseg_temporal_pwned'):
-        os.remove('/tmp/mmseg_temporal_pwned')
+    marker = tmp_path / 'pwned'
+    torch.save({'state_dict': {}, 'meta': _Evil(marker)}, path)
     for load in (read_checkpoint,
                  lambda p: _load_checkpoint(p, map_location='cpu')):
         with pytest.raises(CheckpointError,
                            match=r'evil\.pth: holds a Python object '
                                  r'\(posix\.system\)'):
             load(path)
-    assert not os.path.exists('/tmp/mmseg_temporal_pwned')
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize('case', ['missing', 'truncated', 'text', 'empty',

@@ -4,21 +4,19 @@ torch >= 2.6 unpickles checkpoints with ``weights_only=True`` by default, and
 a checkpoint that MMEngine 0.10.7's Runner saves holds, besides tensors, a
 few plain Python/NumPy objects (NumPy arrays and scalars in ``meta``, the
 message hub's ``HistoryBuffer``). :func:`read_checkpoint` keeps weights-only
-loading on and allows exactly those types (:func:`checkpoint_safe_globals`,
-whatever else the process allowed with ``torch.serialization``) for its own
-call only. The list holds no generic callable: the one name a saved message
-hub calls, ``builtins.getattr`` (pickle protocol 2 writes the method
-``HistoryBuffer.mean`` as ``getattr(HistoryBuffer, 'mean')``), resolves to
-:func:`history_buffer_statistic`, which returns one of HistoryBuffer's four
-statistics methods and refuses anything else. A loaded checkpoint is then
-checked for what a pickle could still plant: an attribute with a dunder
-name set on a container (pickle's BUILD on an ``OrderedDict``; a
-``__reduce_ex__`` there runs when MMEngine deep-copies the message hub on
-resume), and a change to HistoryBuffer's process-wide statistics table.
-A checkpoint that needs any other global (a pickled function, an arbitrary
-class) is refused, so a checkpoint from the internet cannot run code;
-``tests/test_security.py`` shows it with the attacks themselves on every
-load path. A bare ``torch.load`` elsewhere keeps torch's default.
+loading on and allows exactly those types for its own call only, whatever
+else the process allowed with ``torch.serialization``
+(:mod:`.weights_only`). The list holds no generic callable: the
+``builtins.getattr`` a saved message hub calls resolves to
+:func:`~.weights_only.history_buffer_statistic`, which returns one of
+HistoryBuffer's four statistics methods and refuses anything else. A loaded
+checkpoint is then checked for what a pickle could still plant: an
+attribute with a dunder name on a container (a ``__reduce_ex__`` on an
+``OrderedDict`` runs when MMEngine deep-copies the message hub on resume),
+or a change to HistoryBuffer's process-wide statistics table. So a
+checkpoint from the internet cannot run code; ``tests/test_security.py``
+shows it with the attacks themselves on every load path. A bare
+``torch.load`` elsewhere keeps torch's default.
 
 Every way a checkpoint can be wrong (missing, truncated, not a torch file,
 not a dict, no state dict, weights of another model, objects that could run
@@ -36,12 +34,18 @@ The one helper for "the student's weights in a checkpoint"
 import os.path as osp
 import pickle
 import re
-from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
-import numpy as np
 import torch
 from torch import Tensor, nn
+
+from .weights_only import (
+    checkpoint_safe_globals,
+    history_buffer_statistic,
+    only_safe_globals,
+    planted_attribute,
+    refusal,
+)
 
 __all__ = ['CheckpointError', 'checkpoint_safe_globals', 'history_buffer_statistic',
            'read_checkpoint',
@@ -51,125 +55,12 @@ __all__ = ['CheckpointError', 'checkpoint_safe_globals', 'history_buffer_statist
 
 _URL = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
 _SHOWN = 5  # keys shown per list in an error line
+_TRUST = 'load only files you trust, and those with torch.load(weights_only=False) yourself'
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line naming the
     file, what is wrong and what to do."""
-
-
-_STATISTICS = ('min', 'max', 'current', 'mean')  # HistoryBuffer's own
-_REFUSED = 'mmseg_temporal refuses '
-# What torch's weights-only unpickler and this module say when they refuse
-# an object; group 1 names it.
-_REFUSALS = (_REFUSED + r'(.+)$', r'GLOBAL (\S+)',
-             r'reduce for unrecognized function (.+?)(?: which|$)',
-             r'Can only build .*but got (.+)$')
-
-
-def _short(obj) -> str:
-    """A short name of ``obj`` for an error line."""
-    if obj is history_buffer_statistic:
-        return 'getattr'  # what the checkpoint named
-    text = repr(obj) if isinstance(obj, str) else getattr(
-        obj, '__qualname__', type(obj).__name__)
-    return text if len(text) <= 40 else text[:37] + '...'
-
-
-def history_buffer_statistic(owner, name, *rest):
-    """What ``builtins.getattr`` in a checkpoint resolves to when
-    :func:`read_checkpoint` reads it: ``HistoryBuffer.<name>`` for ``name``
-    one of ``min``, ``max``, ``current``, ``mean`` (what MMEngine's
-    ``HistoryBuffer.__getstate__`` pickles); anything else raises
-    ``pickle.UnpicklingError``, so no other attribute of anything is
-    reachable from a checkpoint."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-    if owner is HistoryBuffer and not rest and type(name) is str \
-            and name in _STATISTICS:
-        return getattr(HistoryBuffer, name)
-    raise pickle.UnpicklingError(
-        f'{_REFUSED}getattr({_short(owner)}, '
-        f'{", ".join(_short(a) for a in (name, *rest))})')
-
-
-def checkpoint_safe_globals() -> List:
-    """The globals an MMEngine 0.10.7 checkpoint holds besides tensors: NumPy
-    arrays, scalars and dtypes, ``HistoryBuffer``, and ``builtins.getattr``
-    as :func:`history_buffer_statistic` (no generic callable)."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-    try:  # numpy >= 2
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy 1.x
-        from numpy.core.multiarray import _reconstruct, scalar
-    dtypes = [type(np.dtype(t)) for t in (
-        np.float64, np.float32, np.float16, np.int64, np.int32, np.int16,
-        np.int8, np.uint8, np.bool_)]
-    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtypes, HistoryBuffer,
-            (history_buffer_statistic, 'builtins.getattr')]
-
-
-@contextmanager
-def _only_safe_globals() -> Iterator[None]:
-    """:func:`checkpoint_safe_globals` and torch's own registrations
-    (``torch.*`` types) allowed, nothing else the process added with
-    ``torch.serialization.add_safe_globals`` (e.g. ``getattr``; restored
-    after), and HistoryBuffer's statistics table kept as it was."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-    HistoryBuffer()  # registers the default statistics in the class table
-    table = dict(HistoryBuffer._statistics_methods)
-    serialization = torch.serialization
-    before = serialization.get_safe_globals()
-    torch_own = [g for g in before if not isinstance(g, tuple) and
-                 getattr(g, '__module__', '').startswith('torch.')]
-    serialization.clear_safe_globals()
-    serialization.add_safe_globals(torch_own + checkpoint_safe_globals())
-    try:
-        yield
-    finally:
-        serialization.clear_safe_globals()
-        serialization.add_safe_globals(before)
-        changed = HistoryBuffer._statistics_methods != table
-        HistoryBuffer._statistics_methods.clear()
-        HistoryBuffer._statistics_methods.update(table)
-        if changed:
-            raise pickle.UnpicklingError(
-                f'{_REFUSED}a changed HistoryBuffer statistics table')
-
-
-def _refusal(message: str) -> Optional[str]:
-    """The object a weights-only refusal names, else ``None``."""
-    for pattern in _REFUSALS:
-        found = re.search(pattern, message, re.MULTILINE)
-        if found:
-            return found.group(1).strip()
-    return None
-
-
-def _planted_attribute(obj) -> Optional[str]:
-    """The first attribute with a dunder name set on an object of a loaded
-    checkpoint (pickle's BUILD), e.g. an ``OrderedDict`` whose
-    ``__reduce_ex__`` would run when it is deep-copied; else ``None``."""
-    seen, todo = set(), [obj]
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen or isinstance(obj, (torch.Tensor, str, bytes)):
-            continue
-        seen.add(id(obj))
-        attrs = getattr(obj, '__dict__', None) \
-            if not isinstance(obj, type) else None
-        if isinstance(attrs, dict):
-            for key in attrs:
-                if str(key).startswith('__') and str(key).endswith('__'):
-                    return f'{type(obj).__name__}.{str(key)[:40]}'
-            todo.extend(attrs.values())
-        if isinstance(obj, dict):
-            todo.extend(obj.keys())
-            todo.extend(obj.values())
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            todo.extend(obj)
-        elif isinstance(obj, np.ndarray) and obj.dtype == object:
-            todo.extend(obj.ravel().tolist())
-    return None
 
 
 def _fail(role: str, path: str, what: str, todo: Optional[str]) -> None:
@@ -183,29 +74,23 @@ def _torch_load(path: str, map_location, role: str, hint: Optional[str]):
         open(path, 'rb').close()
     except OSError as e:
         _fail(role, path, f'cannot be read ({e.strerror or e})', hint)
-    trust = ('load only files you trust, and those with '
-             'torch.load(weights_only=False) yourself')
     try:
         if hasattr(torch.serialization, 'clear_safe_globals'):
-            with _only_safe_globals():
+            with only_safe_globals():
                 ckpt = torch.load(path, map_location=map_location,
                                   weights_only=True)
         else:  # torch < 2.4: no allow-list, plain weights-only
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for a damaged file
-        refused = _refusal(str(e)) if isinstance(e, pickle.UnpicklingError) \
+        refused = refusal(str(e)) if isinstance(e, pickle.UnpicklingError) \
             else None
         if refused:
             _fail(role, path, f'holds a Python object ({refused}) that '
-                  'weights-only loading refuses, so it could run code', trust)
+                  'weights-only loading refuses, so it could run code', _TRUST)
         first = (str(e).splitlines() or [''])[0][:100] or type(e).__name__
         _fail(role, path, f'is truncated or not a torch checkpoint ({first})',
               hint or 'copy it again or re-create it (an interrupted save, '
               'copy or download leaves a truncated file)')
-    planted = _planted_attribute(ckpt)
-    if planted:
-        _fail(role, path, f'holds an object with the attribute {planted} set '
-              '(a pickle gadget: it would run code when copied)', trust)
     return ckpt
 
 
@@ -239,6 +124,10 @@ def read_checkpoint(path: str, role: str = 'checkpoint',
         if not osp.isfile(path):
             _fail(role, path, 'no such file', hint or 'check the path')
         ckpt = _torch_load(path, map_location, role, hint)
+    planted = planted_attribute(ckpt)
+    if planted:
+        _fail(role, path, f'holds an object with the attribute {planted} set '
+              '(a pickle gadget: it would run code when copied)', _TRUST)
     if not isinstance(ckpt, dict):
         _fail(role, path, f'holds a {type(ckpt).__name__}, not a dict of '
               'weights', 'expected a checkpoint saved by MMEngine or a state '
