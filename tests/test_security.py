@@ -9,6 +9,7 @@ refuses it with a :class:`CheckpointError` and the marker stays absent.
 import collections
 import copy
 import os
+import pickle
 import struct
 import subprocess
 import sys
@@ -193,7 +194,6 @@ def test_history_buffer_table_cannot_be_changed(tmp_path):
 def test_plain_system_pickle_is_refused(tmp_path, marker):
     data = system_pickle(marker)
     control = tmp_path / 'control'
-    import pickle
     assert pickle.loads(system_pickle(control)) == 0 and control.exists()
     raw = tmp_path / 'raw.pth'
     raw.write_bytes(data)
