@@ -260,6 +260,9 @@ def test_unwritable_cache_refused_before_work(tmp_path):
         METRICS.build(dict(type='TemporalConsistencyMetric', flow=dict(
             type='PrecomputedFlow', cache_dir=out, on_missing='compute',
             estimator=FAST)))
+    with pytest.raises(KeyError, match='NoSuchFlow'):
+        METRICS.build(dict(type='TemporalConsistencyMetric',
+                           flow=dict(type='NoSuchFlow')))
 
 
 # ----------------------------------------------------------------------

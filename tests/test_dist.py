@@ -81,18 +81,19 @@ def test_dist_train_and_test_two_processes(default_synthetic_root, teacher_ckpt,
     assert tc_line.group(0) in log1
 
     # A metric failing on the ranks is raised by every rank: the run ends
-    # with an error naming it instead of leaving a rank waiting.
+    # with an error naming it instead of leaving a rank waiting. (An unknown
+    # flow type is refused when the metric is built, before the test loop.)
     out = subprocess.run(
         ['bash', 'tools/dist_test.sh', cfg, str(work / 'iter_3.pth'), '2',
          '--work-dir', str(tmp_path / 'test_bad'), '--cfg-options',
-         'test_evaluator.1.flow.type=NoSuchFlow',
+         'test_evaluator.1.classes=[99]',
          *data_opts],
         cwd=ROOT, env=dict(env, PORT='29519'), capture_output=True,
         text=True, timeout=300)
     log = out.stdout + out.stderr
     assert out.returncode != 0
     assert 'TemporalConsistencyMetric failed: rank 0' in log, log[-4000:]
-    assert 'NoSuchFlow' in log
+    assert 'classes holds ids outside' in log and '[99]' in log
 
 
 def test_pair_share_covers_every_pair_once():
