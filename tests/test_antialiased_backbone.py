@@ -133,3 +133,71 @@ def test_antialiased_backbone_is_more_shift_consistent():
     plain_err, aa_err = _shift_inconsistency(plain), _shift_inconsistency(aa)
     assert aa_err < 0.75 * plain_err, (plain_err, aa_err)
 
+
+
+EXPORT_RUN = '''
+import json, sys
+import numpy as np
+from mmseg.apis import inference_model, init_model
+model = init_model(sys.argv[1], sys.argv[2], device='cpu')
+img = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+pred = inference_model(model, img).pred_sem_seg.data
+print(json.dumps(dict(backbone=type(model.backbone).__name__,
+                      pred=pred.flatten().tolist())))
+'''
+
+
+def test_exported_antialiased_student_runs_in_stock_mmseg(tmp_path):
+    """The exported config imports the plugin (custom_imports) only because
+    the backbone needs it, and stock ``init_model`` rebuilds the same model."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmseg.apis import inference_model
+
+    from mmseg_temporal.apis import export_student, init_student
+    root = Path(__file__).resolve().parents[1]
+    cfg = Config.fromfile(str(root / 'configs/synthetic/pspnet_tiny_baseline_synthetic.py'))
+    student = cfg.model.student if 'student' in cfg.model else cfg.model
+    student.backbone.type = 'AntiAliasedResNetV1c'
+    cfg_file = tmp_path / 'aa.py'
+    cfg.dump(str(cfg_file))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'aa.pth'
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    cfg_path, ckpt_path = export_student(str(cfg_file), str(ckpt), str(tmp_path / 'out'))
+    exported = Config.fromfile(cfg_path)
+    assert exported.custom_imports == dict(imports=['mmseg_temporal'],
+                                           allow_failed_imports=False)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    res = subprocess.run([sys.executable, '-c', EXPORT_RUN, cfg_path, ckpt_path],
+                         cwd=tmp_path, env=dict(env, OMP_NUM_THREADS='1'),
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out['backbone'] == 'AntiAliasedResNetV1c'
+    img = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    here = inference_model(init_student(cfg_path, ckpt_path), img).pred_sem_seg.data
+    assert out['pred'] == here.flatten().tolist()
+
+
+def test_plain_export_needs_no_plugin(tmp_path):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmseg_temporal.apis import export_student
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    cfg_file = root / 'configs/synthetic/pspnet_tiny_baseline_synthetic.py'
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(Config.fromfile(str(cfg_file)).model)
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'p.pth')
+    cfg_path, _ = export_student(str(cfg_file), str(tmp_path / 'p.pth'), str(tmp_path / 'o'))
+    assert 'custom_imports' not in Config.fromfile(cfg_path)

@@ -2,7 +2,9 @@
 
 The result is a config + checkpoint that stock MMSeg (``init_model``,
 ``inference_model``, ``tools/test.py``, ``benchmark.py``, mmdeploy) uses with
-no ``mmseg_temporal`` import: the student's own segmentor config, a stock
+no ``mmseg_temporal`` import (a student built of types this plugin registers,
+e.g. an anti-aliased backbone, gets the one ``custom_imports`` line that
+imports it): the student's own segmentor config, a stock
 ``SegDataPreProcessor`` with the training normalisation, the test pipeline
 of stock transforms, and a checkpoint holding only tensors and plain Python
 values (so torch's default weights-only loader reads it).
@@ -98,6 +100,24 @@ def _source(checkpoint: str) -> dict:
     return file_source(path) if osp.isfile(path) else dict(file=str(checkpoint))
 
 
+def _plugin_types(model_cfg) -> list:
+    """The ``type`` names in ``model_cfg`` that this plugin registers (an
+    anti-aliased backbone): the exported config then imports the plugin
+    with ``custom_imports``; a plain student needs no plugin."""
+    from mmseg.registry import MODELS
+    found = []
+    if isinstance(model_cfg, dict):
+        cls = MODELS.get(model_cfg['type']) if isinstance(model_cfg.get('type'), str) else None
+        if cls is not None and cls.__module__.startswith('mmseg_temporal.'):
+            found.append(model_cfg['type'])
+        for value in model_cfg.values():
+            found += _plugin_types(value)
+    elif isinstance(model_cfg, (list, tuple)):
+        for value in model_cfg:
+            found += _plugin_types(value)
+    return found
+
+
 def _check_written(cfg_file: str, ckpt_file: str, model_cfg: dict,
                    meta: dict, model) -> None:
     """The written files read back as what was meant: the config's model
@@ -146,8 +166,10 @@ def export_student(config: str, checkpoint: str, out_dir: str) -> Tuple[str, str
                                        default_scope='mmseg')), None, device='cpu')
     check_state_dict_fits(model, state, source,
                           hint=f'(the model is the student of {config})')
-    text = Config(dict(model=student, test_pipeline=pipeline,
-                       default_scope='mmseg', dataset_meta=meta)).pretty_text
+    extra = dict(custom_imports=dict(imports=['mmseg_temporal'], allow_failed_imports=False)) \
+        if _plugin_types(student) else {}
+    text = Config(dict(model=student, test_pipeline=pipeline, default_scope='mmseg',
+                       dataset_meta=meta, **extra)).pretty_text
     check_literal_config(text)
     cfg_path, ckpt_path = (osp.join(out_dir, f'student.{ext}') for ext in ('py', 'pth'))
     with atomic_output_file(ckpt_path, failed_sibling(ckpt_path)) as tmp_ckpt, \
