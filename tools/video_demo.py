@@ -2,7 +2,8 @@ r"""Per-frame video segmentation demo of one or more models.
 
     python tools/video_demo.py INPUT \
         --models CONFIG CHECKPOINT [CONFIG2 CHECKPOINT2 | MODEL.onnx ...] \
-        [--backend pytorch|onnxruntime] [--smooth ALPHA] \
+        [--backend pytorch|onnxruntime] [--precision fp32|bf16] \
+        [--smooth ALPHA] [--codecs libx264 vp09 mp4v] \
         [--names baseline ETC] [--out-dir work_dirs/video_demo] \
         [--device cpu] [--max-frames N] [--min-height 360] \
         [--flow '{"type": "DISFlow", "preset": "fast"}'] [--no-tc]
@@ -12,11 +13,15 @@ INPUT is a video file, a folder of frames (png/jpg, sorted by name) or a
 stream URL OpenCV reads (rtsp://, http://); --camera reads a camera. Models
 are plain MMSeg config + checkpoint pairs (what tools/export_student.py
 writes) or .onnx files (tools/export_onnx.py), mixed freely; names default
-to the export folders. OUT_DIR receives
+to the export folders. --precision bf16 runs the PyTorch models under
+bfloat16 autocast (refused on a CPU without bfloat16 arithmetic); an .onnx
+runs the precision it was exported in (tools/export_onnx.py --precision
+int8 for an int8 model). OUT_DIR receives
 
 * overlay.mp4: predictions over the frames, models side by side, enlarged to
-  --min-height rows, class legend, frame index; codec VP9 ('vp09', plays in
-  browsers) where OpenCV has it, else 'mp4v' (the log says which);
+  --min-height rows, class legend, frame index; codec H.264 ('libx264',
+  through PyAV, plays in browsers) where PyAV is installed, else VP9 ('vp09',
+  OpenCV) where OpenCV has it, else 'mp4v' (the log says which);
 * tc_curve.png: temporal consistency (TC, %) of each pair of neighbouring
   frames (flow estimated once per pair, shared by the models);
 * latency.json: per model, latency per stage (mean, p50, p99 ms), fps, TC.
@@ -33,6 +38,8 @@ import sys
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import VideoInputError, format_summary, run_video_demo
 from mmseg_temporal.utils.checkpoint import CheckpointError
+from mmseg_temporal.utils.cpu_info import CPUFeatureError
+from mmseg_temporal.visualization.video_writer import BROWSER_CODECS
 
 
 def model_specs(paths):
@@ -62,6 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    metavar='CONFIG CHECKPOINT | MODEL.onnx')
     p.add_argument('--backend', choices=('pytorch', 'onnxruntime'),
                    default=None, help='default: from the model files')
+    p.add_argument('--precision', choices=('fp32', 'bf16'), default=None,
+                   help='precision of the PyTorch models (default fp32); '
+                   '.onnx files run the precision they were exported in')
     p.add_argument('--smooth', type=float, default=0.,
                    help='EMA weight of past logits in [0, 1) (0: off)')
     p.add_argument('--names', nargs='+', default=None,
@@ -81,7 +91,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--min-height', type=int, default=360,
                    help='panels are enlarged to at least this many rows')
     p.add_argument('--codecs', nargs='+', default=None,
-                   help="video codec preference (default: avc1 vp09 mp4v)")
+                   help='video codec preference (default: libx264 avc1 vp09 '
+                   'mp4v; libx264 is H.264 through PyAV)')
     p.add_argument('--warmup', type=int, default=2,
                    help='untimed model calls on the first frame')
     p.add_argument('--pattern', default=None,
@@ -119,9 +130,10 @@ def main(argv=None) -> None:
             alpha=args.alpha, warmup=args.warmup,
             progress=not args.no_progress, pattern=args.pattern,
             backend=args.backend, smooth=args.smooth,
-            min_height=args.min_height, tc=not args.no_tc, **extra)
+            min_height=args.min_height, tc=not args.no_tc,
+            precision=args.precision, **extra)
     except (FileNotFoundError, FileExistsError, NotADirectoryError,
-            VideoInputError, CheckpointError) as e:
+            VideoInputError, CheckpointError, CPUFeatureError) as e:
         sys.exit(f'error: {e}')
     flow = json.dumps(summary['flow']) if summary['flow'] else 'none (--no-tc)'
     print(f'{summary["num_frames"]} frames of {summary["source"]} on '
@@ -130,9 +142,9 @@ def main(argv=None) -> None:
     print(f'end to end: {summary["end_to_end_fps"] or 0:.1f} fps '
           '(reading, all models, TC flow, drawing, encoding)')
     print(f'video codec: {summary["codec"]}'
-          + ('' if summary['codec'] in ('avc1', 'H264', 'vp09', 'VP90')
-             else ' (not browser-playable: this OpenCV has no H.264/VP9 '
-             'encoder)'))
+          + ('' if summary['codec'] in BROWSER_CODECS
+             else ' (not browser-playable: no H.264 (pip install av) or VP9 '
+             'encoder here)'))
     if summary['flow']:
         print(f'TC: {summary["tc_definition"]}')
     for k, v in summary['outputs'].items():

@@ -59,7 +59,8 @@ def _unique_names(names: Sequence[str]) -> List[str]:
 def build_inferencers(models: Sequence[ModelSpec],
                       names: Optional[Sequence[str]] = None,
                       backend: Optional[str] = None, device: str = 'cpu',
-                      smooth: float = 0.) -> List[VideoInferencer]:
+                      smooth: float = 0.,
+                      precision: Optional[str] = None) -> List[VideoInferencer]:
     """One :class:`VideoInferencer` per model: ``(config, checkpoint)`` for
     PyTorch, an ``.onnx`` path (or ``(onnx, None)``) for onnxruntime. Every
     file is checked before any model is built; names default to the export
@@ -79,7 +80,9 @@ def build_inferencers(models: Sequence[ModelSpec],
             _check_file(weights, 'checkpoint file')
     names = _unique_names(list(names) if names is not None else
                           [default_model_name(m) for m, _ in specs])
-    return [VideoInferencer(m, w, backend, device, smooth, name=n)
+    # precision: the PyTorch models' (an .onnx runs what it was exported in)
+    return [VideoInferencer(m, w, backend, device, smooth, name=n,
+                            precision=None if w is None else precision)
             for (m, w), n in zip(specs, names)]
 
 
@@ -187,7 +190,8 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
                    backend: Optional[str] = None, smooth: float = 0.,
                    min_height: int = 360,
                    codecs: Sequence[str] = DEFAULT_CODECS,
-                   tc: bool = True, kind: Optional[str] = None) -> Dict:
+                   tc: bool = True, kind: Optional[str] = None,
+                   precision: Optional[str] = None) -> Dict:
     """Runs one or more models frame by frame over a video, camera or
     stream and writes the outputs of the module docstring.
 
@@ -197,6 +201,8 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
         out_dir: output folder (created).
         names: one name per model (default: from the export folders).
         device, backend, smooth: as for :class:`VideoInferencer`.
+        precision: the PyTorch models' (``'fp32'``, ``'bf16'``); an
+            ``.onnx`` runs the precision it was exported in.
         max_frames: use at most this many frames (needed for a camera).
         flow: flow estimator config for TC (default ``DISFlow``); ``tc``:
             compute TC and its curve (``False``: no flow estimation).
@@ -214,7 +220,8 @@ def run_video_demo(source: Union[str, int], models: Sequence[ModelSpec],
     check_out_dir(out_dir)
     frames = FrameSource(source, max_frames=max_frames, fps=fps,
                          pattern=pattern, kind=kind)
-    infs = build_inferencers(models, names, backend, device, smooth)
+    infs = build_inferencers(models, names, backend, device, smooth,
+                             precision)
     pair_tc = PairConsistency([i.name for i in infs],
                               [i.num_classes for i in infs], flow,
                               device) if tc else None
@@ -304,6 +311,7 @@ def _summary(frames, infs, times, tcs, n, wall, codec, files, run) -> Dict:
         m = tcs.get(inf.name, {})
         models[inf.name] = dict(
             model=osp.abspath(inf.model.config), backend=inf.backend,
+            precision=inf.precision,
             checkpoint=None if inf.backend == 'onnxruntime' else
             osp.abspath(inf.model.checkpoint),
             latency=lat['model'], stages=lat, model_fps=finite_or_none(

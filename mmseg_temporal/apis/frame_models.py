@@ -15,8 +15,15 @@ loader, ``LoadAnnotations`` dropped; the resize of the model's config):
   with the same bilinear resize MMSeg uses. A model of fixed input shape
   refuses a frame of another aspect ratio (a ``DataError`` naming both
   shapes) instead of stretching it.
+
+Precision: ``PytorchFrameModel(precision='bf16')`` runs the model under
+``torch.autocast(dtype=torch.bfloat16)`` (on a CPU only where it has
+bfloat16 arithmetic, :func:`mmseg_temporal.utils.cpu_info.check_native_bf16`;
+refused otherwise, never emulated); an ``OnnxFrameModel`` runs what its file
+holds (fp32 or int8, metadata key ``precision``).
 """
 import abc
+import contextlib
 import os
 import os.path as osp
 import time
@@ -34,6 +41,7 @@ __all__ = ['PytorchFrameModel', 'OnnxFrameModel', 'build_frame_model',
            'cpu_session_options']
 
 BACKENDS = ('pytorch', 'onnxruntime')
+TORCH_PRECISIONS = ('fp32', 'bf16')
 # A fixed-shape ONNX model resizes frames whose aspect ratio is within this
 # of its input's (rounding of the pipeline's resize), and refuses others.
 _ASPECT_TOLERANCE = 0.02
@@ -127,15 +135,18 @@ class PytorchFrameModel(_FrameModel):
             :func:`mmseg_temporal.utils.checkpoint.load_student_weights`).
         device: torch device, e.g. ``'cpu'``, ``'cuda:0'``.
         name: label in the outputs (default :func:`default_model_name`).
+        precision: ``'fp32'`` or ``'bf16'`` (autocast; refused with the
+            reason on a CPU without bfloat16 arithmetic).
     """
 
     backend = 'pytorch'
 
     def __init__(self, config: str, checkpoint: str, device: str = 'cpu',
-                 name: Optional[str] = None) -> None:
+                 name: Optional[str] = None, precision: str = 'fp32') -> None:
         from mmengine.config import Config
 
         from .export import init_student
+        self.precision = _check_torch_precision(precision, device, config)
         self.config = _check_file(config, 'config file')
         self.checkpoint = _check_file(checkpoint, 'checkpoint file')
         self.device = str(device)
@@ -155,12 +166,17 @@ class PytorchFrameModel(_FrameModel):
         if self.device.startswith('cuda'):
             torch.cuda.synchronize(self.device)
 
+    def _autocast(self):
+        if self.precision == 'fp32':
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.split(':')[0], dtype=torch.bfloat16)
+
     def logits(self, frame: np.ndarray) -> Tuple[torch.Tensor, Dict]:
         t0 = time.perf_counter()
         data = self.pipeline(dict(img=frame))
         batch = dict(inputs=[data['inputs']],
                      data_samples=[data['data_samples']])
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             self._sync()
             t1 = time.perf_counter()
             result = self.model.test_step(batch)[0]
@@ -168,6 +184,22 @@ class PytorchFrameModel(_FrameModel):
         t2 = time.perf_counter()
         return result.seg_logits.data.float(), dict(
             prep_ms=(t1 - t0) * 1e3, model_ms=(t2 - t1) * 1e3)
+
+
+def _check_torch_precision(precision: str, device: str, source: str) -> str:
+    """The PyTorch path's precision, checked: bf16 on a CPU only where it
+    has bfloat16 arithmetic (else :class:`CPUFeatureError`, one line)."""
+    if precision == 'int8':
+        raise ValueError(f'{source}: int8 runs in onnxruntime: export it with '
+                         'tools/export_onnx.py --precision int8 and run the '
+                         '.onnx')
+    if precision not in TORCH_PRECISIONS:
+        raise ValueError(f'precision must be one of {TORCH_PRECISIONS} for '
+                         f'the PyTorch backend, got {precision!r}')
+    if precision == 'bf16' and str(device).startswith('cpu'):
+        from ..utils.cpu_info import check_native_bf16
+        check_native_bf16(f'bf16 inference of {osp.basename(str(source))}')
+    return precision
 
 
 def cpu_session_options(num_threads: Optional[int] = None):
@@ -206,9 +238,11 @@ class OnnxFrameModel(_FrameModel):
         import onnxruntime as ort
 
         from .onnx_export import read_onnx_metadata
+        from .onnx_quantize import precision_of
         self.config = self.checkpoint = _check_file(onnx_file, 'ONNX model')
         meta = read_onnx_metadata(onnx_file)
         self.meta, self.device = meta, 'cpu'
+        self.precision = precision_of(meta)
         opts = cpu_session_options(num_threads)
         providers = ['CPUExecutionProvider']
         if str(device).startswith('cuda') and \
@@ -258,6 +292,11 @@ class OnnxFrameModel(_FrameModel):
         img = (img.astype(np.float32) - self.mean) / self.std
         return np.ascontiguousarray(img[None])
 
+    def input_of(self, frame: np.ndarray) -> np.ndarray:
+        """The model's normalised ``(1, 3, h, w)`` float32 input of a BGR
+        frame (what calibration and benchmarks feed the graph)."""
+        return self._input(frame)
+
     def logits(self, frame: np.ndarray) -> Tuple[torch.Tensor, Dict]:
         t0 = time.perf_counter()
         x = self._input(frame)
@@ -276,10 +315,13 @@ class OnnxFrameModel(_FrameModel):
 
 def build_frame_model(model: str, weights: Optional[str] = None,
                       backend: Optional[str] = None, device: str = 'cpu',
-                      name: Optional[str] = None) -> _FrameModel:
+                      name: Optional[str] = None,
+                      precision: Optional[str] = None) -> _FrameModel:
     """A :class:`PytorchFrameModel` (``model`` a config, ``weights`` its
     checkpoint) or an :class:`OnnxFrameModel` (``model`` an ``.onnx``);
-    ``backend=None`` picks onnxruntime for a ``.onnx`` file."""
+    ``backend=None`` picks onnxruntime for a ``.onnx`` file. ``precision``:
+    the PyTorch model's (default fp32); for an ``.onnx``, ``None`` or the
+    one its file holds (another is refused, naming both)."""
     backend = backend or ('onnxruntime' if str(model).endswith('.onnx')
                           else 'pytorch')
     if backend not in BACKENDS:
@@ -289,8 +331,13 @@ def build_frame_model(model: str, weights: Optional[str] = None,
         if weights is not None:
             raise ValueError(f'the onnxruntime backend takes one .onnx file; '
                              f'got weights {weights!r} as well')
-        return OnnxFrameModel(model, device, name)
+        onnx_model = OnnxFrameModel(model, device, name)
+        if precision not in (None, onnx_model.precision):
+            raise ValueError(f'{model} holds a {onnx_model.precision} model, '
+                             f'not {precision}: export it with '
+                             f'tools/export_onnx.py --precision {precision}')
+        return onnx_model
     if weights is None:
         raise ValueError(f'the pytorch backend needs a checkpoint for '
                          f'config {model}')
-    return PytorchFrameModel(model, weights, device, name)
+    return PytorchFrameModel(model, weights, device, name, precision or 'fp32')

@@ -81,6 +81,9 @@ class VideoInferencer:
             need files (a flow cache, the synthetic video's exact flow)
             work on folders only.
         name: label of the model in outputs.
+        precision: ``'fp32'`` or ``'bf16'`` (autocast) for a PyTorch model;
+            an ``.onnx`` runs the precision it was exported in (``None`` or
+            that one; int8: ``tools/export_onnx.py --precision int8``).
 
     Example::
 
@@ -93,12 +96,15 @@ class VideoInferencer:
     def __init__(self, model: str, weights: Optional[str] = None,
                  backend: Optional[str] = None, device: str = 'cpu',
                  smooth: float = 0., name: Optional[str] = None,
-                 motion: Optional[Union[dict, Callable]] = None) -> None:
+                 motion: Optional[Union[dict, Callable]] = None,
+                 precision: Optional[str] = None) -> None:
         self.smoother = EMASmoother(smooth)
         self.motion = None if motion is None else build_flow_source(motion)
         self._prev = None  # (path, RGB) of the previous frame, with motion
-        self.model = build_frame_model(model, weights, backend, device, name)
+        self.model = build_frame_model(model, weights, backend, device, name,
+                                       precision)
         self.backend, self.device = self.model.backend, device
+        self.precision = self.model.precision
 
     name = property(lambda self: self.model.name)
     num_classes = property(lambda self: self.model.num_classes)

@@ -26,30 +26,40 @@ replaces the output only when it passes, so a failed export leaves an
 earlier ``.onnx`` as it was (the failed one is kept as ``NAME.failed.onnx``).
 The metadata names the source config and checkpoint by file name and sha256
 (``{"file": ..., "sha256": ...}``), not by local path.
+
+``precision='int8'`` quantises the checked float32 graph with onnxruntime's
+static quantisation, calibrated on real frames, and refuses it below an
+argmax agreement with the float32 model on held-out frames
+(:mod:`.onnx_quantize`); ``'bf16'`` is refused with the reason (onnxruntime's
+CPU provider has no bfloat16 convolution). The key ``precision`` of the
+metadata says which, ``calibration`` records the calibration set.
 """
-import copy
+import contextlib
 import json
 import os.path as osp
+import tempfile
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
 
 from ..utils.atomic import atomic_output_file, failed_sibling
 from ..utils.provenance import file_source
 from .export import init_student
+from .onnx_modules import LogitsAtInputSize, ShapeGenericAdaptiveAvgPool2d, shape_generic_copy
+from .onnx_quantize import check_export_precision, quantize_checked
 
 __all__ = ['export_onnx', 'OnnxParityError', 'check_onnx_parity',
-           'LogitsAtInputSize', 'read_onnx_metadata', 'META_KEYS']
+           'LogitsAtInputSize', 'ShapeGenericAdaptiveAvgPool2d',
+           'shape_generic_copy', 'read_onnx_metadata', 'META_KEYS']
 
 META_KEYS = ('mean', 'std', 'bgr_to_rgb', 'input_shape', 'dynamic', 'output',
              'num_classes', 'classes', 'palette', 'align_corners',
              'test_pipeline', 'exporter', 'source_config',
-             'source_checkpoint')
+             'source_checkpoint', 'precision', 'calibration')
 EXPORTERS = ('auto', 'torchscript', 'dynamo')
 
 
@@ -60,73 +70,6 @@ class OnnxParityError(RuntimeError):
     def __init__(self, onnx_file: str, reason: str) -> None:
         super().__init__(f'{onnx_file}: {reason}')
         self.reason = reason
-
-
-class LogitsAtInputSize(nn.Module):
-    """``EncoderDecoder`` inference as one tensor function: normalised image
-    -> decode-head logits resized to the input size (-> class ids)."""
-
-    def __init__(self, segmentor: nn.Module, output: str = 'logits') -> None:
-        super().__init__()
-        if output not in ('logits', 'labels'):
-            raise ValueError(f"output must be 'logits' or 'labels', got "
-                             f'{output!r}')
-        self.segmentor, self.output = segmentor, output
-        self.align_corners = bool(segmentor.decode_head.align_corners)
-
-    def forward(self, img: torch.Tensor):
-        feats = self.segmentor.extract_feat(img)
-        logits = self.segmentor.decode_head.forward(feats)
-        logits = F.interpolate(logits, size=img.shape[2:], mode='bilinear',
-                               align_corners=self.align_corners)
-        if self.output == 'labels':
-            return logits.argmax(dim=1), logits
-        return logits
-
-
-def _bin_mean(x: torch.Tensor, dim: int, bins: int) -> torch.Tensor:
-    """Means over the ``bins`` adaptive-pooling windows of axis ``dim``
-    (window i: ``[floor(i n / bins), ceil((i + 1) n / bins))``, PyTorch's
-    rule), from a cumulative sum: shape-generic, so it stays right at every
-    input size of a dynamic export."""
-    n = x.shape[dim]
-    i = torch.arange(bins, device=x.device)
-    start = torch.div(i * n, bins, rounding_mode='floor')
-    end = torch.div((i + 1) * n + bins - 1, bins, rounding_mode='floor')
-    pad = [0, 0] * (x.dim() - 1 - dim % x.dim()) + [1, 0]
-    csum = F.pad(x.cumsum(dim), pad)
-    total = csum.index_select(dim, end) - csum.index_select(dim, start)
-    shape = [1] * x.dim()
-    shape[dim] = bins
-    return total / (end - start).to(x.dtype).view(shape)
-
-
-class ShapeGenericAdaptiveAvgPool2d(nn.Module):
-    """``nn.AdaptiveAvgPool2d`` for dynamic-shape export: the exporters
-    bake the pooling windows of the sample's size into the graph (measured:
-    a PSPNet exported with dynamic shapes fails at any other size)."""
-
-    def __init__(self, output_size) -> None:
-        super().__init__()
-        size = output_size if isinstance(output_size, (tuple, list)) else \
-            (output_size, output_size)
-        self.output_size = tuple(int(s) for s in size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _bin_mean(_bin_mean(x, -2, self.output_size[0]), -1,
-                         self.output_size[1])
-
-
-def shape_generic_copy(module: nn.Module) -> nn.Module:
-    """A deep copy of ``module`` with every ``nn.AdaptiveAvgPool2d`` replaced
-    by :class:`ShapeGenericAdaptiveAvgPool2d` (same values)."""
-    module = copy.deepcopy(module)
-    for parent in list(module.modules()):
-        for key, child in list(parent.named_children()):
-            if isinstance(child, nn.AdaptiveAvgPool2d):
-                setattr(parent, key,
-                        ShapeGenericAdaptiveAvgPool2d(child.output_size))
-    return module
 
 
 def _default_input_shape(cfg: Config) -> Tuple[int, int]:
@@ -145,8 +88,9 @@ def _default_input_shape(cfg: Config) -> Tuple[int, int]:
 
 
 def _metadata(cfg: Config, model: nn.Module, shape, dynamic: bool,
-              output: str, exporter: str, config: str,
-              checkpoint: str) -> Dict[str, str]:
+              output: str, exporter: str, config: str, checkpoint: str,
+              precision: str = 'fp32',
+              calibration: Optional[Dict] = None) -> Dict[str, str]:
     pre = model.data_preprocessor
     meta = model.dataset_meta or {}
     num_classes = int(model.decode_head.num_classes)
@@ -159,7 +103,8 @@ def _metadata(cfg: Config, model: nn.Module, shape, dynamic: bool,
         align_corners=bool(model.decode_head.align_corners),
         test_pipeline=list(cfg.get('test_pipeline') or []),
         exporter=exporter, source_config=file_source(config),
-        source_checkpoint=file_source(checkpoint))
+        source_checkpoint=file_source(checkpoint), precision=precision,
+        calibration=calibration)
     return {k: json.dumps(values[k]) for k in META_KEYS}
 
 
@@ -178,9 +123,13 @@ def read_onnx_metadata(onnx_file: str) -> Dict:
 
 
 def _add_metadata(onnx_file: str, props: Dict[str, str]) -> None:
-    """Adds ``props`` to the ``metadata_props`` of the file (in place)."""
+    """Sets ``props`` in the ``metadata_props`` of the file (in place;
+    keys already there are replaced)."""
     import onnx
     proto = onnx.load(onnx_file)
+    kept = [p for p in proto.metadata_props if p.key not in props]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
     for key, value in props.items():
         proto.metadata_props.add(key=key, value=value)
     with open(onnx_file, 'wb') as f:
@@ -289,11 +238,39 @@ def check_onnx_parity(onnx_file: str, module: nn.Module,
     return rows
 
 
+def _write_checked(tmp: str, module: nn.Module, meta: Dict, shapes,
+                   exporter: str, opset: Optional[int], atol: float,
+                   min_agreement: float, cal: Optional[Dict],
+                   min_quant_agreement: float) -> Tuple[str, List, Dict]:
+    """Exports into ``tmp`` and checks it: the float32 graph against
+    PyTorch's logits; for int8 (``cal``), the float32 graph (in a temporary
+    folder) is checked, quantised into ``tmp`` and checked on held-out
+    frames. Returns the exporter used, the parity rows and the
+    calibration record (``None`` for fp32)."""
+    with contextlib.ExitStack() as stack:
+        graph = tmp if cal is None else osp.join(
+            stack.enter_context(tempfile.TemporaryDirectory()), 'fp32.onnx')
+        used = _export_graph(shape_generic_copy(module),
+                             _sample(meta['shape']), graph, meta['dynamic'],
+                             exporter, opset)
+        _add_metadata(graph, _metadata(exporter=used, **meta))
+        parity = check_onnx_parity(graph, module, shapes, atol, min_agreement)
+        if cal is None:
+            return used, parity, None
+        record = quantize_checked(graph, tmp, module, cal,
+                                  min_quant_agreement)
+        _add_metadata(tmp, _metadata(exporter=used, precision='int8',
+                                     calibration=record, **meta))
+        return used, parity, record
+
+
 def export_onnx(config: str, checkpoint: str, out_file: str,
                 input_shape: Optional[Sequence[int]] = None,
                 dynamic: bool = False, output: str = 'logits',
                 exporter: str = 'auto', opset: Optional[int] = None,
-                atol: float = 1e-4, min_agreement: float = 0.999) -> Dict:
+                atol: float = 1e-4, min_agreement: float = 0.999,
+                precision: str = 'fp32', calibration: Optional[Dict] = None,
+                min_quant_agreement: float = 0.99) -> Dict:
     """Exports the plain segmentor of ``config`` + ``checkpoint`` (an
     exported student, a plain MMSeg model, or the student of a
     ``TemporalDistillSegmentor`` training config) to ``out_file`` and checks
@@ -310,12 +287,26 @@ def export_onnx(config: str, checkpoint: str, out_file: str,
         output: ``'logits'`` or ``'labels'`` (class ids first, see above).
         exporter: ``'auto'``, ``'torchscript'`` or ``'dynamo'``.
         opset: ONNX opset (default: the exporter's).
-        atol, min_agreement: parity tolerances.
+        atol, min_agreement: parity tolerances of the float32 graph.
+        precision: ``'fp32'``, ``'int8'`` (static quantisation, needs
+            ``calibration``) or ``'bf16'`` (refused, see
+            :mod:`.onnx_quantize`).
+        calibration: for int8, a dict of
+            :data:`~.onnx_quantize.CALIBRATION_DEFAULTS` keys: ``source``
+            (video file, folder of frames or a dataset split's image
+            folder), ``num_frames``, ``heldout`` (another source for the
+            check; default other frames of ``source``),
+            ``heldout_frames``, ``pattern``, ``method``, ``per_channel``,
+            ``reduce_range``.
+        min_quant_agreement: the int8 graph's minimum argmax agreement with
+            the float32 model on the held-out frames.
 
     Returns:
         dict with ``out_file``, ``exporter``, ``input_shape``, ``dynamic``,
-        ``output`` and ``parity`` (one row per checked shape).
+        ``output``, ``precision``, ``parity`` (one row per checked shape)
+        and, for int8, ``calibration`` (as in the metadata).
     """
+    cal = check_export_precision(precision, calibration)
     cfg = Config.fromfile(config)
     model = init_student(cfg, checkpoint, 'cpu', role='checkpoint to export')
     shape = tuple(int(s) for s in (input_shape or _default_input_shape(cfg)))
@@ -329,15 +320,15 @@ def export_onnx(config: str, checkpoint: str, out_file: str,
     failed = failed_sibling(out_file)
     try:  # write, check, then replace
         with atomic_output_file(out_file, failed=failed) as tmp:
-            used = _export_graph(shape_generic_copy(module), _sample(shape),
-                                 tmp, dynamic, exporter, opset)
-            _add_metadata(tmp, _metadata(exporter=used, **meta))
-            parity = check_onnx_parity(tmp, module, shapes, atol,
-                                       min_agreement)
+            used, parity, record = _write_checked(
+                tmp, module, meta, shapes, exporter, opset, atol,
+                min_agreement, cal, min_quant_agreement)
     except OnnxParityError as e:
         raise OnnxParityError(
             out_file, f'not written: {e.reason}; the failed export is kept in '
             f'{failed} for inspection (do not deploy it), an earlier '
             f'{osp.basename(out_file)} is left as it was') from None
     return dict(out_file=out_file, exporter=used, input_shape=list(shape),
-                dynamic=dynamic, output=output, parity=parity)
+                dynamic=dynamic, output=output, precision=precision,
+                parity=parity, **({} if record is None else
+                                  dict(calibration=record)))
