@@ -2,7 +2,7 @@
 the returned statistics' shape)."""
 import torch
 
-from mmseg_temporal.apis.experiment import cpu_ms_per_frame, interleaved_ms_per_frame
+from mmseg_temporal.apis.experiment import interleaved_ms_per_frame
 
 
 class _Counting(torch.nn.Module):
@@ -25,8 +25,3 @@ def test_interleaved_ms_per_frame_alternates_models():
         assert set(stats) == {'median', 'p10', 'p90'}
         assert 0 <= stats['p10'] <= stats['median'] <= stats['p90']
 
-
-def test_cpu_ms_per_frame_is_the_single_model_median():
-    log = []
-    ms = cpu_ms_per_frame(_Counting('a', log), (4, 4), n=5, warmup=1)
-    assert len(log) == 6 and ms >= 0

@@ -19,6 +19,7 @@ cores after the install.
 """
 import argparse
 import json
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -77,6 +78,9 @@ def parse_args(argv=None):
                         'randomness.seed)')
     p.add_argument('--latency-rounds', type=int, default=50,
                    help='interleaved timing rounds (median reported)')
+    p.add_argument('--verbose', action='store_true',
+                   help="show MMEngine's logs on the console too (they always "
+                        "go to each run's log file)")
     args = p.parse_args(argv)
     if args.data_root is None:
         args.data_root = osp.join(args.work_dir, 'data', 'synthetic_video_camvid_like')
@@ -114,6 +118,10 @@ def load_cfg(name: str, work_dir: str, args: argparse.Namespace) -> Config:
     cfg.default_hooks.logger.interval = 50
     # one visualizer per run (MMSeg's default is one named instance)
     cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}'
+    if not args.verbose:  # the console: banners, progress bars, the table
+        cfg.console_log_level = 'ERROR'
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='ProgressBarHook', desc=osp.basename(work_dir))]
     evaluators = list(cfg.test_evaluator)
     if ('VideoConsistencyMetric' in METRICS.module_dict and not any(
             e['type'] == 'VideoConsistencyMetric' for e in evaluators)):
@@ -165,7 +173,8 @@ def add_shared_and_latency(rows, class_names, args) -> None:
 
 def run_demo(rows, args) -> str:
     """The side-by-side video and TC curve of baseline and ETC on one test
-    video (DIS flow, as on real video); its output goes to demo.log."""
+    video (DIS flow, as on real video); its output goes to demo.log beside
+    the demo's folder (the demo replaces its folder whole)."""
     demo_dir = osp.join(args.work_dir, 'demo')
     frames = osp.join(args.data_root, 'test', 'video_000')
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'video_demo.py'), frames,
@@ -176,7 +185,7 @@ def run_demo(rows, args) -> str:
         cmd += r['export']
     cmd += ['--names', *[r['model'] for r in demo_rows]]
     os.makedirs(demo_dir, exist_ok=True)
-    log = osp.join(demo_dir, 'demo.log')
+    log = osp.join(args.work_dir, 'demo.log')
     with open(log, 'w') as f:
         done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT)
     if done.returncode != 0:
@@ -221,8 +230,26 @@ def print_table(rows, args) -> None:
     print(LINE)
 
 
+def quiet_warnings(work_dir: str) -> str:
+    """Python warnings (MMSeg's deprecation notices and the like) go to
+    ``<work_dir>/warnings.log`` instead of the console; returns its path."""
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.abspath(osp.join(work_dir, 'warnings.log'))
+    logging.captureWarnings(True)
+    handler = logging.FileHandler(path, mode='a')
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+    py_warnings = logging.getLogger('py.warnings')
+    py_warnings.addHandler(handler)
+    py_warnings.propagate = False
+    return path
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if not args.verbose:
+        print("MMEngine's logs: each run's folder under "
+              f'{osp.abspath(args.work_dir)} (<run>/<timestamp>/<timestamp>.log); '
+              f'Python warnings: {quiet_warnings(args.work_dir)}; --verbose shows them here')
     step = Banners(NUM_STEPS)
     wd = lambda name: osp.join(args.work_dir, name)  # noqa: E731
     step(f'teacher: wider PSPNet, CE + TL, {args.iters} iterations '

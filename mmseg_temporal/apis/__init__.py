@@ -13,7 +13,7 @@ from ..visualization import (
     side_by_side,
 )
 from .demo import run_video_demo
-from .experiment import cpu_ms_per_frame, test_checkpoint, train_unless_done
+from .experiment import test_checkpoint, train_unless_done
 from .export import export_student, init_student, student_model_config
 from .frame_models import OnnxFrameModel, PytorchFrameModel, build_frame_model, default_model_name
 from .frame_source import FrameSource, VideoInputError, open_capture
@@ -40,5 +40,4 @@ __all__ = [
     'run_video_demo', 'format_summary', 'latency_stats', 'default_palette',
     'model_palette', 'palette_from_meta', 'overlay_prediction',
     'side_by_side', 'plot_tc_curve', 'train_unless_done', 'test_checkpoint',
-    'cpu_ms_per_frame'
 ]

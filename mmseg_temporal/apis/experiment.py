@@ -1,5 +1,8 @@
-"""Resumable experiment steps on top of MMEngine's Runner: train unless the
-final checkpoint exists (resuming a killed run), test a checkpoint.
+"""Resumable experiment steps on top of the project's checked Runner
+(:class:`~mmseg_temporal.utils.runner.CheckedLoadRunner`: a checkpoint that
+does not fit the model is one error line, never a partial load with a
+warning): train unless the final checkpoint exists (resuming a killed run),
+test a checkpoint (every weight of the model must be in it).
 
 Used by ``tools/quickstart.py`` and the studies in ``benchmarks/``.
 """
@@ -10,10 +13,10 @@ from typing import Dict, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-__all__ = ['train_unless_done', 'test_checkpoint', 'cpu_ms_per_frame',
-           'interleaved_ms_per_frame']
+from ..utils.runner import CheckedLoadRunner
+
+__all__ = ['train_unless_done', 'test_checkpoint', 'interleaved_ms_per_frame']
 
 
 def train_unless_done(cfg: Config) -> str:
@@ -34,7 +37,7 @@ def train_unless_done(cfg: Config) -> str:
     cfg.resume = osp.exists(osp.join(cfg.work_dir, 'last_checkpoint'))
     if cfg.resume:
         cfg.load_from = None  # the Runner then finds work_dir's latest
-    Runner.from_cfg(cfg).train()
+    CheckedLoadRunner.from_cfg(cfg).train()
     return ckpt
 
 
@@ -55,7 +58,8 @@ def test_checkpoint(cfg: Config, ckpt: str, sub_dir: str = 'test',
     for ev in evaluators:
         if ev['type'] == 'TemporalConsistencyMetric':
             ev['output_dir'] = osp.join(cfg.work_dir, 'temporal_consistency')
-    runner = Runner.from_cfg(cfg)
+    runner = CheckedLoadRunner.from_cfg(cfg)
+    runner.checkpoint_must_fit = True
     metrics = runner.test()
     if not with_tc_result:
         return metrics
@@ -89,10 +93,3 @@ def interleaved_ms_per_frame(models: Dict[str, torch.nn.Module],
                          p90=ts[(9 * len(ts)) // 10])
     return out
 
-
-def cpu_ms_per_frame(model: torch.nn.Module, hw: Tuple[int, int],
-                     n: int = 30, warmup: int = 3) -> float:
-    """Median CPU latency (ms) of ``model._forward`` on one ``hw`` frame
-    (compare several models with :func:`interleaved_ms_per_frame`)."""
-    return interleaved_ms_per_frame({'model': model}, hw, n,
-                                    warmup)['model']['median']

@@ -9,12 +9,17 @@ weights against the model first, so both end in one
 :class:`~mmseg_temporal.utils.checkpoint.CheckpointError` line naming the
 file. ``tools/train.py`` and ``tools/test.py`` use it.
 
+A config's ``console_log_level`` (e.g. ``'WARNING'``) keeps the console
+to that level and above while the run's log file keeps everything (the
+main job sets it; ``ProgressBarHook`` then shows progress).
+
 Its ``train()`` also removes the ``.NAME.tmp-XXXXXXXX`` leftovers of a run
 killed while saving from the work_dir first, and, when the run diverges
 (``FloatingPointError``), adds a note naming the last checkpoint whose
 weights and losses were finite (kept by
 :class:`~mmseg_temporal.engine.hooks.FiniteCheckpointHook`).
 """
+import logging
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Union
@@ -45,6 +50,19 @@ class CheckedLoadRunner(Runner):
     """
 
     checkpoint_must_fit: bool = False
+
+    def build_logger(self, log_level='INFO', log_file=None, **kwargs):
+        """MMEngine's logger; with the config's ``console_log_level`` its
+        console handler shows only that level and above (the log file
+        keeps ``log_level``)."""
+        logger = super().build_logger(log_level, log_file, **kwargs)
+        console = self.cfg.get('console_log_level')
+        if console is not None:
+            level = logging.getLevelName(console) if isinstance(console, str) else console
+            for handler in logger.handlers:
+                if type(handler) is logging.StreamHandler:
+                    handler.setLevel(max(handler.level, level))
+        return logger
 
     def train(self):
         """As MMEngine's, after removing stale temporary files; a diverged
