@@ -3,7 +3,7 @@
 
     python benchmarks/demo_fps.py [--frames 101] [--threads 2] \
         [--config CONFIG] [--backends pytorch onnxruntime] \
-        [--settings dis-vp09 off-vp09 off-mp4v]
+        [--settings dis-h264 off-h264 dis-vp09 off-vp09 off-mp4v]
 
 One exported student (``--config``, default the tiny CamVid CPU student;
 random weights) on the
@@ -68,7 +68,8 @@ def frames_folder(tmp: str, num: int) -> str:
     return out
 
 
-SETTINGS = {'dis-vp09': (True, None), 'off-vp09': (False, None),
+SETTINGS = {'dis-h264': (True, ('libx264', )), 'off-h264': (False, ('libx264', )),
+            'dis-vp09': (True, ('vp09', )), 'off-vp09': (False, ('vp09', )),
             'off-mp4v': (False, ('mp4v', ))}
 
 
