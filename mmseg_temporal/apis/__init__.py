@@ -21,23 +21,13 @@ from .inferencer import EMASmoother, FramePrediction, VideoInferencer, ema_smoot
 from .onnx_export import OnnxParityError, export_onnx, read_onnx_metadata
 from .summary import format_summary, latency_stats
 
-#: The PyTorch per-frame model under its former name.
-FrameSegmentor = PytorchFrameModel
-
-
-def model_palette(model, num_classes: int):
-    """The palette of ``model.dataset_meta`` (:func:`palette_from_meta`)."""
-    return palette_from_meta(getattr(model, 'dataset_meta', None),
-                             num_classes)
-
-
 __all__ = [
     'export_student', 'init_student', 'student_model_config', 'export_onnx',
     'OnnxParityError', 'read_onnx_metadata', 'FrameSource',
     'VideoInputError', 'open_capture', 'PytorchFrameModel', 'OnnxFrameModel',
-    'FrameSegmentor', 'build_frame_model', 'default_model_name',
+    'build_frame_model', 'default_model_name',
     'VideoInferencer', 'FramePrediction', 'EMASmoother', 'ema_smooth_logits',
     'run_video_demo', 'format_summary', 'latency_stats', 'default_palette',
-    'model_palette', 'palette_from_meta', 'overlay_prediction',
+    'palette_from_meta', 'overlay_prediction',
     'side_by_side', 'plot_tc_curve', 'train_unless_done', 'test_checkpoint',
 ]

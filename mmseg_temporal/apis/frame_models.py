@@ -86,7 +86,7 @@ def _tuples(value):
 
 
 class _FrameModel(abc.ABC):
-    """Shared parts: name, classes, palette, ``__call__``."""
+    """Shared parts: name, classes, palette."""
 
     name: str
     num_classes: int
@@ -107,12 +107,6 @@ class _FrameModel(abc.ABC):
         """``(K, H, W)`` float32 logits of a BGR frame at its size, and
         ``{'prep_ms', 'model_ms'}`` (model: the forward and the resize of
         the logits to the frame, as in MMSeg's ``test_step``)."""
-
-    def __call__(self, frame: np.ndarray) -> Tuple[np.ndarray, float]:
-        """``(label (H, W) int64, seconds)`` of one BGR frame (the seconds
-        of the model call, preprocessing excluded)."""
-        logits, timing = self.logits(frame)
-        return labels_of(logits), timing['model_ms'] / 1e3
 
 
 def default_model_name(path: str) -> str:
