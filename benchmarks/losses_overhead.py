@@ -80,8 +80,8 @@ def build_losses():
     return dict(
         tl=MODELS.build(dict(type='TemporalLoss')),
         sf_pixel=MODELS.build(dict(type='PixelwiseKDLoss')),
-        sf_pair=MODELS.build(dict(type='PairwiseKDLoss')),
-        pf=MODELS.build(dict(type='PairwiseFrameLoss')),
+        sf_pair=MODELS.build(dict(type='IntraFrameSimilarityLoss')),
+        pf=MODELS.build(dict(type='CrossFrameSimilarityLoss')),
         mf=MODELS.build(dict(type='MultiFrameLoss')))
 
 

@@ -54,14 +54,14 @@ def naive_distance(s1, s2, t1, t2):
 
 def make_fn(kind: str, variant: str):
     if variant == 'exact':
-        from mmseg_temporal.models.losses import PairwiseFrameLoss, PairwiseKDLoss
+        from mmseg_temporal.models.losses import CrossFrameSimilarityLoss, IntraFrameSimilarityLoss
         if kind == 'pf_logits':
-            loss = PairwiseFrameLoss()
+            loss = CrossFrameSimilarityLoss()
             return lambda s, t: loss(s[0], s[1], t[0], t[1])
         if kind == 'pf_feats':
-            loss = PairwiseFrameLoss(use_softmax=False)
+            loss = CrossFrameSimilarityLoss(use_softmax=False)
             return lambda s, t: loss(s[0], s[1], t[0], t[1])
-        loss = PairwiseKDLoss(pool_size=1)
+        loss = IntraFrameSimilarityLoss(pool_size=1)
         return lambda s, t: loss(s[0], t[0])
     if kind == 'pf_logits':
         return lambda s, t: naive_distance(s[0].softmax(1), s[1].softmax(1),

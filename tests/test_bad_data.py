@@ -334,8 +334,6 @@ def test_other_impossible_values_name_the_key():
     from mmseg_temporal.models.losses import TemporalLoss
     with pytest.raises(ConfigError, match=r'TemporalLoss\.loss_weight .* -1'):
         TemporalLoss(loss_weight=-1)
-    with pytest.raises(ConfigError, match=r'model\.loss_lambda'):
-        segmentor(losses=dict(tl=dict(type='TemporalLoss')), loss_lambda=-2)
     with pytest.raises(ConfigError, match=r'model\.flow_fb_check\.alpha'):
         segmentor(flow_fb_check=dict(alpha=-0.01))
     with pytest.raises(ConfigError, match=r"unknown keys \['gamma'\]"):

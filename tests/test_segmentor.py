@@ -156,18 +156,17 @@ def test_teacher_is_loaded_once_and_kept_by_init_weights(teacher_ckpt):
     assert all(not p.requires_grad for p in model.teacher.parameters())
 
 
-def test_loss_lambda_is_folded_into_loss_weights_with_a_warning():
-    """One scale at run time: each loss's loss_weight. The deprecated
-    loss_lambda multiplies them once, at construction, and warns."""
+def test_each_loss_weight_is_its_terms_scale_and_loss_lambda_is_refused():
+    """One scale: each loss's loss_weight, kept as configured. The removed
+    loss_lambda (0.1.x) is refused by name, not silently ignored."""
     cfg = Config.fromfile(str(SYN / SCHEMES['e']))
     cfg.model.losses.tl.loss_weight = 2.0
-    cfg.model.loss_lambda = 0.5
-    with pytest.warns(DeprecationWarning, match='loss_weight'):
-        model = MODELS.build(cfg.model)
-    assert model.losses['tl'].loss_weight == pytest.approx(1.0)
+    model = MODELS.build(cfg.model)
+    assert model.losses['tl'].loss_weight == 2.0
     assert not model.losses['tl'].check_finite  # the segmentor checks once
-    cfg.model.pop('loss_lambda')
-    assert MODELS.build(cfg.model).losses['tl'].loss_weight == 2.0
+    cfg.model.loss_lambda = 0.5
+    with pytest.raises(TypeError, match='loss_lambda'):
+        MODELS.build(cfg.model)
 
 
 EXPORT_CHECK = '''

@@ -1,7 +1,6 @@
 """Similarity of the pixels of one frame to those of another (PF, Eq. 2).
 
-Registered as ``CrossFrameSimilarityLoss``; ``PairwiseFrameLoss`` (its
-former name) stays registered as an alias.
+Registered as ``CrossFrameSimilarityLoss``.
 """
 from typing import Optional
 
@@ -20,7 +19,7 @@ from .base import (
 )
 from .similarity import similarity_distance
 
-__all__ = ['CrossFrameSimilarityLoss', 'PairwiseFrameLoss']
+__all__ = ['CrossFrameSimilarityLoss']
 
 
 @MODELS.register_module()
@@ -107,9 +106,3 @@ class CrossFrameSimilarityLoss(BaseTemporalDistillLoss):
             loss = similarity_distance(a, c, b, d, valid1=vmask,
                                        valid2=vmask).mean()
         return self._finish(loss, dtype)
-
-
-# The former registry name (the PF loss of release 1).
-PairwiseFrameLoss = CrossFrameSimilarityLoss
-MODELS.register_module(name='PairwiseFrameLoss',
-                        module=CrossFrameSimilarityLoss)

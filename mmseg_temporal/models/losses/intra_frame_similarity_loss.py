@@ -1,7 +1,6 @@
 """Similarity of the pixels within a frame (pair-wise SF, Eq. 5, appendix A.1).
 
-Registered as ``IntraFrameSimilarityLoss``; ``PairwiseKDLoss`` (its former
-name) stays registered as an alias.
+Registered as ``IntraFrameSimilarityLoss``.
 """
 import torch.nn.functional as F
 from mmseg.registry import MODELS
@@ -17,7 +16,7 @@ from .base import (
 )
 from .similarity import similarity_distance
 
-__all__ = ['IntraFrameSimilarityLoss', 'PairwiseKDLoss']
+__all__ = ['IntraFrameSimilarityLoss']
 
 
 @MODELS.register_module()
@@ -93,9 +92,3 @@ class IntraFrameSimilarityLoss(BaseTemporalDistillLoss):
                 t = F.avg_pool2d(t, k, stride=k)
             loss = similarity_distance(s, t).mean()
         return self._finish(loss, dtype)
-
-
-# The former registry name (the pair-wise SF loss of release 1).
-PairwiseKDLoss = IntraFrameSimilarityLoss
-MODELS.register_module(name='PairwiseKDLoss',
-                        module=IntraFrameSimilarityLoss)

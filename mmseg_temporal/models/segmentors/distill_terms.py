@@ -158,11 +158,11 @@ def pad_valid_mask(data_samples, shape, device) -> Tensor:
     return valid
 
 
-def check_loss_configs(cfgs, loss_lambda) -> Dict[str, dict]:
+def check_loss_configs(cfgs) -> Dict[str, dict]:
     """The segmentor's ``losses`` without the ``None`` entries, checked
     before anything is built: each key a term of :data:`DISTILL_TERMS`,
     each value a loss config whose ``loss_weight`` is a finite number
-    >= 0, and ``loss_lambda`` too (a :class:`ConfigError` names the key)."""
+    >= 0 (a :class:`ConfigError` names the key)."""
     if not isinstance(cfgs, dict):
         raise ConfigError('model.losses must be a dict of term -> loss '
                           f'config, got {type(cfgs).__name__}')
@@ -177,8 +177,6 @@ def check_loss_configs(cfgs, loss_lambda) -> Dict[str, dict]:
                               f'dict(type=...), got {v!r}')
         if 'loss_weight' in v:
             check_non_negative(v['loss_weight'], f'model.losses.{k}.loss_weight')
-    if loss_lambda is not None:
-        check_non_negative(loss_lambda, 'model.loss_lambda')
     return cfgs
 
 

@@ -24,7 +24,6 @@ inference API work unchanged, and ``tools/export_student.py`` writes the
 student (the ``student.`` weights) as a plain MMSeg model.
 """
 import copy
-import warnings
 from typing import Dict, List, Optional, Union
 
 import torch
@@ -77,9 +76,6 @@ class TemporalDistillSegmentor(BaseSegmentor):
             ``sf_pixel``, ``sf_pair``, ``pf``, ``mf``), each a registered
             loss config (missing or ``None``: off). Each loss's
             ``loss_weight`` is its weight in the total.
-        loss_lambda: deprecated, use each loss's ``loss_weight``; when
-            given, it multiplies every loss's ``loss_weight`` once at
-            construction (a warning says so).
         student_feature, teacher_feature: name of the module whose *input*
             is the feature map for SF pair-wise and MF; ``None`` (default):
             the decode head's features before dropout (the input of
@@ -98,7 +94,6 @@ class TemporalDistillSegmentor(BaseSegmentor):
                  flow: Optional[dict] = None,
                  flow_fb_check: Union[bool, dict] = False,
                  losses: Optional[dict] = None,
-                 loss_lambda: Optional[float] = None,
                  student_feature: Optional[str] = None,
                  teacher_feature: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -115,7 +110,7 @@ class TemporalDistillSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor or student_pre,
                          init_cfg=init_cfg)
         self.student = MODELS.build(student)
-        self.losses = self._build_losses(losses or {}, loss_lambda)
+        self.losses = self._build_losses(losses or {})
         self.teacher = self._build_teacher(teacher)
         self.flow = MODELS.build(flow) if flow is not None else None
         self.flow_fb_check = fb_check_options(flow_fb_check)
@@ -135,21 +130,12 @@ class TemporalDistillSegmentor(BaseSegmentor):
     # Construction
     # ------------------------------------------------------------------
     @staticmethod
-    def _build_losses(cfgs: dict, loss_lambda: Optional[float]
-                      ) -> nn.ModuleDict:
+    def _build_losses(cfgs: dict) -> nn.ModuleDict:
         """The loss modules, their configs checked first
         (:func:`~.distill_terms.check_loss_configs`)."""
-        cfgs = check_loss_configs(cfgs, loss_lambda)
-        losses = nn.ModuleDict({k: MODELS.build(v) for k, v in cfgs.items()})
-        if loss_lambda is not None:
-            warnings.warn(
-                'TemporalDistillSegmentor: loss_lambda is deprecated; set '
-                "each loss's loss_weight instead (model.losses.<term>."
-                f'loss_weight); multiplying them by {loss_lambda} now',
-                DeprecationWarning, stacklevel=3)
+        losses = nn.ModuleDict({k: MODELS.build(v) for k, v in
+                                check_loss_configs(cfgs).items()})
         for loss in losses.values():
-            if loss_lambda is not None:
-                loss.loss_weight = float(loss_lambda) * loss.loss_weight
             # The segmentor checks all its losses at once (assert_finite).
             if hasattr(loss, 'check_finite'):
                 loss.check_finite = False
