@@ -76,7 +76,7 @@ def test_input_validation():
 def test_flow_of_images_equals_the_tensor_call():
     """flow_of_images (arrays in, array out: what the TC metric and the flow
     cache use) gives the estimator's own flow."""
-    from mmseg_temporal.models.flow import flow_of_images
+    from mmseg_temporal.flow_sources import flow_of_images
     a, b = textured_image(40, 56, seed=1), textured_image(40, 56, seed=2)
     est = DISFlow(preset='fast')
     direct = est(a, b)[0].numpy()

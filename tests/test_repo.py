@@ -66,7 +66,8 @@ def test_install_script_is_valid_bash_and_fails_loudly():
 def test_getting_started_lists_every_registered_module():
     """docs/getting_started.md's registry table names exactly what
     `import mmseg_temporal` registers, each in its registry, and has a row
-    for every MMSeg registry the plugin adds to (aliases included)."""
+    for every MMSeg registry the plugin adds to; each class has one name
+    in one registry (no aliases)."""
     from mmengine.registry import Registry
     from mmseg import registry
 
@@ -75,9 +76,13 @@ def test_getting_started_lists_every_registered_module():
     rows = dict(re.findall(r'^\| `(\w+)` \| (.*) \|$', text, re.M))
     registries = {name: reg for name, reg in vars(registry).items()
                   if isinstance(reg, Registry)}
+    classes = []
     for reg_name, reg in sorted(registries.items()):
         ours = {name for name, cls in reg.module_dict.items()
                 if getattr(cls, '__module__', '').startswith('mmseg_temporal.')}
         listed = set(re.findall(r'`(\w+)`', rows.get(reg_name, '')))
         assert listed == ours, (reg_name, sorted(listed ^ ours))
+        classes += [reg.module_dict[name] for name in ours]
     assert set(rows) <= set(registries), sorted(set(rows) - set(registries))
+    twice = sorted({c.__name__ for c in classes if classes.count(c) > 1})
+    assert not twice, f'registered under two names or in two registries: {twice}'

@@ -17,6 +17,7 @@ from mmseg_temporal.datasets.synthetic_video import (
     synthetic_flow_between,
 )
 from mmseg_temporal.evaluation import TemporalConsistencyMetric, temporal_consistency
+from mmseg_temporal.flow_sources import build_flow_source
 
 H, W = 48, 64
 
@@ -192,7 +193,7 @@ def test_synthetic_exact_flow_scores_ground_truth_100(tmp_path):
         noisy.append((f'video_{k:03d}', [dict(f, pred=q)
                                          for f, q in zip(frames, preds)]))
         flows.append([
-            MODELS.build(dict(type='SyntheticExactFlow'))(
+            build_flow_source(dict(type='SyntheticExactFlow'))(
                 frames[t]['path'], frames[t + 1]['path']) for t in range(4)])
     metric = METRICS.build(dict(type='TemporalConsistencyMetric',
                                 flow=dict(type='SyntheticExactFlow'),
@@ -218,7 +219,7 @@ def test_synthetic_exact_flow_refuses_what_it_cannot_serve(tmp_path):
     gen = SyntheticVideoGenerator(height=H, width=W, seed=0)
     write_synthetic_split(str(tmp_path), 'test', gen, 2, 3)
     p = lambda k, t: synthetic_paths(str(tmp_path), 'test', k, t)['img']  # noqa
-    source = MODELS.build(dict(type='SyntheticExactFlow'))
+    source = build_flow_source(dict(type='SyntheticExactFlow'))
     flow, valid = source(p(0, 0), p(0, 2))
     assert flow.shape == (2, H, W) and valid.shape == (H, W)
     with pytest.raises(ValueError, match='different synthetic videos'):
@@ -321,23 +322,19 @@ def test_class_set_given_or_all_classes(labelled_video):
         _score(v, v['b'], classes=[0, 7])
 
 
-def test_flow_argument_and_its_deprecated_alias(labelled_video):
+def test_flow_argument(labelled_video):
     v = labelled_video
     source = lambda pa, pb, ia, ib: v['exact'][(pa, pb)]  # noqa: E731
-    with pytest.warns(DeprecationWarning, match='flow_provider'):
-        old = TemporalConsistencyMetric(flow=None, flow_provider=source)
-    assert old.flow_cfg is source
-    with pytest.raises(ValueError, match='not both'):
-        TemporalConsistencyMetric(flow=dict(type='DISFlow'),
-                                  flow_provider=source)
+    assert TemporalConsistencyMetric(flow=source).flow_cfg is source
     with pytest.raises(ValueError, match='needs `flow`'):
         TemporalConsistencyMetric(flow=None)
+    with pytest.raises(TypeError, match='flow_provider'):  # removed in 0.2.0
+        TemporalConsistencyMetric(flow_provider=source)
 
 
 def test_forward_backward_check_option(labelled_video):
     """fb_check=True scores only the pixels passing the forward-backward
     check of the flow source: the functional value with those masks."""
-    from mmseg_temporal.flow_sources import build_flow_source
     v = labelled_video
     got, res = _score(v, v['a'], flow=dict(type='DISFlow'), fb_check=True)
     checked = build_flow_source(dict(type='ForwardBackwardChecked',

@@ -289,3 +289,21 @@ def test_video_writer_codec_reads_back(tmp_path):
     with pytest.raises(RuntimeError, match='zzzz'):
         open_video_writer(str(tmp_path / 'x.mp4'), 5., (64, 48),
                           codecs=('zzzz', ))
+
+
+def test_pair_tc_flow_is_a_flow_source_and_needs_an_estimator():
+    """The demo's TC gets its flow through build_flow_source: an estimator
+    config runs on the frames; a file-keyed source is refused when built
+    (the demo's frames have no files), not at the first pair."""
+    from mmseg_temporal.apis.demo import PairConsistency
+    tc = PairConsistency(['m'], [3], dict(type='DISFlow', preset='ultrafast'))
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), np.uint8), (5, 5), 0)
+    label = np.zeros((48, 64), np.int64)
+    label[10:30, 10:30] = 1
+    tc.update(img, [label])
+    tc.update(np.roll(img, 2, axis=1), [np.roll(label, 2, axis=1)])
+    # the flow follows the 2 px move (100 measured; a zero flow scores 89)
+    assert len(tc.pairs['m']) == 1 and tc.results()['m']['mTC'] > 97
+    with pytest.raises(ValueError, match="'SyntheticExactFlow' is a file-keyed"):
+        PairConsistency(['m'], [3], dict(type='SyntheticExactFlow'))

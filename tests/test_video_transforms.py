@@ -5,7 +5,7 @@ import torch
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.models.flow import flow_warp
+from mmseg_temporal.utils.flow_ops import flow_warp
 
 
 def triplet_dataset(root, geometric):

@@ -94,17 +94,24 @@ class PairConsistency:
         num_classes: per model, K (its mTC runs over the classes any
             compared model with K classes predicts: :meth:`class_set`).
         flow: config of a registered flow estimator (``mmseg.registry``
-            MODELS, e.g. ``dict(type='DISFlow')``).
+            MODELS, e.g. ``dict(type='DISFlow')``), built as a flow source
+            (``build_flow_source``); a file-keyed source is refused: the
+            demo's frames have no files.
         device: where the estimator runs.
     """
 
     def __init__(self, names: Sequence[str], num_classes: Sequence[int],
                  flow: Optional[dict], device: str = 'cpu') -> None:
-        from mmseg.registry import MODELS
-
-        import mmseg_temporal.models  # noqa: F401  (registers estimators)
+        from ..flow_sources import EstimatorFlow, build_flow_source
         self.flow_cfg = dict(flow or DEFAULT_FLOW)
-        self.estimator = MODELS.build(dict(self.flow_cfg)).to(device).eval()
+        self.source = build_flow_source(dict(self.flow_cfg))
+        if not isinstance(self.source, EstimatorFlow):
+            raise ValueError(
+                f'demo flow {self.flow_cfg["type"]!r} is a file-keyed flow '
+                'source; the demo needs a flow estimator (e.g. DISFlow, '
+                'FlowNet2): its frames have no files')
+        self.source.device = device
+        self.source.estimator.eval()  # built now: a bad config fails early
         self.names, self.num_classes = list(names), list(num_classes)
         self.device = device
         self.pairs: Dict[str, list] = {n: [] for n in self.names}
@@ -113,13 +120,12 @@ class PairConsistency:
 
     def update(self, frame: np.ndarray, labels: Sequence[np.ndarray]) -> None:
         """Adds frame t+1 (BGR) and the models' labels of it."""
-        from ..flow_sources import flow_of_images
         for n, label in zip(self.names, labels):
             self.predicted[n].update(np.unique(label).tolist())
         if self._prev is not None:
             prev_frame, prev_labels = self._prev
-            flow = flow_of_images(self.estimator, prev_frame[..., ::-1],
-                                  frame[..., ::-1], self.device)
+            flow = self.source.compute(prev_frame[..., ::-1],
+                                       frame[..., ::-1])
             for n, k, a, b in zip(self.names, self.num_classes, prev_labels,
                                   labels):
                 self.pairs[n].append(tc_intersect_union(a, b, flow, k, 255))

@@ -2,7 +2,7 @@
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from mmseg.registry import MODELS, TASK_UTILS
+from mmseg.registry import TASK_UTILS
 from tqdm import tqdm
 
 from ..utils.image import read_rgb
@@ -152,7 +152,3 @@ class PrecomputedFlow:
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(cache_dir={self.cache.cache_dir!r}, '
                 f'on_missing={self.on_missing!r})')
-
-
-# The name configs used when the source was registered as a model.
-MODELS.register_module(name='PrecomputedFlow', module=PrecomputedFlow)

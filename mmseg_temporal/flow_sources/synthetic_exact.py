@@ -3,7 +3,7 @@ read from its files."""
 from typing import Optional
 
 import numpy as np
-from mmseg.registry import MODELS, TASK_UTILS
+from mmseg.registry import TASK_UTILS
 
 from .base import FlowResult
 from .synthetic_format import (
@@ -54,7 +54,3 @@ class SyntheticExactFlow:
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}()'
-
-
-# The name configs used when the source was registered as a model.
-MODELS.register_module(name='SyntheticExactFlow', module=SyntheticExactFlow)

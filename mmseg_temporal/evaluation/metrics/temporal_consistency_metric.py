@@ -13,7 +13,6 @@ rank sees all records, scores its own block of frame pairs
 sums up the same statistics; rank 0 logs and writes the outputs.
 """
 import copy
-import warnings
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
@@ -92,7 +91,6 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
             built with ``build_flow_source`` at construction (a flow cache
             that cannot be written or holds another estimator's flows is
             refused before the test loop).
-        flow_provider: deprecated alias of ``flow``.
         fb_check: leave out the pixels failing the forward-backward check
             (``True``, or ``dict(alpha=..., beta=...)``): wraps ``flow`` in
             ``ForwardBackwardChecked`` (one more flow per pair).
@@ -107,7 +105,6 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
     def __init__(self,
                  ignore_index: int = 255,
                  flow: Optional[Union[dict, Callable]] = _DEFAULT_FLOW,
-                 flow_provider: Optional[Union[dict, Callable]] = None,
                  fb_check: Union[bool, dict] = False,
                  classes: Optional[Sequence[Union[int, str]]] = None,
                  output_dir: Optional[str] = None,
@@ -117,15 +114,6 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(compress, sequence_prefixes, collect_device, prefix)
-        if flow_provider is not None:
-            if flow is not None and flow is not _DEFAULT_FLOW:
-                raise ValueError('TemporalConsistencyMetric: give `flow` '
-                                 'only (`flow_provider` is its deprecated '
-                                 'alias), not both')
-            warnings.warn('TemporalConsistencyMetric(flow_provider=...) is '
-                          'deprecated: pass it as flow=...',
-                          DeprecationWarning, stacklevel=2)
-            flow = flow_provider
         if flow is None:
             raise ValueError('TemporalConsistencyMetric needs `flow` (an '
                              'estimator or flow source config, or a callable)')

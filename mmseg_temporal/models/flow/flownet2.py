@@ -32,18 +32,11 @@ from ...utils.checkpoint import (
 from .base import BaseFlowEstimator
 from .flownet_modules import FlowNetCSS, FlowNetFusion, FlowNetSD, link_estimators
 
-__all__ = [
-    'FlowNet2', 'load_flownet2_state_dict', 'read_state_dict',
-    'CheckpointMismatchError'
-]
+__all__ = ['FlowNet2', 'load_flownet2_state_dict', 'read_state_dict']
 
 # One key of the fusion net, the last stage; used to find a key prefix.
 _ANCHOR_KEY = 'flownet_fusion.decoder.decoders.level1.pred_out.1.bias'
 
-
-#: A state dict does not fit the model (the one checkpoint error, under its
-#: former name).
-CheckpointMismatchError = CheckpointError
 _ROLE = 'FlowNet2 checkpoint'
 
 
@@ -159,7 +152,7 @@ def _strip_prefix(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
     prefixes = [k[:-len(_ANCHOR_KEY)] for k in state_dict
                 if k.endswith('.' + _ANCHOR_KEY)]
     if len(prefixes) > 1:
-        raise CheckpointMismatchError(
+        raise CheckpointError(
             f'state dict holds several FlowNet2 models (prefixes {prefixes})')
     prefix = prefixes[0]
     return {
