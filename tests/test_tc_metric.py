@@ -332,6 +332,15 @@ def test_flow_argument(labelled_video):
         TemporalConsistencyMetric(flow_provider=source)
 
 
+def test_sequence_metrics_have_no_collect_device():
+    """Records reach every rank by one all_gather_object; an option that
+    would be ignored is refused, naming it."""
+    from mmseg_temporal.evaluation import VideoConsistencyMetric
+    for cls in (TemporalConsistencyMetric, VideoConsistencyMetric):
+        with pytest.raises(TypeError, match='collect_device'):
+            cls(collect_device='gpu')
+
+
 def test_forward_backward_check_option(labelled_video):
     """fb_check=True scores only the pixels passing the forward-backward
     check of the flow source: the functional value with those masks."""

@@ -157,9 +157,10 @@ class SequenceFrameMetric(BaseMetric):
     one :func:`frame_record` per frame; subclasses score the sequences of
     :func:`group_sequences`.
 
-    ``evaluate`` gives every rank all records (one all-gather; the
-    ``collect_device`` is not used, the sampler's padding repeats are
-    dropped by the regrouping) and runs :meth:`_compute` on every rank, so
+    ``evaluate`` gives every rank all records (one ``all_gather_object``
+    on the process group's device, so there is no ``collect_device``
+    option; the sampler's padding repeats are dropped by the regrouping)
+    and runs :meth:`_compute` on every rank, so
     a failure is raised on every rank instead of leaving the others waiting
     for rank 0. By default :meth:`_compute` is ``compute_metrics``.
 
@@ -167,14 +168,13 @@ class SequenceFrameMetric(BaseMetric):
         compress: store predictions and labels PNG-encoded.
         sequence_prefixes: score only the sequences whose name starts with
             one of these (e.g. ``["Seq05VD"]`` for CamVid); ``None``: all.
-        collect_device, prefix: as in ``BaseMetric``.
+        prefix: as in ``BaseMetric``.
     """
 
     def __init__(self, compress: bool = True,
                  sequence_prefixes: Optional[Sequence[str]] = None,
-                 collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(prefix=prefix)
         self.compress = compress
         self.sequence_prefixes = (tuple(sequence_prefixes)
                                   if sequence_prefixes is not None else None)

@@ -98,7 +98,7 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
         output_dir: folder for ``tc_per_pair.csv``, ``tc_per_pair.png`` and
             ``tc_per_class.csv``; None writes nothing.
         show_progress: progress bar over frame pairs.
-        compress, sequence_prefixes, collect_device, prefix: see
+        compress, sequence_prefixes, prefix: see
             :class:`~.sequence_frames.SequenceFrameMetric`.
     """
 
@@ -111,9 +111,8 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
                  compress: bool = True,
                  show_progress: bool = True,
                  sequence_prefixes: Optional[Sequence[str]] = None,
-                 collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        super().__init__(compress, sequence_prefixes, collect_device, prefix)
+        super().__init__(compress, sequence_prefixes, prefix)
         if flow is None:
             raise ValueError('TemporalConsistencyMetric needs `flow` (an '
                              'estimator or flow source config, or a callable)')

@@ -34,7 +34,7 @@ class VideoConsistencyMetric(SequenceFrameMetric):
     Args:
         n: window length(s); one key ``mVC_<n>`` each. Default ``(8, 16)``.
         ignore_index: ground-truth label left out.
-        compress, sequence_prefixes, collect_device, prefix: see
+        compress, sequence_prefixes, prefix: see
             :class:`~.sequence_frames.SequenceFrameMetric`.
     """
 
@@ -43,9 +43,8 @@ class VideoConsistencyMetric(SequenceFrameMetric):
                  ignore_index: int = 255,
                  compress: bool = True,
                  sequence_prefixes: Optional[Sequence[str]] = None,
-                 collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        super().__init__(compress, sequence_prefixes, collect_device, prefix)
+        super().__init__(compress, sequence_prefixes, prefix)
         windows = (n, ) if isinstance(n, int) else tuple(n)
         if not windows or any(int(w) != w or w < 2 for w in windows):
             raise ValueError('VideoConsistencyMetric: n must be window '
