@@ -15,9 +15,14 @@ max-pool evaluated densely, blurred and subsampled). Every model is scored
 like ``camvid_study.py``'s (stock test loop on the 15 Hz run: mIoU, mTC
 over the fixed 11 classes with DIS ``medium`` and its ceiling, mTC_pred,
 mVC_8; mIoU on the test split) and, with ``--ema``, with its logits
-EMA-smoothed: do anti-aliasing and smoothing stack? Paired differences
-against ``plain`` of the same seed go to ``--logs-to``. Resumable: a run
-with its last checkpoint and its scores on disk is not redone.
+EMA-smoothed: do anti-aliasing and smoothing stack? ``--extra`` adds, per
+run, the motion-consistency loop (``mc``: mMC, the consistency of each
+frame with itself moved by a known small camera motion, beside real mTC in
+one test loop) and motion-compensated EMA (``mcema<alpha>``: the past
+warped by DIS ``fast`` flow before blending). Paired differences against
+``plain`` of the same seed go to ``--logs-to``, with the scatter of mMC
+against real mTC over every model. Resumable: a run with its last
+checkpoint and its scores on disk is not redone.
 """
 import argparse
 import json
@@ -25,7 +30,10 @@ import os.path as osp
 
 import torch
 
+from mmseg_temporal.apis.experiment import test_checkpoint
 from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.utils.atomic import atomic_write_text
+from mmseg_temporal.visualization import plot_scatter
 
 import camvid_study
 import paired_study
@@ -34,6 +42,10 @@ from study_stats import format_difference, paired_difference
 ROOT = camvid_study.ROOT
 BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
+# --extra: name -> (test config, EMA alpha)
+EXTRA = {'mc': ('pspnet_tiny_baseline_mc_camvid_cpu_15hz.py', None),
+         'mcema0.3': ('pspnet_tiny_baseline_mcema_camvid_cpu_15hz.py', 0.3),
+         'mcema0.5': ('pspnet_tiny_baseline_mcema_camvid_cpu_15hz.py', 0.5)}
 
 
 def arm_cfg(arm: str, seed: int, args):
@@ -46,6 +58,71 @@ def arm_cfg(arm: str, seed: int, args):
 
 def run_name(arm: str, seed: int, ema: float = None) -> str:
     return f'{arm}' + (f'+ema{ema}' if ema is not None else '') + f'/seed{seed}'
+
+
+def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
+    """The ``--extra`` loop ``kind`` of a run (cached in
+    ``score_<kind>.json``): every scalar metric and TC per class."""
+    path = osp.join(run_dir, f'score_{kind}.json')
+    if osp.exists(path) and not args.rescore:
+        with open(path) as f:
+            return json.load(f)
+    name, alpha = EXTRA[kind]
+    cfg = camvid_study.scoring_cfg(name, run_dir, args)
+    if alpha is not None:
+        cfg.model.alpha = alpha
+    metrics, tc = test_checkpoint(cfg, ckpt, f'test_15hz_{kind}', with_tc_result=True)
+    res = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    res.update(tc_per_class=[float(v) for v in tc['per_class']],
+               predicted=sorted(int(c) for c in tc['predicted_classes']),
+               classes=sorted(int(c) for c in tc['classes']))
+    atomic_write_text(path, json.dumps(res))
+    return res
+
+
+def extra_scores(args) -> dict:
+    """``{run_name: {kind: scores}}`` of the ``--extra`` loops on disk."""
+    out = {}
+    for seed in args.seeds:
+        for arm in args.arms:
+            run_dir = osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
+            for kind in EXTRA:
+                path = osp.join(run_dir, f'score_{kind}.json')
+                if osp.exists(path):
+                    with open(path) as f:
+                        out.setdefault(run_name(arm, seed), {})[kind] = json.load(f)
+    return out
+
+
+def report_extra(scores: dict, extra: dict, args) -> list:
+    """Rows: paired mMC and motion-compensated EMA against ``plain``, and
+    the scatter of mMC against real mTC (``mc_vs_tc.png`` in ``--logs-to``)."""
+    rows = ['', '| --extra: arm - plain | seeds | mMC | mMC_shift1 | mMC_shift16 |'
+            ' mTC (mcema0.3) | mTC (mcema0.5) |', '| --- ' * 7 + '|']
+    keys = [('mc', 'mMC'), ('mc', 'mMC_shift1'), ('mc', 'mMC_shift16'),
+            ('mcema0.3', 'mTC'), ('mcema0.5', 'mTC')]
+    for arm in args.arms:
+        seeds = [s for s in args.seeds if run_name('plain', s) in extra
+                 and run_name(arm, s) in extra]
+        cells = []
+        for kind, key in keys:
+            pairs = [(extra[run_name(arm, s)].get(kind, {}).get(key),
+                      scores.get(run_name('plain', s), {}).get('mTC') if kind != 'mc'
+                      else extra[run_name('plain', s)].get(kind, {}).get(key))
+                     for s in seeds]
+            pairs = [p for p in pairs if None not in p]
+            cells.append(format_difference(paired_difference(
+                [a for a, _ in pairs], [b for _, b in pairs])) if len(pairs) > 1 else '-')
+        rows.append(f'| {arm} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+    groups = {arm: [(extra[run_name(arm, s)]['mc']['mMC'], scores[run_name(arm, s)]['mTC'])
+                    for s in args.seeds if 'mc' in extra.get(run_name(arm, s), {})
+                    and run_name(arm, s) in scores] for arm in args.arms}
+    if sum(len(v) for v in groups.values()) >= 2:
+        plot_scatter(groups, osp.join(args.logs_to, 'mc_vs_tc.png'),
+                     xlabel='mMC: each frame vs itself under a known camera motion (%)',
+                     ylabel='real mTC, CamVid 15 Hz, DIS medium (%)',
+                     title='motion consistency vs real temporal consistency')
+    return rows
 
 
 def saved_scores(args) -> dict:
@@ -90,11 +167,24 @@ def report(scores: dict, args) -> None:
                 format_difference(paired[name].get(m)) for m in PAIRED) + ' |')
     table_args = argparse.Namespace(**dict(vars(args), arms=[], ema=[]))
     camvid_study.report(scores, table_args)  # means, per class; writes --logs-to
+    rows += report_extra(scores, extra_scores(args), args)
     with open(osp.join(args.logs_to, 'results.md'), 'a') as f:
         f.write('\n' + '\n'.join(rows) + '\n')
     with open(osp.join(args.logs_to, 'paired.json'), 'w') as f:
         json.dump(paired, f, indent=1)
     print('\n'.join(rows), flush=True)
+
+
+def score_trained(args) -> None:
+    """The ``--extra`` loops of every run whose final checkpoint is there."""
+    for seed in args.seeds:
+        for arm in args.arms:
+            run_dir = osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
+            ckpt = osp.join(run_dir, f'iter_{args.iters}.pth')
+            if osp.exists(ckpt):
+                for kind in args.extra:
+                    score_extra(run_dir, ckpt, kind, args)
+    report(saved_scores(args), args)
 
 
 def parse_args(argv=None):
@@ -110,6 +200,10 @@ def parse_args(argv=None):
     p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks', 'antialias_study_logs'))
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--extra', nargs='*', default=[], choices=list(EXTRA),
+                   help='extra test loops per run (motion consistency, motion-compensated EMA)')
+    p.add_argument('--extra-only', action='store_true',
+                   help='only the --extra loops of runs already trained (nothing trains)')
     p.add_argument('--rescore', action='store_true')
     p.add_argument('--report-only', action='store_true')
     args = p.parse_args(argv)
@@ -125,11 +219,15 @@ def main(argv=None):
     if args.report_only:
         return report(saved_scores(args), args)
     torch.set_num_threads(args.threads)
+    if args.extra_only:
+        return score_trained(args)
     for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
         for arm in args.arms:
             cfg = arm_cfg(arm, seed, args)
             ckpt = paired_study.train(cfg, f'scratch_seed{seed}_{arm}', args)
             camvid_study.score_run(cfg.work_dir, ckpt, args, with_ema=True)
+            for kind in args.extra:
+                score_extra(cfg.work_dir, ckpt, kind, args)
             report(saved_scores(args), args)
 
 

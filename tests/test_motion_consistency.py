@@ -1,6 +1,7 @@
 """The motion-consistency metric: MotionConsistencySegmentor predicts each
 frame moved by seeded camera motions, MotionConsistencyMetric scores them
 like TC over a fixed class set."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -71,15 +72,21 @@ def block_image(seed, hw=HW, block=8):
     return torch.from_numpy(img), torch.from_numpy(label[None])
 
 
-def batch(seeds, hw=HW, ori=None):
+def batch(seeds, hw=HW, ori=None, folder=None):
+    """Frames (as the test pipeline gives them) and their samples; with
+    ``ori`` the frames are files of that size in ``folder``, resized to
+    ``hw`` (the wrapper moves the file at its own size)."""
     inputs, samples = [], []
     for s in seeds:
         img, label = block_image(s, ori or hw)
+        path = f'frame_{s}.png'
         if ori is not None:  # the test pipeline resized the frame to hw
+            path = str(folder / path)
+            cv2.imwrite(path, img.permute(1, 2, 0).numpy())
             img = F.interpolate(img[None].float(), size=hw, mode='bilinear',
                                 align_corners=False)[0].round().byte()
         sample = SegDataSample(metainfo=dict(
-            img_path=f'frame_{s}.png', ori_shape=ori or hw, img_shape=hw))
+            img_path=path, ori_shape=ori or hw, img_shape=hw))
         sample.gt_sem_seg = PixelData(data=label)
         inputs.append(img)
         samples.append(sample)
@@ -111,7 +118,7 @@ def test_equivariant_model_scores_100_under_integer_shifts():
         np.testing.assert_allclose(per_class[:4], 100)
         assert per_class[4] == 0  # in the ground truth, never predicted
     assert metrics['mMC'] == pytest.approx(80)  # no motion at all
-    assert metrics['mMC_shared'] == pytest.approx(100)
+    assert metrics['mMC_pred'] == pytest.approx(100)
 
 
 def test_coarse_grid_model_scores_below_the_equivariant_one():
@@ -124,7 +131,7 @@ def test_coarse_grid_model_scores_below_the_equivariant_one():
     assert coarse['mMC_shift8'] == fine['mMC_shift8'] == pytest.approx(80)
     # the random motion (sub-pixel, rotation, zoom) costs the fine model
     # little: only at block edges
-    assert fine['mMC_shared'] > 90
+    assert fine['mMC_pred'] > 90
 
 
 def test_original_prediction_is_the_wrapped_models_own():
@@ -161,7 +168,7 @@ def test_fixed_class_set_scores_never_predicted_classes_zero():
                              predicted=[0, 2])
     np.testing.assert_allclose(out['motion']['per_class'], [100, 0, 50])
     assert out['motion']['mTC'] == pytest.approx(50)
-    assert out['motion']['mTC_shared'] == pytest.approx(75)
+    assert out['motion']['mTC_pred'] == pytest.approx(75)
 
 
 def test_motions_are_seeded_per_frame_and_batch_independent():
@@ -181,18 +188,29 @@ def test_motions_are_seeded_per_frame_and_batch_independent():
         assert torch.equal(t.motion_preds, s.motion_preds)
 
 
-def test_shifts_are_pixels_of_the_scored_resolution():
+def test_shifts_are_pixels_of_the_scored_resolution(tmp_path):
     """Frames resized to half by the test pipeline: the motion is given at
-    the original size, where the predictions and the flow are."""
-    model = wrapper(motion=dict(shift=0, rotation=0, zoom=0), shifts=(2, 4))
-    data = batch([0], hw=(24, 32), ori=HW)
+    the original size, where the predictions and the flow are, and the
+    file is moved there, so an odd shift (half a pixel at the input) is the
+    moved scene, not the input resampled (and blurred) at half a pixel."""
+    model = wrapper(motion=dict(shift=0, rotation=0, zoom=0), shifts=(1, 2, 4))
+    data = batch([0], hw=(24, 32), ori=HW, folder=tmp_path)
     with torch.no_grad():
         out = model.test_step(data)[0]
     assert out.pred_sem_seg.data.shape[-2:] == HW
     flows = out.motion_flows
-    assert flows[1].abs().amax().item() == 2 and flows[2].abs().amax().item() == 4
-    metrics, _ = score(model, hw=(24, 32), ori=HW)
-    assert metrics['mMC_shift2'] > 75  # of 80: equivariant up to resampling
+    assert [flows[i].abs().amax().item() for i in (1, 2, 3)] == [1, 2, 4]
+    metrics, _ = score(model, hw=(24, 32), ori=HW, folder=tmp_path)
+    for k in (1, 2, 4):  # of 80: equivariant up to the resize
+        assert metrics[f'mMC_shift{k}'] > 75, (k, metrics)
+
+
+def test_a_resized_frame_needs_its_file(tmp_path):
+    model = wrapper(motion=dict(shift=0, rotation=0, zoom=0), shifts=(1,))
+    data = batch([0], hw=(24, 32), ori=HW, folder=tmp_path)
+    data['data_samples'][0].set_metainfo(dict(img_path=str(tmp_path / 'gone.png')))
+    with torch.no_grad(), pytest.raises(FileNotFoundError, match='gone.png'):
+        model.test_step(data)
 
 
 def test_sensor_nuisance_changes_only_the_moved_frame():
@@ -235,3 +253,27 @@ def test_wrapped_checkpoint_loads_with_its_own_keys():
     load_state_dict(model, inner, strict=True)
     assert model.segmentor.dummy.item() == 1
     assert model.checkpoint_keys(inner) == {'segmentor.dummy': inner['dummy']}
+
+
+def test_a_resized_frame_is_moved_at_its_files_size(tmp_path):
+    """The moved input is the file moved at ``ori_shape`` and then resized,
+    not the resized input resampled at a sub-pixel offset (which blurs)."""
+    import mmcv
+
+    from mmseg_temporal.utils.camera_motion import move_frame
+    model = wrapper(motion=dict(shift=0, rotation=0, zoom=0), shifts=(1,))
+    seen = []
+    toy_predict = model.segmentor.predict
+    model.segmentor.predict = lambda x, s: seen.append(x.clone()) or toy_predict(x, s)
+    data = batch([0], hw=(24, 32), ori=HW, folder=tmp_path)
+    with torch.no_grad():
+        model.test_step(data)
+    meta = data['data_samples'][0].metainfo
+    _, motion, _ = model.motions(meta, model._key(meta))[1]  # the 1 px shift
+    frame = torch.from_numpy(cv2.imread(meta['img_path'])).permute(2, 0, 1)[None].float()
+    moved = move_frame(frame, motion.matrix(HW)).img[0].round().byte()
+    want = mmcv.imresize(moved.permute(1, 2, 0).numpy(), (32, 24), interpolation='bilinear')
+    got = seen[-1][0].permute(1, 2, 0).numpy()
+    assert np.allclose(got, want, atol=1e-4)
+    resampled = move_frame(seen[0].float(), motion.matrix((24, 32))).img[0]
+    assert not np.allclose(resampled.permute(1, 2, 0).numpy(), want, atol=1)

@@ -16,6 +16,7 @@ from .overlay import (
                       upscale_to,
 )
 from .palette import default_palette, palette_from_meta
+from .scatter import plot_scatter
 from .tc_curve import plot_tc_curve
 from .video_writer import DEFAULT_CODECS, VideoWriterThread, open_video_writer
 
@@ -23,6 +24,6 @@ __all__ = [
     'default_palette', 'palette_from_meta', 'overlay_prediction',
     'side_by_side', 'legend_strip', 'draw_frame_index', 'draw_name',
     'upscale_to',
-    'plot_tc_curve', 'open_video_writer', 'VideoWriterThread',
+    'plot_tc_curve', 'plot_scatter', 'open_video_writer', 'VideoWriterThread',
     'DEFAULT_CODECS'
 ]
