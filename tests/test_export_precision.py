@@ -237,3 +237,57 @@ def test_bf16_is_refused_on_a_cpu_without_it(student, monkeypatch, tmp_path):
     assert 'refused' in str(info.value.code) and 'avx512_bf16' in str(
         info.value.code)
     assert not (tmp_path / 'demo').exists()
+
+
+def _bench(name: str):
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / 'benchmarks' / 'speed' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_precision_latency_runs_at_tiny_size(tmp_path):
+    out = tmp_path / 'latency.json'
+    rows = _bench('precision_latency').main([
+        '--models', 'tiny', '--sizes', '60x80', '--repeats', '2',
+        '--calib-frames', '2', '--heldout-frames', '2', '--out', str(out)])
+    got = {(r['precision'], r['backend']): r for r in rows}
+    assert set(got) == {('fp32', 'onnxruntime'), ('int8', 'onnxruntime'),
+                        ('bf16', 'onnxruntime'), ('fp32', 'pytorch'),
+                        ('fp32-cl', 'pytorch'), ('bf16', 'pytorch')}
+    assert 'no bfloat16 kernel for Conv' in got['bf16', 'onnxruntime'].get(
+        'refused', 'no bfloat16 kernel for Conv')
+    fp32 = got['fp32', 'onnxruntime']
+    assert fp32['speedup_p50'] == 1. and fp32['agreement'] == 1.
+    assert got['int8', 'onnxruntime']['p50_ms'] > 0
+    assert 0. <= got['int8', 'onnxruntime']['agreement'] <= 1.
+    saved = json.loads(out.read_text())
+    assert saved['rows'] == rows and saved['cpu'] and 'isa' in saved
+
+
+def test_precision_quality_scores_the_15hz_run_at_tiny_size(camvid_root,
+                                                            tmp_path):
+    cfg_path = ROOT / 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py'
+    torch.manual_seed(1)
+    model = MODELS.build(student_model_config(Config.fromfile(str(cfg_path))))
+    model.init_weights()
+    ckpt = tmp_path / 'camvid_random.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    cfg, ckpt = export_student(str(cfg_path), str(ckpt), str(tmp_path / 'exp'))
+    out = tmp_path / 'quality.json'
+    rows = _bench('precision_quality').main([
+        cfg, ckpt, '--data', str(camvid_root), '--max-frames', '3',
+        '--calib-frames', '3', '--heldout-frames', '2', '--out', str(out)])
+    got = {(r['precision'], r['backend']): r for r in rows}
+    assert set(got) == {('fp32', 'onnxruntime'), ('int8', 'onnxruntime'),
+                        ('fp32', 'pytorch'), ('bf16', 'pytorch')}
+    for key in (('fp32', 'onnxruntime'), ('int8', 'onnxruntime')):
+        row = got[key]
+        assert 0 <= row['mIoU'] <= 100 and 0 <= row['mTC'] <= 100
+    assert got['fp32', 'onnxruntime']['d_mIoU'] == 0.
+    # the fp32 ONNX and PyTorch versions are the same model
+    assert abs(got['fp32', 'pytorch']['mIoU']
+               - got['fp32', 'onnxruntime']['mIoU']) < 0.5
+    saved = json.loads(out.read_text())
+    assert saved['frames'] == 3 and saved['classes']
