@@ -10,7 +10,9 @@
 #   setuptools >=77.0.3,<81 (torch asks for >=77.0.3; pkg_resources, which mmcv's setup.py
 #   and mmengine's mmseg:: config bases need, is gone from 81)
 #   mmengine 0.10.7, mmcv 2.1.0 built from source with ops, mmsegmentation 1.2.2
-#   opencv-python (the one OpenCV), then this package in editable mode.
+#   opencv-python (the one OpenCV), then this package in editable mode;
+#   optional: PyAV (`av`, FFmpeg with libx264: the video demo's H.264), whose
+#   failure to install is logged and not fatal (the demo then writes VP9/mp4v).
 set -euo pipefail
 
 PY=${PYTHON:-python}
@@ -41,7 +43,8 @@ import importlib.metadata as md, os, sys
 want = {'mmengine': '0.10.7', 'mmcv': '2.1.0', 'mmsegmentation': '1.2.2'}
 for name, version in want.items():
     assert md.version(name) == version, name
-for name in ('torch', 'mmseg_temporal', 'ninja', 'tqdm', 'onnxruntime', 'onnxscript', 'ruff'):
+for name in ('torch', 'mmseg_temporal', 'ninja', 'tqdm', 'onnxruntime', 'onnxscript', 'ruff',
+             'av'):
     md.version(name)
 import pkg_resources  # noqa: F401  (setuptools < 81)
 try:  # one OpenCV: opencv-python, not also the headless build
@@ -120,6 +123,15 @@ then
   log "mmseg_temporal (editable) present"
 else
   PIP --no-build-isolation -e "${ROOT}[tests]"
+fi
+
+STEP="PyAV (optional: H.264 for the video demo)"
+if have av ""; then
+  log "PyAV $("$PY" -c 'import av; print(av.__version__)' 2>/dev/null) present"
+elif PIP "av>=14"; then
+  log "PyAV installed (the video demo writes H.264)"
+else
+  log "PyAV could not be installed: the video demo falls back to VP9/mp4v (optional; continuing)"
 fi
 
 STEP="final import check"
