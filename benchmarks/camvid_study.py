@@ -142,7 +142,7 @@ def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
         m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
     res = dict(mIoU_15hz=float(metrics['mIoU']), mTC=float(metrics['mTC']),
                mTC_gt=float(metrics.get('mTC_gt', float('nan'))),
-               mTC_pred=float(metrics['mTC_shared']),
+               mTC_pred=float(metrics['mTC_pred']),
                mVC_8=float(metrics['mVC_8']), mVC_16=float(metrics['mVC_16']),
                mIoU_test=float(m_test['mIoU']),
                tc_per_class=[float(v) for v in tc['per_class']],

@@ -66,7 +66,7 @@ def test_tools_test_prints_every_figure(camvid_root, tmp_path, test_config):
     assert out.returncode == 0, log[-4000:]
     final = re.search(r'Iter\(test\) \[24/24\].*', log)
     assert final, log[-4000:]
-    for key in ('mIoU', 'mTC', 'mTC_gt', 'mTC_shared', 'mVC_8', 'mVC_16'):
+    for key in ('mIoU', 'mTC', 'mTC_gt', 'mTC_pred', 'mVC_8', 'mVC_16'):
         assert re.search(rf'\b{key}: [\d.]+', final.group(0)), key
     assert 'TC over 23 frame pairs of 1 sequences' in log
     assert 'class set: the' in log and 'ground truth of the scored' in log

@@ -93,7 +93,7 @@ def test_shuffled_two_rank_stream_matches_functional(stream, tmp_path):
         [[exact[(a['path'], b['path'])]
           for a, b in zip(frames[:-1], frames[1:])] for _, frames in seqs],
         num_classes=len(SYNTHETIC_CLASSES))
-    assert set(got) == {'mTC', 'mTC_seq', 'mTC_shared'}  # no label: no _gt
+    assert set(got) == {'mTC', 'mTC_seq', 'mTC_pred'}  # no label: no _gt
     assert got['mTC'] == round(ref['mTC'], 2)
     assert got['mTC_seq'] == round(ref['mTC_seq'], 2)
     assert 50 < got['mTC'] < 100
@@ -128,7 +128,7 @@ def test_registry_evaluate_and_errors(stream):
     samples = _samples(seqs)
     metric.process({}, samples)
     res = metric.evaluate(len(samples))  # BaseMetric path, single process
-    assert set(res) == {'mTC', 'mTC_seq', 'mTC_shared'}
+    assert set(res) == {'mTC', 'mTC_seq', 'mTC_pred'}
     assert metric.results == []
 
     bad = SegDataSample(metainfo=dict(img_path='x.png', frame_index=0))
@@ -201,7 +201,7 @@ def test_synthetic_exact_flow_scores_ground_truth_100(tmp_path):
     metric.dataset_meta = dict(classes=SYNTHETIC_CLASSES)
     metric.process({}, _samples(seqs, labels))
     assert metric.evaluate(10) == dict(mTC=100.0, mTC_seq=100.0,
-                                       mTC_shared=100.0, mTC_gt=100.0)
+                                       mTC_pred=100.0, mTC_gt=100.0)
 
     metric.process({}, _samples(noisy, labels))
     got = metric.evaluate(10)
@@ -234,7 +234,7 @@ def test_synthetic_exact_flow_refuses_what_it_cannot_serve(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Class set, mTC_shared, mTC_gt, the flow argument (issue 11)
+# Class set, mTC_pred, mTC_gt, the flow argument (issue 11)
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def labelled_video(tmp_path_factory):
@@ -291,9 +291,9 @@ def test_model_never_predicting_a_class_scores_lower(labelled_video):
     assert got_b['mTC'] < got_a['mTC']
     assert got_b['mTC_seq'] < got_a['mTC_seq']
     assert v['hard'] not in res_b['predicted_classes'].tolist()
-    # mTC_shared: B over what it predicts
+    # mTC_pred: B over what it predicts
     kept = [c for c in gt_classes if c != v['hard']]
-    assert got_b['mTC_shared'] == pytest.approx(
+    assert got_b['mTC_pred'] == pytest.approx(
         np.mean(res_b['per_class'][kept]), abs=0.006)
     # the functional core with the same class set and masks agrees
     flows = [v['exact'][(a, b)] for a, b in zip(v['paths'][:-1],

@@ -122,7 +122,7 @@ def test_one_stock_evaluator_with_miou_and_tc(clips):
     for i in range(0, len(samples), 4):
         evaluator.process([s for s in samples[i:i + 4]], {})
     got = evaluator.evaluate(len(samples))
-    for key in ('mIoU', 'mTC', 'mTC_seq', 'mTC_shared', 'mTC_gt', 'mVC_8',
+    for key in ('mIoU', 'mTC', 'mTC_seq', 'mTC_pred', 'mTC_gt', 'mVC_8',
                 'mVC_16'):
         assert key in got, key
     assert got['mTC_gt'] == 100.0  # exact flow and visibility

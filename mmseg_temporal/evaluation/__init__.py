@@ -1,8 +1,8 @@
 """Evaluation: temporal consistency (TC) and video consistency (VC) of
 video segmentation, as plain functions and as MMSeg metrics."""
 from .functional import (
+    predicted_class_mean,
     shared_class_means,
-    shared_mean,
     tc_aggregate,
     tc_intersect_union,
     temporal_consistency,
@@ -11,6 +11,6 @@ from .functional import (
 from .metrics import SparseIoUMetric, TemporalConsistencyMetric, VideoConsistencyMetric
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
-           'shared_mean', 'shared_class_means', 'video_consistency',
+           'predicted_class_mean', 'shared_class_means', 'video_consistency',
            'SparseIoUMetric', 'TemporalConsistencyMetric',
            'VideoConsistencyMetric']

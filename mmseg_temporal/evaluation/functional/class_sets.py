@@ -4,9 +4,11 @@ runs over, so that every compared model is scored over the same ones.
 A TC mean over "the classes that occur in the predictions" rewards a model
 for never predicting a hard class (the class leaves the mean). The fixed
 set is decided before scoring (by default: the classes of the ground truth)
-and a class in it that a model never predicts scores 0. ``mTC_shared`` is
-the mean over the classes a model (or every compared model) does predict:
-it separates flicker from recognition and is always read beside ``mTC``.
+and a class in it that a model never predicts scores 0. Two means leave the
+classes a model misses out, separating flicker from recognition (always
+read beside ``mTC``): ``mTC_pred``, over the classes of the set that this
+model predicts (one model's figure), and ``mTC_shared``, over the classes
+that *every* compared model predicts (:func:`shared_class_means`).
 """
 from typing import Iterable, List, Optional, Sequence, Tuple
 

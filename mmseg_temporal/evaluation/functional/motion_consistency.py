@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .label_maps import ArrayLike
-from .temporal_consistency import shared_mean, tc_aggregate, tc_intersect_union
+from .temporal_consistency import predicted_class_mean, tc_aggregate, tc_intersect_union
 
 __all__ = ['mc_intersect_union', 'motion_consistency']
 
@@ -57,12 +57,12 @@ def motion_consistency(frame_stats: Sequence[Sequence[PairStats]],
         names: the motions' names, in that order.
         classes: the fixed class set (None: the classes that occur; not for
             comparing models).
-        predicted: the classes the predictions hold, for ``mTC_shared``.
+        predicted: the classes the predictions hold, for ``mTC_pred``.
 
     Returns:
         ``{name: result}``: the dict of :func:`tc_aggregate` over the
         frames (its ``mTC`` is the motion's mean MC, ``per_class`` per
-        class, in percent) plus ``mTC_shared`` and ``predicted_classes``.
+        class, in percent) plus ``mTC_pred`` and ``predicted_classes``.
     """
     names = list(names)
     for f, stats in enumerate(frame_stats):
@@ -74,7 +74,7 @@ def motion_consistency(frame_stats: Sequence[Sequence[PairStats]],
     for m, name in enumerate(names):
         res = tc_aggregate([[stats[m] for stats in frame_stats]], classes)
         res['predicted_classes'] = held
-        res['mTC_shared'] = shared_mean(res, held) if len(res['per_class']) \
+        res['mTC_pred'] = predicted_class_mean(res, held) if len(res['per_class']) \
             else float('nan')
         out[name] = res
     return out

@@ -23,8 +23,10 @@ Figures (percent), over a class set ``classes`` fixed before scoring:
   equal weight (the paper's Eq. 8); per sequence over ``seq_classes[s]``
   when given (the metric passes the set's classes in that sequence's
   ground truth), else over ``classes``.
-* ``mTC_shared``: the mean of the per-class TC over the classes of the set
-  that the predictions hold somewhere (flicker apart from recognition).
+* ``mTC_pred``: the mean of the per-class TC over the classes of the set
+  that the predictions hold somewhere (flicker apart from recognition; for
+  the classes *every* compared model predicts, ``mTC_shared``, see
+  :func:`~.class_sets.shared_class_means`).
 
 The warping is :func:`mmseg_temporal.utils.flow_ops.flow_warp`, the one
 warping function of the project.
@@ -40,7 +42,7 @@ from .class_sets import check_class_set, class_mean, classes_in
 from .label_maps import ArrayLike, as_flow, as_label_map, as_mask, check_values
 
 __all__ = ['tc_intersect_union', 'tc_aggregate', 'temporal_consistency',
-           'shared_mean']
+           'predicted_class_mean']
 
 PairStats = Tuple[np.ndarray, np.ndarray]
 
@@ -283,7 +285,7 @@ def temporal_consistency(preds: Sequence[Sequence[ArrayLike]],
         The dict of :func:`tc_aggregate` (``mTC``, ``mTC_seq``,
         ``per_class``, ``per_seq``, ``per_pair``, ...) plus
         ``predicted_classes`` (the class ids the predictions hold) and
-        ``mTC_shared`` (the mean of ``per_class`` over the predicted classes
+        ``mTC_pred`` (the mean of ``per_class`` over the predicted classes
         of the set), in percent.
     """
     _check_lengths(preds, flows, valids)
@@ -308,12 +310,12 @@ def temporal_consistency(preds: Sequence[Sequence[ArrayLike]],
         stats.append(seq_stats)
     res = tc_aggregate(stats, classes, seq_classes)
     res['predicted_classes'] = np.asarray(sorted(predicted), np.int64)
-    res['mTC_shared'] = shared_mean(res, res['predicted_classes'])
+    res['mTC_pred'] = predicted_class_mean(res, res['predicted_classes'])
     return res
 
 
-def shared_mean(res: Dict, predicted: Iterable[int]) -> float:
-    """``mTC_shared`` of one TC result: the mean of its ``per_class`` over
+def predicted_class_mean(res: Dict, predicted: Iterable[int]) -> float:
+    """``mTC_pred`` of one TC result: the mean of its ``per_class`` over
     the ``predicted`` classes inside its class set (``res['classes']``;
     without a set, those with a finite per-class TC)."""
     per_class = res['per_class']

@@ -42,8 +42,9 @@ class MotionConsistencyMetric(BaseMetric):
 
     * ``mMC``: the mean over the class set under the random motion (the
       wrapper's ``motion``); a class of the set never predicted scores 0;
-    * ``mMC_shared``: the same over the classes of the set the model
-      predicts somewhere (flicker apart from recognition);
+    * ``mMC_pred``: the same over the classes of the set the model
+      predicts somewhere (flicker apart from recognition; TC's
+      ``mTC_pred``);
     * ``mMC_shift<k>``: ``mMC`` under a pure shift of k pixels (the curve
       over motion magnitude).
 
@@ -125,7 +126,7 @@ class MotionConsistencyMetric(BaseMetric):
         self.last_result = dict(res, class_set=desc, classes=classes)
         self._log(res, names, class_names, desc, predicted, len(results))
         main = res[names[0]]
-        metrics = dict(mMC=main['mTC'], mMC_shared=main['mTC_shared'])
+        metrics = dict(mMC=main['mTC'], mMC_pred=main['mTC_pred'])
         metrics.update({f'mMC_{n}': res[n]['mTC'] for n in names[1:]})
         return {k: float(np.round(v, 2)) for k, v in metrics.items()}
 
@@ -143,7 +144,7 @@ class MotionConsistencyMetric(BaseMetric):
         print_log(f'per class motion consistency (class set: {desc}):\n'
                   + table.get_string(), 'current')
         print_log(f'motion consistency over {num_frames} frames: mMC '
-                  f'{res[names[0]]["mTC"]:.2f} (random motion), mMC_shared '
-                  f'{res[names[0]]["mTC_shared"]:.2f} (over the '
+                  f'{res[names[0]]["mTC"]:.2f} (random motion), mMC_pred '
+                  f'{res[names[0]]["mTC_pred"]:.2f} (over the '
                   f'{len(predicted)} predicted classes)'
                   + (f'; pure shifts: {curve}' if curve else ''), 'current')

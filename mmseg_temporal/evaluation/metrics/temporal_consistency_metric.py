@@ -23,7 +23,7 @@ from mmseg.registry import METRICS
 from ...flow_sources import ForwardBackwardChecked, build_flow_source
 from ...utils.image import read_rgb
 from ..distributed import pair_share, run_on_every_rank
-from ..functional import shared_mean, tc_aggregate, tc_intersect_union
+from ..functional import predicted_class_mean, tc_aggregate, tc_intersect_union
 from ..reporting import tc_table, write_tc_outputs
 from .sequence_frames import SequenceFrameMetric, decode_map
 
@@ -74,9 +74,11 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
     * ``mTC_seq``: per sequence over the set's classes in that sequence's
       ground truth (the whole set for an unlabelled sequence), then the
       mean over sequences (Eq. 8).
-    * ``mTC_shared``: the mean over the classes of the set the model
+    * ``mTC_pred``: the mean over the classes of the set the model
       predicts somewhere in the scored frames: flicker apart from
-      recognition. Read both.
+      recognition. Read both. (``mTC_shared``, over the classes every
+      compared model predicts, is a comparison's figure:
+      :func:`~mmseg_temporal.evaluation.functional.shared_class_means`.)
     * ``mTC_gt`` (where consecutive frames are labelled): the TC of the
       ground-truth labels under the same flow and masks, over the set's
       classes the labels hold: the flow's ceiling.
@@ -249,7 +251,7 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
             res['per_class'] = np.full(len(plan.class_names), np.nan)
         res.update(seq_names=list(plan.seqs), frame_indices=frame_ids,
                    predicted_classes=plan.predicted, class_set=plan.class_set,
-                   mTC_shared=shared_mean(res, plan.predicted), gt=None)
+                   mTC_pred=predicted_class_mean(res, plan.predicted), gt=None)
         gt_stats = [g for _, g in stats if g is not None]
         if gt_stats:
             held = np.flatnonzero(sum(u for _, u in gt_stats) > 0)
@@ -259,7 +261,7 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
         if main:
             self._log(res, plan)
         metrics = dict(mTC=res['mTC'], mTC_seq=res['mTC_seq'],
-                       mTC_shared=res['mTC_shared'])
+                       mTC_pred=res['mTC_pred'])
         if res['gt'] is not None:
             metrics['mTC_gt'] = res['gt']['mTC']
         return {k: float(np.round(v, 2)) for k, v in metrics.items()}
@@ -276,8 +278,8 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
         print_log(f'TC over {res["num_pairs"]} frame pairs of '
                   f'{len(plan.seqs)} sequences: mTC {res["mTC"]:.2f} (I/U '
                   f'pooled over all pairs), mTC_seq {res["mTC_seq"]:.2f} (per '
-                  'sequence, then averaged: Eq. 8), mTC_shared '
-                  f'{res["mTC_shared"]:.2f} (over the '
+                  'sequence, then averaged: Eq. 8), mTC_pred '
+                  f'{res["mTC_pred"]:.2f} (over the '
                   f'{len(plan.predicted)} predicted classes)'
                   + ('' if gt is None else
                      f'; ground truth under the same flow: mTC_gt '
