@@ -7,9 +7,14 @@ import pytest
 import mmseg_temporal
 
 
-def test_version():
-    assert isinstance(mmseg_temporal.__version__, str)
-    assert mmseg_temporal.__version__.count('.') == 2
+def test_version_is_the_newest_changelog_entry():
+    """A version bump without its CHANGELOG.md entry (or an entry without
+    the bump) fails here."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / 'CHANGELOG.md').read_text()
+    entries = re.findall(r'^## (\S+)', text, re.M)
+    assert entries and entries[0] == mmseg_temporal.__version__, entries[:2]
 
 
 def test_registries_filled():
