@@ -17,24 +17,41 @@ def test_report_tc_over_fixed_set_counts_never_predicted_as_zero():
     assert study_report.tc_over(counts, {0, 1}) == pytest.approx(70.0)
 
 
-def test_arms_differ_only_in_the_tl_weight():
-    arms = paired_study.ARMS
-    assert arms['control']['tl']['loss_weight'] == 0.0
-    ctl = dict(arms['control']['tl'], loss_weight=None)
-    rel = dict(arms['tl_logits']['tl'], loss_weight=None)
-    assert ctl == rel and rel['compare'] == 'logits'
-    # 0.1 x (sum over 5 classes) / 5 = the release's 0.1 x MSE
-    assert arms['tl_logits']['tl']['loss_weight'] == pytest.approx(0.02)
-    assert arms['tl_logits_x10']['tl']['loss_weight'] == pytest.approx(0.2)
-    assert arms['tl_prob']['tl']['compare'] == 'prob'
+def check_arms_compute_what_their_labels_say(arms, num_classes):
+    """Each TL arm's loss, built from its config, on two random logit maps
+    of identical frames (zero flow, occlusion weight 1): the control 0, the
+    release's 0.1 x MSE over pixels and classes, x10 of it, and the paper's
+    Eq. 1 (squared probability distance summed over classes) x 0.1."""
+    import torch
+    from mmseg.registry import MODELS
+    torch.manual_seed(0)
+    z_t, z_tk = torch.randn(2, num_classes, 6, 8), torch.randn(2, num_classes, 6, 8)
+    flow, img = torch.zeros(2, 2, 6, 8), torch.rand(2, 3, 6, 8) * 255
+
+    def tl(arm):
+        return float(MODELS.build(arms[arm]['tl'])(z_t, z_tk, flow, img, img))
+    mse = float((z_t - z_tk).square().mean())
+    prob = float((z_t.softmax(1) - z_tk.softmax(1)).square().sum(1).mean())
+    assert tl('control') == 0.0
+    assert tl('tl_logits') == pytest.approx(0.1 * mse, rel=1e-5)
+    assert tl('tl_logits_x10') == pytest.approx(mse, rel=1e-5)
+    assert tl('tl_prob') == pytest.approx(0.1 * prob, rel=1e-5)
+    # the control is the release arm with the weight set to 0, nothing else
+    assert dict(arms['control']['tl'], loss_weight=None) == \
+        dict(arms['tl_logits']['tl'], loss_weight=None)
+
+
+def test_paired_study_arms_compute_what_their_labels_say():
+    check_arms_compute_what_their_labels_say(paired_study.ARMS, 5)
 
 
 def test_arm_config_fine_tunes_from_the_baseline(tmp_path):
-    args = paired_study.parse_args(['--work-dir', str(tmp_path)])
+    args = paired_study.parse_args(['--work-dir', str(tmp_path),
+                                    '--finetune-iters', '7'])
     cfg = paired_study.arm_cfg('control', 3, args, '/b/iter_2000.pth')
     assert cfg.load_from == '/b/iter_2000.pth'
     assert cfg.randomness == dict(seed=3)
-    assert cfg.train_cfg.max_iters == 200
+    assert cfg.train_cfg.max_iters == 7
     assert cfg.train_dataloader.dataset.sample_mode == 'triplet'
     assert cfg.model.losses == dict(paired_study.ARMS['control'])
     assert cfg.test_dataloader.dataset.data_root == str(tmp_path / 'data')
@@ -56,7 +73,7 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
         def train(self):
             pass
 
-    monkeypatch.setattr(experiment, 'Runner', FakeRunner)
+    monkeypatch.setattr(experiment, 'CheckedLoadRunner', FakeRunner)
     cfg = Config(dict(work_dir=str(tmp_path), load_from='/b/iter_2000.pth',
                       train_cfg=dict(max_iters=300)))
     experiment.train_unless_done(cfg)
@@ -91,7 +108,7 @@ def test_scorer_ceiling_and_a_dropped_class(tmp_path):
 
 def test_camvid_study_configs(tmp_path):
     import camvid_study
-    assert camvid_study.ARMS['tl_logits']['tl']['loss_weight'] == pytest.approx(0.1 / 11)
+    check_arms_compute_what_their_labels_say(camvid_study.ARMS, 11)
     args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])
     cfg = camvid_study.camvid_cfg('pspnet_tiny_tl_camvid_cpu.py', str(tmp_path / 'r'),
                                   args, 2, 300)
@@ -159,4 +176,5 @@ def test_camvid_report_only_reads_the_saved_scores(tmp_path):
     res = json.loads((tmp_path / 'logs' / 'results.json').read_text())
     assert res['paired']['tl_logits_x10']['mTC']['mean'] == pytest.approx(-1.)
     assert res['paired']['control+ema0.5']['mTC']['mean'] == pytest.approx(2.)
-    assert 'TC per class' in (tmp_path / 'logs' / 'results.md').read_text()
+    per_class_row = '| control | ' + ' | '.join(['50.0'] * 11) + ' |'
+    assert per_class_row in (tmp_path / 'logs' / 'results.md').read_text()
