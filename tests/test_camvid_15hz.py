@@ -1,6 +1,7 @@
 """The CamVid 15 Hz temporal test set (the release's `val` run): one densely
 labelled sequence, and tools/test.py printing mIoU, mTC, mTC_gt, mVC_8 and
 mVC_16 in one stock test loop. Needs ../shared/data/camvid."""
+import csv
 import os
 import re
 import subprocess
@@ -68,7 +69,18 @@ def test_tools_test_prints_every_figure(camvid_root, tmp_path, test_config):
     assert final, log[-4000:]
     for key in ('mIoU', 'mTC', 'mTC_gt', 'mTC_pred', 'mVC_8', 'mVC_16'):
         assert re.search(rf'\b{key}: [\d.]+', final.group(0)), key
-    assert 'TC over 23 frame pairs of 1 sequences' in log
-    assert 'class set: the' in log and 'ground truth of the scored' in log
-    assert (tmp_path / 'work' / 'temporal_consistency' /
-            'tc_per_pair.png').exists()
+    tc_dir = tmp_path / 'work' / 'temporal_consistency'
+    with open(tc_dir / 'tc_per_pair.csv') as f:
+        pairs = list(csv.DictReader(f))
+    # 24 frames of one sequence: 23 consecutive pairs, each scored
+    assert len({p['seq_name'] for p in pairs}) == 1
+    assert [int(p['frame_index']) for p in pairs] == list(range(23))
+    with open(tc_dir / 'tc_per_class.csv') as f:
+        per_class = list(csv.DictReader(f))
+    # the default class set: the classes the scored frames' labels hold,
+    # i.e. those the ground truth's own TC is measured on (all 11 here)
+    assert len(per_class) == 11
+    in_set = {r['class'] for r in per_class if r['in_class_set'] == '1'}
+    labelled = {r['class'] for r in per_class if r['tc_gt'] not in ('', 'nan')}
+    assert in_set == labelled and in_set
+    assert (tc_dir / 'tc_per_pair.png').exists()

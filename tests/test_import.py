@@ -52,9 +52,9 @@ def test_import_needs_no_network():
     assert 'imported' in out.stdout
 
 
-def test_mmengine_patches_are_the_documented_ones():
+def test_mmengine_patches_are_the_listed_ones():
     """`import mmseg_temporal` changes MMEngine in exactly the ways that
-    mmseg_temporal/utils/mmengine_patches.py lists."""
+    mmseg_temporal/utils/mmengine_patches.py lists (APPLIED), each in place."""
     from mmengine.fileio.backends import LocalBackend
     from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -65,9 +65,6 @@ def test_mmengine_patches_are_the_documented_ones():
     assert CheckpointLoader._schemes[''] is checkpoint.load_local_checkpoint
     for method in (LocalBackend.put, LocalBackend.put_text):
         assert method.__module__ == mmengine_patches.__name__
-    doc = mmengine_patches.__doc__
-    for what in ('CheckpointLoader', 'LocalBackend.put', 'pkg_resources'):
-        assert what in doc, what
     mmengine_patches.apply_mmengine_patches()  # idempotent
     assert len(mmengine_patches.APPLIED) == 3
 
