@@ -176,6 +176,9 @@ def test_fp32_keeps_its_logits_check_and_takes_no_calibration(student,
                     calibration=dict(source=str(frames)))
     with pytest.raises(ValueError, match='calibration.source'):
         export_onnx(cfg, ckpt, str(tmp_path / 'x.onnx'), precision='int8')
+    with pytest.raises(FileNotFoundError, match='missing_clip'):
+        export_onnx(cfg, ckpt, str(tmp_path / 'x.onnx'), precision='int8',
+                    calibration=dict(source=str(tmp_path / 'missing_clip')))
     with pytest.raises(ValueError, match="unknown keys \\['frames'\\]"):
         export_onnx(cfg, ckpt, str(tmp_path / 'x.onnx'), precision='int8',
                     calibration=dict(source=str(frames), frames=3))

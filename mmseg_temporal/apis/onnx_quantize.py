@@ -116,6 +116,9 @@ def check_export_precision(precision: str, calibration: Optional[dict]
     if cal['method'] not in METHODS:
         raise ConfigError(f'calibration.method must be one of {METHODS}, '
                           f'got {cal["method"]!r}')
+    for key in ('source', 'heldout'):  # readable, before any export work
+        if cal[key]:
+            FrameSource(cal[key], pattern=cal['pattern'])
     return cal
 
 
