@@ -148,3 +148,15 @@ def test_legend_names_what_its_mean_is():
     assert _legend_label('etc', 87.25, 'mean of curve') == 'etc (mean of curve 87.2%)'
     assert _legend_label('etc', float('nan'), 'mean of curve') == 'etc (mean of curve n/a)'
     assert _legend_label('etc', None) == 'etc'
+
+
+def test_plot_scatter_writes_a_png_and_needs_two_points(tmp_path):
+    from mmseg_temporal.visualization import plot_scatter
+    out = plot_scatter({'plain': [(40.0, 41.0), (42.0, 43.5)], 'aa': [(47.0, 48.0)]},
+                       str(tmp_path / 'sub' / 'scatter.png'), 'x', 'y', title='t')
+    data = open(out, 'rb').read()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n'
+    img = cv2.imread(out)
+    assert img.shape[0] > 300 and img.shape[1] > 300
+    with pytest.raises(ValueError, match='at least two'):
+        plot_scatter({'a': [(1.0, 2.0)]}, str(tmp_path / 'x.png'), 'x', 'y')
