@@ -3,6 +3,7 @@ labelled frames: train, save, kill, resume, test."""
 import copy
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,15 @@ BASELINE = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
 pytestmark = pytest.mark.slow
 
 
+def _recorded_iter(work: Path) -> int:
+    """The iteration of the checkpoint ``work/last_checkpoint`` names (MMEngine
+    writes it after the checkpoint; 0 before the first)."""
+    path = work / 'last_checkpoint'
+    found = re.search(r'iter_(\d+)\.pth$', path.read_text().strip()) \
+        if path.exists() else None
+    return int(found.group(1)) if found else 0
+
+
 @pytest.mark.parametrize('config', [
     BASELINE,  # a stock EncoderDecoder on the labelled frames
     ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_tl_synthetic.py',  # triplets + TL
@@ -40,37 +50,37 @@ def test_train_kill_resume_test(config, default_synthetic_root, tmp_path):
          str(work), '--cfg-options', 'train_cfg.max_iters=100000', *common],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 300
-    try:
-        while not (work / 'iter_6.pth').exists():
+    try:  # kill it once it has recorded a checkpoint of iteration >= 6
+        while _recorded_iter(work) < 6:
             assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            assert time.time() < deadline, 'no checkpoint within 300 s'
+            assert time.time() < deadline, 'no checkpoint of iteration >= 6 in 300 s'
             time.sleep(0.2)
-        while not (work / 'last_checkpoint').read_text().strip().endswith('iter_6.pth'):
-            time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    saved = torch.load(work / 'iter_6.pth', map_location='cpu', weights_only=False)
-    assert saved['meta']['iter'] == 6
+    last = _recorded_iter(work)  # what --resume finds (it may have gone on)
+    saved = torch.load(work / f'iter_{last}.pth', map_location='cpu', weights_only=False)
+    assert saved['meta']['iter'] == last
+    end = last + 3
 
     out = subprocess.run(
         [sys.executable, 'tools/train.py', str(BASELINE), '--work-dir',
-         str(work), '--resume', '--cfg-options', 'train_cfg.max_iters=9',
+         str(work), '--resume', '--cfg-options', f'train_cfg.max_iters={end}',
          *common], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=600)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]
-    assert 'resumed epoch: 0, iter: 6' in log
-    assert 'Iter(train) [7/9]' in log and 'Iter(train) [1/9]' not in log
-    final = torch.load(work / 'iter_9.pth', map_location='cpu', weights_only=False)
-    assert final['meta']['iter'] == 9
+    assert f'resumed epoch: 0, iter: {last}' in log
+    assert f'Iter(train) [{last + 1}/{end}]' in log and f'Iter(train) [1/{end}]' not in log
+    final = torch.load(work / f'iter_{end}.pth', map_location='cpu', weights_only=False)
+    assert final['meta']['iter'] == end
     # The optimiser state went on from the saved one (SGD momentum buffers).
     mom6 = [s['momentum_buffer'] for s in saved['optimizer']['state'].values()]
     mom9 = [s['momentum_buffer'] for s in final['optimizer']['state'].values()]
     assert len(mom6) == len(mom9) > 0 and not torch.equal(mom6[0], mom9[0])
 
     out = subprocess.run(
-        [sys.executable, 'tools/test.py', str(BASELINE), str(work / 'iter_9.pth'),
+        [sys.executable, 'tools/test.py', str(BASELINE), str(work / f'iter_{end}.pth'),
          '--work-dir', str(tmp_path / 'test'), '--cfg-options',
          *data_cfg_options(default_synthetic_root)], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=600)
