@@ -30,7 +30,7 @@ import mmseg_temporal  # noqa: F401
 from mmseg_temporal.apis import export_onnx, export_student, init_student
 from mmseg_temporal.apis.export import student_model_config
 from mmseg_temporal.apis.frame_models import cpu_session_options
-from mmseg_temporal.apis.onnx_export import LogitsAtInputSize
+from mmseg_temporal.apis.onnx_modules import LogitsAtInputSize
 from mmseg_temporal.apis.summary import stage_stats
 
 from _common import emit_result, machine_line

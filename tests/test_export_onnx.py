@@ -115,7 +115,7 @@ def test_dynamic_shapes_and_class_ids(tmp_path):
 def test_shape_generic_pooling_equals_adaptive_avg_pool():
     from torch import nn
 
-    from mmseg_temporal.apis.onnx_export import ShapeGenericAdaptiveAvgPool2d, shape_generic_copy
+    from mmseg_temporal.apis.onnx_modules import ShapeGenericAdaptiveAvgPool2d, shape_generic_copy
     for h, w in ((12, 16), (23, 31), (5, 7), (45, 60)):
         x = torch.randn(2, 4, h, w)
         for size in (1, 2, 3, 6, (2, 5)):

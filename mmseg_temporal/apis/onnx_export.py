@@ -12,7 +12,7 @@ test pipeline are in the model's ``metadata_props`` (:data:`META_KEYS`),
 which :class:`mmseg_temporal.apis.OnnxFrameModel` reads.
 
 Adaptive average pooling (PSPNet's pyramid pooling) is exported through
-:class:`ShapeGenericAdaptiveAvgPool2d` (same values, from a cumulative sum):
+:class:`~.onnx_modules.ShapeGenericAdaptiveAvgPool2d` (same values, from a cumulative sum):
 measured on torch 2.13, the TorchScript exporter refuses
 ``adaptive_avg_pool2d`` whenever the pooled sizes do not divide the feature
 map, and both exporters bake the pooling windows of the sample's size into
@@ -49,12 +49,11 @@ from torch import nn
 from ..utils.atomic import atomic_output_file, failed_sibling
 from ..utils.provenance import file_source
 from .export import init_student
-from .onnx_modules import LogitsAtInputSize, ShapeGenericAdaptiveAvgPool2d, shape_generic_copy
+from .onnx_modules import LogitsAtInputSize, shape_generic_copy
 from .onnx_quantize import check_export_precision, quantize_checked
 
 __all__ = ['export_onnx', 'OnnxParityError', 'check_onnx_parity',
-           'LogitsAtInputSize', 'ShapeGenericAdaptiveAvgPool2d',
-           'shape_generic_copy', 'read_onnx_metadata', 'META_KEYS']
+           'read_onnx_metadata', 'META_KEYS']
 
 META_KEYS = ('mean', 'std', 'bgr_to_rgb', 'input_shape', 'dynamic', 'output',
              'num_classes', 'classes', 'palette', 'align_corners',
