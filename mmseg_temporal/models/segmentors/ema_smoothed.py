@@ -14,7 +14,7 @@ and the checkpoint of the wrapped model loads as it is (its keys gain the
 warped onto each frame before blending (motion-compensated EMA,
 :func:`~mmseg_temporal.utils.temporal_smoothing.ema_step`).
 """
-from typing import Callable, List, Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 from mmengine.dist import get_world_size
@@ -25,14 +25,13 @@ from torch import Tensor
 from ...flow_sources import build_flow_source
 from ...utils.image import read_rgb
 from ...utils.temporal_smoothing import EMASmoother, flow_at_logits
+from .test_time_wrapper import TestTimeWrapper
 
 __all__ = ['EMASmoothedSegmentor']
 
-_PREFIX = 'segmentor.'
-
 
 @MODELS.register_module()
-class EMASmoothedSegmentor(BaseSegmentor):
+class EMASmoothedSegmentor(TestTimeWrapper):
     """``segmentor`` whose ``predict`` returns the labels of EMA-smoothed
     logits ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t``
     (:class:`~mmseg_temporal.utils.temporal_smoothing.EMASmoother`), one
@@ -71,35 +70,17 @@ class EMASmoothedSegmentor(BaseSegmentor):
                  motion: Optional[Union[dict, Callable]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.segmentor = MODELS.build(segmentor)
-        if data_preprocessor is None:
-            self.data_preprocessor = self.segmentor.data_preprocessor
+        super().__init__(segmentor, data_preprocessor, init_cfg)
         self.smoother = EMASmoother(alpha)
         self.motion = None if motion is None else build_flow_source(motion)
         self._last = None  # (seq_name, frame_index, shape) of the last frame
         self._prev_frame = None  # (img_path, RGB image) of the last frame
-        self._register_load_state_dict_pre_hook(self._prefix_wrapped_keys)
 
     @property
     def frame_model(self) -> BaseSegmentor:
         """The model that predicts one frame: a distillation wrapper's
         student, else the wrapped segmentor."""
         return getattr(self.segmentor, 'student', self.segmentor)
-
-    @staticmethod
-    def checkpoint_keys(state_dict: dict) -> dict:
-        """The keys a checkpoint's weights load under: the wrapped model's
-        own ``k`` as ``segmentor.k`` (the wrapper's keys stay)."""
-        return {k if k.startswith(_PREFIX) else _PREFIX + k: v
-                for k, v in state_dict.items()}
-
-    def _prefix_wrapped_keys(self, state_dict, prefix, *args) -> None:
-        """Load pre-hook: :meth:`checkpoint_keys` on this module's entries,
-        in place."""
-        own = {k[len(prefix):]: state_dict.pop(k)
-               for k in [k for k in state_dict if k.startswith(prefix)]}
-        state_dict.update({prefix + k: v for k, v in self.checkpoint_keys(own).items()})
 
     def _follows(self, meta: dict, shape) -> bool:
         key = (meta.get('seq_name'), meta.get('frame_index'), tuple(shape))
@@ -146,18 +127,3 @@ class EMASmoothedSegmentor(BaseSegmentor):
             flow, valid = self._motion(meta, frame_logits, follows)
             smoothed.append(self.smoother(frame_logits, flow, valid).clone())
         return model.postprocess_result(torch.stack(smoothed), data_samples)
-
-    def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
-        """The wrapped model's raw logits (tensor mode: no smoothing)."""
-        return self.segmentor._forward(inputs, data_samples)
-
-    def extract_feat(self, inputs: Tensor) -> List[Tensor]:
-        return self.segmentor.extract_feat(inputs)
-
-    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        return self.segmentor.encode_decode(inputs, batch_img_metas)
-
-    def loss(self, inputs: Tensor, data_samples) -> dict:
-        raise RuntimeError('EMASmoothedSegmentor is a test-time wrapper: train '
-                           'the wrapped segmentor, then test it wrapped')
-

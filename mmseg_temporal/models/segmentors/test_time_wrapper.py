@@ -49,7 +49,7 @@ class TestTimeWrapper(BaseSegmentor):
                            for k, v in self.checkpoint_keys(own).items()})
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
-        """The wrapped model's raw logits."""
+        """The wrapped model's raw logits (tensor mode: no test-time step)."""
         return self.segmentor._forward(inputs, data_samples)
 
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
