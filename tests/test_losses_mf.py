@@ -1,15 +1,21 @@
 """Multi-frame dependency loss (MF, Eq. 6), its ConvLSTM and clipping hook."""
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import OPTIMIZERS, PARAM_SCHEDULERS
+from mmseg.registry import HOOKS, MODELS
 from torch.func import functional_call
 
 from mmseg_temporal.engine.hooks import ConvLSTMWeightClipHook
-from mmseg_temporal.models.losses import ConvLSTM, IntraFrameSimilarityLoss, MultiFrameLoss
+from mmseg_temporal.models.losses import ConvLSTM, MultiFrameLoss
+
+BASE = Path(__file__).resolve().parents[1] / 'configs' / '_base_'
 
 
 def _loop_pool_cos(x, pool):
@@ -190,18 +196,20 @@ def test_clip_hook_is_registered():
 
 
 class _Clips:
-    """Random clips of student and teacher features that share content (the
-    two networks see the same frames): channel mixes of one latent map plus
-    noise, smoothed and rectified like features after a ReLU."""
+    """Random clips of student (8 channels) and teacher (12) features that
+    share content (the two networks see the same frames): channel mixes of
+    one latent map plus noise, smoothed and rectified like features after a
+    ReLU. ``size``: ``(H, W)``; 128x160 gives the configs' MF (pool 16) an
+    8x10 grid."""
 
-    def __init__(self, seed, batch=2, size=8, frames=3):
+    def __init__(self, seed, batch=2, size=(128, 160), frames=3):
         self.g = torch.Generator().manual_seed(seed)
-        self.batch, self.size, self.frames = batch, size, frames
+        self.batch, self.size, self.frames = batch, tuple(size), frames
         mix = torch.Generator().manual_seed(1234)
         self.mix = {c: torch.randn(c, 6, generator=mix) for c in (8, 12)}
 
     def _side(self, content, c):
-        shape = (self.batch, c, self.size, self.size)
+        shape = (self.batch, c, *self.size)
         base = torch.einsum('ck,bkhw->bchw', self.mix[c], content) + \
             0.7 * torch.randn(shape, generator=self.g)
         return [F.relu(F.avg_pool2d(
@@ -209,18 +217,27 @@ class _Clips:
             for _ in range(self.frames)]
 
     def __call__(self):
-        content = torch.randn(self.batch, 6, self.size, self.size,
-                              generator=self.g)
+        content = torch.randn(self.batch, 6, *self.size, generator=self.g)
         return self._side(content, 8), self._side(content, 12)
 
 
-def _train_mf(loss, steps=300, seed=0):
-    """The ConvLSTM trained alone on fresh clips (SGD, clipping hook)."""
-    torch.manual_seed(seed)
-    clips = _Clips(seed)
-    hook, runner = ConvLSTMWeightClipHook(), SimpleNamespace(model=loss)
-    opt = torch.optim.SGD(loss.parameters(), lr=0.1, momentum=0.9,
-                          weight_decay=1e-4)
+def _configured():
+    """What the method configs train MF with: ``etc_losses.py`` (``mf``,
+    ``sf_pair``, ``mf_hooks``) and the schedule of the configs that use
+    that ``mf`` (Cityscapes, CamVid: SGD lr 0.01, poly decay)."""
+    return (Config.fromfile(str(BASE / 'etc_losses.py')),
+            Config.fromfile(str(BASE / 'schedules' / 'etc_200e.py')))
+
+
+def _train_mf(loss, clips, steps=300):
+    """The ConvLSTM trained alone on fresh clips as the configs train it:
+    the loss at its config weight, the schedule's optimiser and learning
+    rate scheduler, the configs' clip hook after every step."""
+    losses, schedule = _configured()
+    opt = OPTIMIZERS.build(dict(schedule.optimizer, params=loss.parameters()))
+    lr = PARAM_SCHEDULERS.build(dict(schedule.param_scheduler[0], optimizer=opt))
+    hook = HOOKS.build(dict(losses.mf_hooks[0]))
+    runner = SimpleNamespace(model=loss)
     values = []
     for i in range(steps):
         s, t = clips()
@@ -228,17 +245,19 @@ def _train_mf(loss, steps=300, seed=0):
         value = loss(s, t)
         value.backward()
         opt.step()
+        lr.step()
         hook.after_train_iter(runner, i)
         values.append(float(value))
     return values
 
 
 def _gradient_ratio(loss, s, t):
-    """|d MF / d student features| / |d SF-pair / d student features|, both
-    at unit weight, SF-pair averaged over frames as the segmentor does."""
+    """|d MF / d student features| / |d SF-pair / d student features|, each
+    loss at its weight (the configs': 0.1 both), SF-pair (the configs'
+    ``sf_pair``) averaged over frames as the segmentor does."""
     s = [x.clone().requires_grad_() for x in s]
     g_mf = torch.autograd.grad(loss(s, t), s)
-    sf = IntraFrameSimilarityLoss(pool_size=2)
+    sf = MODELS.build(dict(_configured()[0].sf_pair))
     g_sf = torch.autograd.grad(
         sum(sf(a, b) for a, b in zip(s, t)) / len(s), s)
     norm = lambda gs: float(torch.stack([x.norm() for x in gs]).norm())  # noqa: E731
@@ -261,12 +280,21 @@ def _input_gain(loss, t_a, t_b):
 
 
 def _mf_figures(**kwargs):
+    """The configs' ``mf`` (with ``kwargs`` changed) before and after 300
+    steps of :func:`_train_mf`, probed on held-out clips."""
     torch.manual_seed(0)
-    loss = MultiFrameLoss(pool_size=2, **kwargs)
+    loss = MODELS.build(dict(_configured()[0].mf, **kwargs))
     probe = _Clips(seed=99)
     (s, t), (_, t_b) = probe(), probe()
     before = _gradient_ratio(loss, s, t), _input_gain(loss, t, t_b)
-    values = _train_mf(loss)
+    # Small ops: on a loaded 2-core machine one thread trained this in 29 s,
+    # the two of conftest in 591 s.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        values = _train_mf(loss, _Clips(seed=0))
+    finally:
+        torch.set_num_threads(threads)
     after = _gradient_ratio(loss, s, t), _input_gain(loss, t, t_b)
     memory = float(_memory(loss, t).abs().mean())
     print(f'MF {kwargs}: gradient ratio MF/SF-pair {before[0]:.3g} -> '
@@ -277,10 +305,15 @@ def _mf_figures(**kwargs):
 
 @pytest.mark.slow
 def test_mf_passes_gradient_after_its_convlstm_trained():
-    """Issue 12 item 4: after 300 steps of ConvLSTM training the default MF
-    passes the student's features >= 1 % of the pair-wise SF term's
-    gradient, its memory still moves with its input (no collapse) and is
-    not saturated, and the loss stays >= 0."""
+    """Issue 12 item 4, trained as the configs train it (etc_losses.py's mf
+    and sf_pair at 0.1 each, the schedule's SGD lr 0.01 with poly decay, the
+    clip hook; 300 steps, features 2 x 8/12 x 128 x 160): the default MF
+    still passes the student's features >= 1 % of the pair-wise SF term's
+    gradient, its memory moves with its input (no collapse) and is not
+    saturated, and the loss stays >= 0. Measured: ratio 0.77 -> 1.38 (MF
+    passes 138 % of SF-pair's gradient; its distance is in units of
+    target_std = 0.1, a factor 100), input gain 0.32 -> 0.43, mean |E^T|
+    0.19, loss 0.096 -> 0.094."""
     (_, gain0), (ratio, gain), memory, values = _mf_figures()
     assert ratio >= 0.01
     assert gain >= 0.2 * gain0
@@ -289,17 +322,21 @@ def test_mf_passes_gradient_after_its_convlstm_trained():
 
 
 @pytest.mark.slow
-def test_mf_former_regulariser_saturates_release_form_collapses():
-    """What the default replaces (figures in docs/losses.md): the former
-    ``mean(1 - E^T)`` drives the memory towards its bound (clipped weights,
-    T = 3 steps) and the loss below 0; the release's form (no peepholes,
-    no clipping, no anti-collapse term) collapses: its memory stops
-    depending on the input and it passes almost no gradient."""
+def test_mf_former_regulariser_saturates_release_form_passes_almost_nothing():
+    """What the default replaces (figures in docs/losses.md), trained as the
+    configs train: the former ``mean(1 - E^T)`` drives the memory towards
+    its bound (clipped weights, T = 3 steps; measured 2.61 of 3) and the
+    loss below 0 (-0.16); the release's form (no peepholes, no clipping, no
+    anti-collapse term, distance in units of 1) passes < 1 % of SF-pair's
+    gradient (measured 0.78 % before and 0.75 % after). Its collapse (the
+    memory ignoring its input) is slow at this rate: input gain 0.325 ->
+    0.32 in 300 steps, 0.277 in 3,000; at 100x the rate (lr 0.1, unit
+    weight) it fell to 0.002 in 300 steps."""
     _, _, memory, values = _mf_figures(anti_collapse='mean')
     assert memory > 2.0 and values[-1] < 0
-    (_, gain0), (ratio, gain), _, _ = _mf_figures(
+    _, (ratio, _), _, _ = _mf_figures(
         anti_collapse=None, peephole=False, clip_range=None)
-    assert gain < 0.1 * gain0 and ratio < 0.01
+    assert ratio < 0.01
 
 
 def test_mf_unknown_anti_collapse_names_the_choices():
