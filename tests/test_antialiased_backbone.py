@@ -201,3 +201,15 @@ def test_plain_export_needs_no_plugin(tmp_path):
     torch.save(dict(state_dict=model.state_dict()), tmp_path / 'p.pth')
     cfg_path, _ = export_student(str(cfg_file), str(tmp_path / 'p.pth'), str(tmp_path / 'o'))
     assert 'custom_imports' not in Config.fromfile(cfg_path)
+
+
+def test_the_separable_3x3_max_is_the_max_pool():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 11, 14, requires_grad=True)
+    pool = BlurSubsampledMaxPool2d(3, padding=1)
+    assert pool._separable
+    dense = torch.nn.functional.max_pool2d(x, 3, stride=1, padding=1)
+    expected = blur_subsample(dense, binomial_kernel(3), 2)
+    assert torch.equal(pool(x), expected)
+    pool(x).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
