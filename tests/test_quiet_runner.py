@@ -33,6 +33,9 @@ class _Points(Dataset):
 
 
 def _runner(tmp_path, **cfg):
+    # its own experiment name: MMEngine's logger is one instance per name
+    # (a timestamp by default), and its console handler holds the stdout of
+    # the test that made it
     loader = dict(dataset=_Points(), batch_size=2, num_workers=0,
                   sampler=dict(type='DefaultSampler', shuffle=False),
                   collate_fn=dict(type='default_collate'))
@@ -42,7 +45,8 @@ def _runner(tmp_path, **cfg):
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
                            checkpoint=dict(type='CheckpointHook', interval=100)),
-        default_scope='mmseg', cfg=dict(cfg, model=dict()), **{
+        default_scope='mmseg', experiment_name=f'quiet_{tmp_path.name}',
+        cfg=dict(cfg, model=dict()), **{
             k: v for k, v in cfg.items() if k == 'custom_hooks'})
 
 
