@@ -101,7 +101,7 @@ def report_extra(scores: dict, extra: dict, args) -> list:
             ' mTC (mcema0.3) | mTC (mcema0.5) |', '| --- ' * 7 + '|']
     keys = [('mc', 'mMC'), ('mc', 'mMC_shift1'), ('mc', 'mMC_shift16'),
             ('mcema0.3', 'mTC'), ('mcema0.5', 'mTC')]
-    for arm in args.arms:
+    for arm in args.arms[1:]:  # against plain
         seeds = [s for s in args.seeds if run_name('plain', s) in extra
                  and run_name(arm, s) in extra]
         cells = []
@@ -114,6 +114,13 @@ def report_extra(scores: dict, extra: dict, args) -> list:
             cells.append(format_difference(paired_difference(
                 [a for a, _ in pairs], [b for _, b in pairs])) if len(pairs) > 1 else '-')
         rows.append(f'| {arm} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+    rows += ['', '| model (mMC vs real TC) | mMC | mTC | mMC_pred | mTC_pred |',
+             '| --- ' * 5 + '|']
+    for name, kinds in sorted(extra.items()):
+        if 'mc' in kinds:
+            mc = kinds['mc']
+            rows.append(f"| {name} | {mc['mMC']:.2f} | {mc['mTC']:.2f} | "
+                        f"{mc['mMC_pred']:.2f} | {mc['mTC_pred']:.2f} |")
     groups = {arm: [(extra[run_name(arm, s)]['mc']['mMC'], scores[run_name(arm, s)]['mTC'])
                     for s in args.seeds if 'mc' in extra.get(run_name(arm, s), {})
                     and run_name(arm, s) in scores] for arm in args.arms}
@@ -165,6 +172,17 @@ def report(scores: dict, args) -> None:
                                 v[m] != v[m] for pair in pairs for v in pair)}
             rows.append(f'| {name} | {len(seeds)} | ' + ' | '.join(
                 format_difference(paired[name].get(m)) for m in PAIRED) + ' |')
+    rows += ['', '| arm - smoothed plain | seeds | mTC | mIoU_15hz |', '| --- ' * 4 + '|']
+    for arm, ctrl in (('antialiased', 'plain+ema0.3'), ('antialiased', 'plain+ema0.5'),
+                      ('antialiased+ema0.3', 'plain+ema0.5')):
+        seeds = [s for s in args.seeds if f'{arm}/seed{s}' in scores
+                 and f'{ctrl}/seed{s}' in scores]
+        if len(seeds) > 1:
+            rows.append(f'| {arm} - ({ctrl}) | {len(seeds)} | ' + ' | '.join(
+                format_difference(paired_difference(
+                    [scores[f'{arm}/seed{s}'][m] for s in seeds],
+                    [scores[f'{ctrl}/seed{s}'][m] for s in seeds]))
+                for m in ('mTC', 'mIoU_15hz')) + ' |')
     table_args = argparse.Namespace(**dict(vars(args), arms=[], ema=[]))
     camvid_study.report(scores, table_args)  # means, per class; writes --logs-to
     rows += report_extra(scores, extra_scores(args), args)
