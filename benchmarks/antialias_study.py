@@ -48,6 +48,13 @@ EXTRA = {'mc': ('pspnet_tiny_baseline_mc_camvid_cpu_15hz.py', None),
          'mcema0.5': ('pspnet_tiny_baseline_mcema_camvid_cpu_15hz.py', 0.5)}
 
 
+def runs(args):
+    """``(seed, arm, run folder)`` of every run, seed-major."""
+    for seed in args.seeds:
+        for arm in args.arms:
+            yield seed, arm, osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
+
+
 def arm_cfg(arm: str, seed: int, args):
     cfg = camvid_study.camvid_cfg(
         'pspnet_tiny_baseline_camvid_cpu.py',
@@ -83,14 +90,12 @@ def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
 def extra_scores(args) -> dict:
     """``{run_name: {kind: scores}}`` of the ``--extra`` loops on disk."""
     out = {}
-    for seed in args.seeds:
-        for arm in args.arms:
-            run_dir = osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
-            for kind in EXTRA:
-                path = osp.join(run_dir, f'score_{kind}.json')
-                if osp.exists(path):
-                    with open(path) as f:
-                        out.setdefault(run_name(arm, seed), {})[kind] = json.load(f)
+    for seed, arm, run_dir in runs(args):
+        for kind in EXTRA:
+            path = osp.join(run_dir, f'score_{kind}.json')
+            if osp.exists(path):
+                with open(path) as f:
+                    out.setdefault(run_name(arm, seed), {})[kind] = json.load(f)
     return out
 
 
@@ -134,14 +139,12 @@ def report_extra(scores: dict, extra: dict, args) -> list:
 
 def saved_scores(args) -> dict:
     scores = {}
-    for seed in args.seeds:
-        for arm in args.arms:
-            run_dir = osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
-            for ema in [None] + list(args.ema):
-                path = camvid_study.score_path(run_dir, ema)
-                if osp.exists(path):
-                    with open(path) as f:
-                        scores[run_name(arm, seed, ema)] = json.load(f)
+    for seed, arm, run_dir in runs(args):
+        for ema in [None] + list(args.ema):
+            path = camvid_study.score_path(run_dir, ema)
+            if osp.exists(path):
+                with open(path) as f:
+                    scores[run_name(arm, seed, ema)] = json.load(f)
     return scores
 
 
@@ -195,13 +198,11 @@ def report(scores: dict, args) -> None:
 
 def score_trained(args) -> None:
     """The ``--extra`` loops of every run whose final checkpoint is there."""
-    for seed in args.seeds:
-        for arm in args.arms:
-            run_dir = osp.join(args.work_dir, 'scratch', f'seed{seed}', arm)
-            ckpt = osp.join(run_dir, f'iter_{args.iters}.pth')
-            if osp.exists(ckpt):
-                for kind in args.extra:
-                    score_extra(run_dir, ckpt, kind, args)
+    for seed, arm, run_dir in runs(args):
+        ckpt = osp.join(run_dir, f'iter_{args.iters}.pth')
+        if osp.exists(ckpt):
+            for kind in args.extra:
+                score_extra(run_dir, ckpt, kind, args)
     report(saved_scores(args), args)
 
 
