@@ -3,13 +3,15 @@
 
     OMP_NUM_THREADS=2 python benchmarks/antialias_study.py --threads 2 \\
         [--work-dir work_dirs/camvid_study] [--seeds 0 1 2 3 4] \\
-        [--arms plain antialiased] [--iters 1500]
+        [--arms plain antialiased] [--iters 1500] [--student tiny|mobilenetv2]
 
 Per seed, every arm trains the single-frame baseline config
 (``pspnet_tiny_baseline_camvid_cpu.py``: CE on labelled frames, 1500
 iterations of 4 crops) from scratch with the same seed, hence the same
 initial weights of the layers they share, batches and augmentations; the
-arms differ only in the backbone: ``plain`` = ``ResNetV1c``,
+arms differ only in the backbone: ``plain`` = ``ResNetV1c`` (``--student
+mobilenetv2``: ``mobilenetv2_tiny_baseline_camvid_cpu.py``, a MobileNetV2-D8
+at widen factor 0.5, and ``MobileNetV2``),
 ``antialiased`` = ``AntiAliasedResNetV1c`` (every stride-2 convolution and
 max-pool evaluated densely, blurred and subsampled). Every model is scored
 like ``camvid_study.py``'s (stock test loop on the 15 Hz run: mIoU, mTC
@@ -26,12 +28,13 @@ checkpoint and its scores on disk is not redone.
 """
 import argparse
 import json
+import os
 import os.path as osp
 
 import torch
 
-from mmseg_temporal.apis.experiment import test_checkpoint
 from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.visualization import plot_scatter
 
@@ -40,7 +43,11 @@ import paired_study
 from study_stats import format_difference, paired_difference
 
 ROOT = camvid_study.ROOT
-BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
+# --student: (training config, plain backbone); the anti-aliased arm uses
+# AntiAliased<plain backbone>
+STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
+                mobilenetv2=('mobilenetv2_tiny_baseline_camvid_cpu.py', 'MobileNetV2'))
+ARMS = ('plain', 'antialiased')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 # --extra: name -> (test config, EMA alpha)
 EXTRA = {'mc': ('pspnet_tiny_baseline_mc_camvid_cpu_15hz.py', None),
@@ -56,10 +63,10 @@ def runs(args):
 
 
 def arm_cfg(arm: str, seed: int, args):
+    config, backbone = STUDENTS[args.student]
     cfg = camvid_study.camvid_cfg(
-        'pspnet_tiny_baseline_camvid_cpu.py',
-        osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
-    cfg.model.student.backbone.type = BACKBONES[arm]
+        config, osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
+    cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
     return cfg
 
 
@@ -212,11 +219,13 @@ def parse_args(argv=None):
     p.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'camvid'))
     p.add_argument('--work-dir', default='work_dirs/camvid_study')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    p.add_argument('--arms', nargs='+', default=list(BACKBONES), choices=list(BACKBONES))
+    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
+    p.add_argument('--student', default='tiny', choices=list(STUDENTS))
     p.add_argument('--iters', type=int, default=1500)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5])
     p.add_argument('--ckpt-every', type=int, default=250)
-    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks', 'antialias_study_logs'))
+    p.add_argument('--logs-to', default=None,
+                   help='default: benchmarks/antialias_study_logs[/<student>]')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--workers', type=int, default=1)
     p.add_argument('--extra', nargs='*', default=[], choices=list(EXTRA),
@@ -226,10 +235,14 @@ def parse_args(argv=None):
     p.add_argument('--rescore', action='store_true')
     p.add_argument('--report-only', action='store_true')
     args = p.parse_args(argv)
+    if args.logs_to is None:
+        args.logs_to = osp.join(ROOT, 'benchmarks', 'antialias_study_logs',
+                                *([args.student] if args.student != 'tiny' else []))
     for key in ('data_root', 'work_dir', 'logs_to'):
         setattr(args, key, osp.abspath(getattr(args, key)))
     if args.arms[0] != 'plain':
         p.error('--arms must start with plain, the paired control')
+    os.makedirs(args.logs_to, exist_ok=True)
     return args
 
 

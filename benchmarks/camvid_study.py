@@ -43,9 +43,9 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis.experiment import test_checkpoint
 from mmseg_temporal.evaluation.functional import shared_class_means
-from mmseg_temporal.flow_sources.precomputed import PrecomputedFlow
+from mmseg_temporal.experiments.steps import test_checkpoint
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 
 import paired_study  # train, provenance, log copies
 from study_stats import format_difference, paired_difference

@@ -36,15 +36,13 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (
-    FrameSource,
-    VideoInferencer,
-    build_frame_model,
-    export_onnx,
-    export_student,
-    run_video_demo,
-    student_model_config,
-)
+from mmseg_temporal.demo.video_demo import run_video_demo
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import export_onnx
+from mmseg_temporal.inference.frame_models import build_frame_model
+from mmseg_temporal.inference.frame_source import FrameSource
+from mmseg_temporal.inference.inferencer import VideoInferencer
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 
 from _common import emit_result, machine_line
 

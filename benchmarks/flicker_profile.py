@@ -37,7 +37,7 @@ from mmseg.registry import DATASETS
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.datasets.synthetic_video import SYNTHETIC_CLASSES
 from mmseg_temporal.evaluation.functional import flicker_profile
-from mmseg_temporal.flow_sources import build_flow_source
+from mmseg_temporal.flow.sources.base import build_flow_source
 
 import study_scoring
 from _common import machine_line

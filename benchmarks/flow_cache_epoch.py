@@ -53,7 +53,7 @@ from mmseg.registry import DATASETS, MODELS
 from mmseg.utils import register_all_modules
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.flow_sources import PrecomputedFlow
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 
 from _common import machine_line
 

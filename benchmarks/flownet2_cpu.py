@@ -14,7 +14,8 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from mmseg_temporal.models.flow import DISFlow, FlowNet2
+from mmseg_temporal.flow.estimators.dis_flow import DISFlow
+from mmseg_temporal.flow.estimators.flownet2 import FlowNet2
 
 from _common import machine_line, median, time_calls
 

@@ -6,7 +6,7 @@ the CPU, interleaved in one run (docs/benchmarks.md, issue 14 item 5).
 
 For each student (random weights: latency does not depend on them) and
 input size: export it (tools/export_student.py's export, then
-:func:`mmseg_temporal.apis.export_onnx`, static shape, parity checked), then
+:func:`mmseg_temporal.deploy.export_onnx`, static shape, parity checked), then
 time the same normalised input through both, alternating which goes first
 each round, so both see the same machine state. Prints mean, p50 and p99 ms
 per backend, the ratio of the medians and the spread (p10-p90) of the
@@ -27,11 +27,13 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import export_onnx, export_student, init_student
-from mmseg_temporal.apis.export import student_model_config
-from mmseg_temporal.apis.frame_models import cpu_session_options
-from mmseg_temporal.apis.onnx_modules import LogitsAtInputSize
-from mmseg_temporal.apis.summary import stage_stats
+from mmseg_temporal.demo.summary import stage_stats
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import export_onnx
+from mmseg_temporal.deploy.onnx_modules import LogitsAtInputSize
+from mmseg_temporal.inference.frame_models import cpu_session_options
+from mmseg_temporal.inference.model_files import init_student
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 
 from _common import emit_result, machine_line
 

@@ -41,7 +41,7 @@ import torch
 from mmengine.config import Config
 
 import mmseg_temporal  # noqa: F401  (registers the plugin)
-from mmseg_temporal.apis.experiment import train_unless_done
+from mmseg_temporal.experiments.steps import train_unless_done
 
 import study_report
 import study_scoring

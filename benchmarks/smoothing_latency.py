@@ -33,7 +33,9 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import VideoInferencer, export_student, student_model_config
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.inference.inferencer import VideoInferencer
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 
 from _common import emit_result, machine_line
 

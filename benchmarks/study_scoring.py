@@ -17,7 +17,7 @@ and scored with:
 * ``mVC_8`` and ``mVC_16`` (VSPW's video consistency, no warping).
 
 Optionally the logits are smoothed over time with the inferencer's
-exponential moving average (:func:`mmseg_temporal.apis.ema_smooth_logits`,
+exponential moving average (:func:`mmseg_temporal.inference.ema_smooth_logits`,
 the users' flicker fix, issue 14) before the argmax: ``s_0 = z_0``,
 ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t`` per video, so a larger
 ``alpha`` smooths more.
@@ -30,14 +30,14 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS, MODELS
 
-from mmseg_temporal.apis import ema_smooth_logits
-from mmseg_temporal.evaluation.functional import temporal_consistency, video_consistency
-from mmseg_temporal.flow_sources.synthetic_format import (
+from mmseg_temporal.datasets.synthetic_format import (
     read_layers,
     read_velocities,
     synthetic_flow_between,
     synthetic_paths,
 )
+from mmseg_temporal.evaluation.functional import temporal_consistency, video_consistency
+from mmseg_temporal.inference.inferencer import ema_smooth_logits
 from mmseg_temporal.utils.checkpoint import load_student_weights
 
 __all__ = ['SyntheticSplit', 'load_student', 'predict_logits',

@@ -23,7 +23,7 @@ from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401  (registers datasets and flow sources)
 from mmseg_temporal.evaluation.functional import classes_in, temporal_consistency
-from mmseg_temporal.flow_sources import build_flow_source
+from mmseg_temporal.flow.sources.base import build_flow_source
 from mmseg_temporal.utils.image import read_rgb
 
 from _common import machine_line

@@ -323,7 +323,7 @@ def prepare(args, variants):
     ds_cfg = dict(cfg.train_dataloader.dataset, pipeline=[])
     dataset = DATASETS.build(ds_cfg)
     if any(v.endswith('-cache') for v in variants):
-        from mmseg_temporal.flow_sources import PrecomputedFlow
+        from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
         shutil.rmtree(paths['cache_dir'], ignore_errors=True)
         pairs = dataset.flow_pairs()
         t0 = time.perf_counter()

@@ -15,6 +15,17 @@ from .version import __version__
 
 apply_mmengine_patches()
 
-from . import apis, datasets, engine, evaluation, flow_sources, models, visualization  # noqa: E402,F401
+from . import (  # noqa: E402,F401  (registers every module)
+    datasets,
+    demo,
+    deploy,
+    engine,
+    evaluation,
+    experiments,
+    flow,
+    inference,
+    models,
+    visualization,
+)
 
 __all__ = ['__version__']

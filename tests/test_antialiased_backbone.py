@@ -161,7 +161,8 @@ def test_exported_antialiased_student_runs_in_stock_mmseg(tmp_path):
     from mmengine.registry import DefaultScope
     from mmseg.apis import inference_model
 
-    from mmseg_temporal.apis import export_student, init_student
+    from mmseg_temporal.deploy.export import export_student
+    from mmseg_temporal.inference.model_files import init_student
     root = Path(__file__).resolve().parents[1]
     cfg = Config.fromfile(str(root / 'configs/synthetic/pspnet_tiny_baseline_synthetic.py'))
     student = cfg.model.student if 'student' in cfg.model else cfg.model
@@ -193,7 +194,7 @@ def test_plain_export_needs_no_plugin(tmp_path):
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
-    from mmseg_temporal.apis import export_student
+    from mmseg_temporal.deploy.export import export_student
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     cfg_file = root / 'configs/synthetic/pspnet_tiny_baseline_synthetic.py'
     with DefaultScope.overwrite_default_scope('mmseg'):

@@ -16,7 +16,8 @@ import torch
 from mmseg.registry import DATASETS, METRICS, MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.flow_sources import FlowCache, FlowCacheError, PrecomputedFlow
+from mmseg_temporal.flow.sources.flow_cache import FlowCache, FlowCacheError
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 from mmseg_temporal.utils.cli import error_line, run_tool
 from mmseg_temporal.utils.errors import ConfigError, DataError
 from mmseg_temporal.utils.labels import check_label_ids
@@ -276,8 +277,10 @@ def test_fixed_shape_onnx_refuses_another_aspect_ratio(tmp_path):
     pytest.importorskip('onnxruntime')
     from mmengine.config import Config
 
-    from mmseg_temporal.apis import export_onnx, export_student, student_model_config
-    from mmseg_temporal.apis.frame_models import OnnxFrameModel
+    from mmseg_temporal.deploy.export import export_student
+    from mmseg_temporal.deploy.onnx_export import export_onnx
+    from mmseg_temporal.inference.frame_models import OnnxFrameModel
+    from mmseg_temporal.models.segmentors.student_config import student_model_config
     config = ROOT / 'configs/synthetic/pspnet_tiny_baseline_synthetic.py'
     torch.manual_seed(0)
     model = MODELS.build(student_model_config(Config.fromfile(str(config))))

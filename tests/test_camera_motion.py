@@ -1,10 +1,10 @@
-"""utils/camera_motion: the seeded motion, the moved frame, its exact flow and
+"""flow/camera_motion: the seeded motion, the moved frame, its exact flow and
 validity, clip flows and the sensor nuisance."""
 import numpy as np
 import pytest
 import torch
 
-from mmseg_temporal.utils.camera_motion import (
+from mmseg_temporal.flow.camera_motion import (
     CameraMotion,
     apply_sensor_nuisance,
     clip_flows,
@@ -13,7 +13,7 @@ from mmseg_temporal.utils.camera_motion import (
     random_sensor_nuisance,
     sample_camera_motion,
 )
-from mmseg_temporal.utils.flow_ops import flow_warp
+from mmseg_temporal.flow.ops import flow_warp
 
 
 def smooth_image(h=60, w=80):

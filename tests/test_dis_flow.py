@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from mmseg_temporal.models.flow import BaseFlowEstimator, DISFlow
+from mmseg_temporal.flow.estimators.base import BaseFlowEstimator
+from mmseg_temporal.flow.estimators.dis_flow import DISFlow
 
 
 def textured_image(h, w, seed=0):
@@ -76,7 +77,7 @@ def test_input_validation():
 def test_flow_of_images_equals_the_tensor_call():
     """flow_of_images (arrays in, array out: what the TC metric and the flow
     cache use) gives the estimator's own flow."""
-    from mmseg_temporal.flow_sources import flow_of_images
+    from mmseg_temporal.flow.sources.estimator import flow_of_images
     a, b = textured_image(40, 56, seed=1), textured_image(40, 56, seed=2)
     est = DISFlow(preset='fast')
     direct = est(a, b)[0].numpy()

@@ -32,7 +32,7 @@ import pytest
 import torch
 
 from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
-from mmseg_temporal.models.flow import DISFlow
+from mmseg_temporal.flow.estimators.dis_flow import DISFlow
 
 VIDEOS, FRAMES = (0, 1, 2), 7
 # preset: (max EPE / zero-flow EPE, max mean EPE px, max median EPE px)

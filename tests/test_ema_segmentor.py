@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.utils.temporal_smoothing import ema_smooth_logits
+from mmseg_temporal.inference.smoothing import ema_smooth_logits
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG = osp.join(ROOT, 'configs', 'camvid_cpu', 'pspnet_tiny_baseline_camvid_cpu_15hz.py')

@@ -1,8 +1,8 @@
-"""apis.experiment: interleaved latency (no timed asserts: call order and
+"""experiments.steps: interleaved latency (no timed asserts: call order and
 the returned statistics' shape)."""
 import torch
 
-from mmseg_temporal.apis.experiment import interleaved_ms_per_frame
+from mmseg_temporal.experiments.steps import interleaved_ms_per_frame
 
 
 class _Counting(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""mmseg_temporal.apis.export_onnx and tools/export_onnx.py: each CPU student
+"""mmseg_temporal.deploy.export_onnx and tools/export_onnx.py: each CPU student
 of configs/ (random weights) exported to ONNX runs in onnxruntime with the
 logits of PyTorch (1e-4) and the same argmax (>= 99.9 %); the parity check
 fails loudly; metadata, dynamic shapes and the class-id output."""
@@ -13,15 +13,11 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (
-    OnnxFrameModel,
-    OnnxParityError,
-    PytorchFrameModel,
-    export_onnx,
-    export_student,
-    read_onnx_metadata,
-    student_model_config,
-)
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import OnnxParityError, export_onnx
+from mmseg_temporal.inference.frame_models import OnnxFrameModel, PytorchFrameModel
+from mmseg_temporal.inference.model_files import read_onnx_metadata
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')
@@ -115,7 +111,10 @@ def test_dynamic_shapes_and_class_ids(tmp_path):
 def test_shape_generic_pooling_equals_adaptive_avg_pool():
     from torch import nn
 
-    from mmseg_temporal.apis.onnx_modules import ShapeGenericAdaptiveAvgPool2d, shape_generic_copy
+    from mmseg_temporal.deploy.onnx_modules import (
+        ShapeGenericAdaptiveAvgPool2d,
+        shape_generic_copy,
+    )
     for h, w in ((12, 16), (23, 31), (5, 7), (45, 60)):
         x = torch.randn(2, 4, h, w)
         for size in (1, 2, 3, 6, (2, 5)):

@@ -16,17 +16,13 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (
-    OnnxFrameModel,
-    OnnxParityError,
-    PytorchFrameModel,
-    VideoInferencer,
-    export_onnx,
-    export_student,
-    onnx_quantize,
-    read_onnx_metadata,
-    student_model_config,
-)
+from mmseg_temporal.deploy import onnx_quantize
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import OnnxParityError, export_onnx
+from mmseg_temporal.inference.frame_models import OnnxFrameModel, PytorchFrameModel
+from mmseg_temporal.inference.inferencer import VideoInferencer
+from mmseg_temporal.inference.model_files import read_onnx_metadata
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.cpu_info import FLAGS_ENV, CPUFeatureError
 
 pytest.importorskip('onnxruntime')

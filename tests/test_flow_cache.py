@@ -23,13 +23,10 @@ import torch
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.flow_sources import (
-    FlowCache,
-    FlowCacheError,
-    PrecomputedFlow,
-    SyntheticExactFlow,
-    flow_of_images,
-)
+from mmseg_temporal.datasets.synthetic_flow import SyntheticExactFlow
+from mmseg_temporal.flow.sources.estimator import flow_of_images
+from mmseg_temporal.flow.sources.flow_cache import FlowCache, FlowCacheError
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 from mmseg_temporal.utils.image import read_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -547,7 +544,7 @@ def test_forward_backward_cache_serves_flow_valid(synthetic_root, tmp_path):
     """The tool precomputes both directions for a checked cache; the
     pipeline then serves the cached flow with flow_valid = the
     forward-backward check of the two cached directions."""
-    from mmseg_temporal.utils.flow_ops import forward_backward_valid
+    from mmseg_temporal.flow.ops import forward_backward_valid
     cfg = tmp_path / 'fb.py'
     out = tmp_path / 'cache'
     cfg.write_text(

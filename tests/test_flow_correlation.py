@@ -4,11 +4,12 @@ import importlib
 import pytest
 import torch
 
-from mmseg_temporal.models.flow import Correlation, correlation
+from mmseg_temporal.flow.estimators import correlation
+from mmseg_temporal.flow.estimators.correlation import Correlation
 
 # the submodule (the package's ``correlation`` name is the function)
 corr_module = importlib.import_module(
-    'mmseg_temporal.models.flow.correlation')
+    'mmseg_temporal.flow.estimators.correlation')
 
 
 def naive_correlation(in1, in2, kernel_size, max_displacement, stride,

@@ -1,4 +1,4 @@
-"""Flow sources (mmseg_temporal.flow_sources): one call
+"""Flow sources (mmseg_temporal.flow.sources): one call
 ``(flow, valid) = source(path_a, path_b, img_a, img_b)``, built from
 TASK_UTILS, estimator configs or callables; the forward-backward check."""
 import numpy as np
@@ -7,20 +7,18 @@ import torch
 from mmseg.registry import DATASETS, MODELS, TASK_UTILS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.flow_sources import (
-    CallableFlowSource,
-    EstimatorFlow,
-    ForwardBackwardChecked,
-    PrecomputedFlow,
-    SyntheticExactFlow,
-    build_flow_source,
-    flow_of_images,
+from mmseg_temporal.datasets.synthetic_flow import SyntheticExactFlow
+from mmseg_temporal.datasets.synthetic_format import (
     read_layers,
     read_velocities,
     synthetic_flow_between,
     synthetic_frame_files,
 )
-from mmseg_temporal.utils.flow_ops import forward_backward_valid
+from mmseg_temporal.flow.ops import forward_backward_valid
+from mmseg_temporal.flow.sources.base import CallableFlowSource, build_flow_source
+from mmseg_temporal.flow.sources.estimator import EstimatorFlow, flow_of_images
+from mmseg_temporal.flow.sources.forward_backward import ForwardBackwardChecked
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 from mmseg_temporal.utils.image import read_rgb
 
 ULTRAFAST = dict(type='DISFlow', preset='ultrafast')

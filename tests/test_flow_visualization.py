@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_temporal.models.flow import flow_to_color, make_color_wheel
+from mmseg_temporal.flow.visualization import flow_to_color, make_color_wheel
 
 
 def test_wheel_has_55_hues_from_red():

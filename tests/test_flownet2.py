@@ -14,7 +14,11 @@ import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
-from mmseg_temporal.models.flow import FlowNet2, load_flownet2_state_dict, read_state_dict
+from mmseg_temporal.flow.estimators.flownet2 import (
+    FlowNet2,
+    load_flownet2_state_dict,
+    read_state_dict,
+)
 from mmseg_temporal.utils.checkpoint import CheckpointError
 
 REF_DIR = (Path(__file__).resolve().parents[1].parent / 'shared' / 'data' /

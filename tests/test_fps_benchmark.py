@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import export_student
+from mmseg_temporal.deploy.export import export_student
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = Path(osp.dirname(mmseg.__file__)) / '.mim' / 'tools' / 'analysis_tools' / 'benchmark.py'

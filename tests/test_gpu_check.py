@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmseg_temporal.models.flow.correlation import correlation
+from mmseg_temporal.flow.estimators.correlation import correlation
 from mmseg_temporal.utils import cpu_info
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """The package's layering (docs/architecture.md), checked on the source with
-``ast``: utils at the bottom, flow_sources and visualization just above it,
-datasets and models side by side and never importing each other, evaluation
-and apis above."""
+``ast``: utils at the bottom; flow and visualization above it; datasets and
+models side by side, never importing each other; engine and evaluation
+above them; then inference, deploy, demo and experiments."""
 import ast
 from pathlib import Path
 
@@ -9,22 +9,26 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / 'mmseg_temporal'
 
-# package -> the packages of mmseg_temporal it must never import (the table
-# of docs/architecture.md: utils at the bottom; flow_sources and
-# visualization above it; datasets and models side by side; engine over
-# models; evaluation over flow_sources and visualization; apis on top)
-FORBIDDEN = {
-    'utils': ('datasets', 'models', 'evaluation', 'apis', 'engine',
-              'flow_sources', 'visualization'),
-    'flow_sources': ('datasets', 'models', 'evaluation', 'apis', 'engine',
-                     'visualization'),
-    'visualization': ('datasets', 'models', 'evaluation', 'apis', 'engine',
-                      'flow_sources'),
-    'datasets': ('models', 'evaluation', 'apis', 'engine', 'visualization'),
-    'models': ('datasets', 'evaluation', 'apis', 'engine', 'visualization'),
-    'engine': ('datasets', 'evaluation', 'apis', 'visualization'),
-    'evaluation': ('datasets', 'models', 'apis', 'engine'),
+ORDER = ('utils', 'flow', 'visualization', 'datasets', 'models', 'engine',
+         'evaluation', 'inference', 'deploy', 'demo', 'experiments')
+# package -> the packages of mmseg_temporal it may import (the table of
+# docs/architecture.md); everything else of ORDER is forbidden
+ALLOWED = {
+    'utils': (),
+    'flow': ('utils',),
+    'visualization': ('utils',),
+    'datasets': ('utils', 'flow'),
+    'models': ('utils', 'flow'),
+    'engine': ('utils', 'models'),
+    'evaluation': ('utils', 'flow', 'visualization'),
+    'inference': ('utils', 'flow', 'visualization', 'models'),
+    'deploy': ('utils', 'flow', 'visualization', 'models', 'inference'),
+    'demo': ('utils', 'flow', 'visualization', 'evaluation', 'inference'),
+    'experiments': ('utils', 'flow', 'visualization', 'datasets', 'models',
+                    'engine', 'evaluation', 'inference', 'deploy'),
 }
+FORBIDDEN = {layer: tuple(p for p in ORDER if p != layer and p not in ok)
+             for layer, ok in ALLOWED.items()}
 
 
 def imported_modules(path: Path, pkg: Path = PKG):
@@ -65,7 +69,7 @@ def test_resolver_sees_relative_and_absolute_imports(tmp_path):
     """The checker itself: both spellings of a forbidden import are found."""
     mods = dict(imported_modules(
         PKG / 'datasets' / 'transforms' / 'flow_loading.py'))
-    assert any(m.startswith('mmseg_temporal.flow_sources')
+    assert any(m.startswith('mmseg_temporal.flow.sources')
                for m in mods.values())
     pkg = tmp_path / 'mmseg_temporal'
     (pkg / 'datasets' / 'transforms').mkdir(parents=True)
@@ -87,3 +91,10 @@ def test_resolver_sees_relative_and_absolute_imports(tmp_path):
 @pytest.mark.parametrize('layer', sorted(FORBIDDEN))
 def test_layer_imports_no_higher_or_sibling_layer(layer):
     assert violations(layer) == []
+
+
+def test_every_package_has_a_row():
+    """A new top-level package must be placed in the table."""
+    packages = {p.name for p in PKG.iterdir()
+                if p.is_dir() and (p / '__init__.py').exists()}
+    assert packages == set(ORDER)

@@ -260,7 +260,7 @@ def test_a_resized_frame_is_moved_at_its_files_size(tmp_path):
     not the resized input resampled at a sub-pixel offset (which blurs)."""
     import mmcv
 
-    from mmseg_temporal.utils.camera_motion import move_frame
+    from mmseg_temporal.flow.camera_motion import move_frame
     model = wrapper(motion=dict(shift=0, rotation=0, zoom=0), shifts=(1,))
     seen = []
     toy_predict = model.segmentor.predict

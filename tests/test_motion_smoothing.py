@@ -15,7 +15,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.utils.temporal_smoothing import (
+from mmseg_temporal.inference.smoothing import (
     EMASmoother,
     ema_smooth_logits,
     ema_step,

@@ -1,5 +1,5 @@
 """The paired study's pieces (benchmarks/paired_study.py, study_scoring.py,
-study_report.py) and the fine-tune resume of apis.experiment."""
+study_report.py) and the fine-tune resume of experiments.steps."""
 import sys
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def test_arm_config_fine_tunes_from_the_baseline(tmp_path):
 def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch):
     from mmengine.config import Config
 
-    from mmseg_temporal.apis import experiment
+    from mmseg_temporal.experiments import steps
     seen = {}
 
     class FakeRunner:
@@ -73,13 +73,13 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
         def train(self):
             pass
 
-    monkeypatch.setattr(experiment, 'CheckedLoadRunner', FakeRunner)
+    monkeypatch.setattr(steps, 'CheckedLoadRunner', FakeRunner)
     cfg = Config(dict(work_dir=str(tmp_path), load_from='/b/iter_2000.pth',
                       train_cfg=dict(max_iters=300)))
-    experiment.train_unless_done(cfg)
+    steps.train_unless_done(cfg)
     assert seen == dict(resume=False, load_from='/b/iter_2000.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_100.pth'))
-    experiment.train_unless_done(cfg)
+    steps.train_unless_done(cfg)
     assert seen == dict(resume=True, load_from=None)
 
 
@@ -123,7 +123,8 @@ def test_camvid_study_configs(tmp_path):
 
 def test_camvid_study_fb_arm_differs_from_control_only_in_flow_mask(tmp_path):
     from mmseg_temporal.datasets.transforms import LoadFlow
-    from mmseg_temporal.flow_sources import ForwardBackwardChecked, PrecomputedFlow
+    from mmseg_temporal.flow.sources.forward_backward import ForwardBackwardChecked
+    from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 
     import camvid_study
     args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])

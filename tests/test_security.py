@@ -280,21 +280,21 @@ def test_teacher_refuses_the_gadget(evil_checkpoint):
 
 
 def test_export_refuses_the_gadget(evil_checkpoint, tmp_path):
-    from mmseg_temporal.apis import export_student
+    from mmseg_temporal.deploy.export import export_student
     out = tmp_path / 'export'
     _refused(lambda: export_student(str(DISTILL), evil_checkpoint, str(out)))
     assert not out.exists()
 
 
 def test_inferencer_refuses_the_gadget(evil_checkpoint):
-    from mmseg_temporal.apis import VideoInferencer
-    from mmseg_temporal.apis.frame_models import build_frame_model
+    from mmseg_temporal.inference.frame_models import build_frame_model
+    from mmseg_temporal.inference.inferencer import VideoInferencer
     _refused(lambda: VideoInferencer(str(DISTILL), evil_checkpoint))
     _refused(lambda: build_frame_model(str(BASELINE), evil_checkpoint))
 
 
 def test_onnx_export_refuses_the_gadget(evil_checkpoint, tmp_path):
-    from mmseg_temporal.apis.onnx_export import export_onnx
+    from mmseg_temporal.deploy.onnx_export import export_onnx
     out = tmp_path / 'model.onnx'
     _refused(lambda: export_onnx(str(DISTILL), evil_checkpoint, str(out)))
     assert not out.exists()
@@ -346,7 +346,7 @@ def test_config_key_injection_is_real(tmp_path):
 
 
 def test_export_refuses_an_injected_key(tmp_path, marker, student_state):
-    from mmseg_temporal.apis import export_student
+    from mmseg_temporal.deploy.export import export_student
     out = tmp_path / 'export'
     out.mkdir()
     (out / 'student.py').write_text('previous = 1\n')
@@ -371,7 +371,7 @@ def test_export_refuses_an_injected_key(tmp_path, marker, student_state):
 def test_export_neutralises_injected_class_names(tmp_path, marker, student_state):
     """Class names are data: written as string literals, read back as they
     were, and loading the exported config runs nothing."""
-    from mmseg_temporal.apis import export_student
+    from mmseg_temporal.deploy.export import export_student
     classes = [injection(marker), 'a"b\\', "c'''d", 'e\nf', 'pedestrian']
     meta = dict(classes=classes, palette=PALETTE, reduce_zero_label=False,
                 label_map={1: 2}, note='dropped')
@@ -411,7 +411,7 @@ def test_export_loads_in_stock_mmseg(tmp_path, student_state):
     import hashlib
     import json
 
-    from mmseg_temporal.apis import export_student
+    from mmseg_temporal.deploy.export import export_student
     ckpt = _distill_checkpoint(tmp_path / 'distill.pth', student_state,
                                dict(classes=CLASSES, palette=PALETTE))
     cfg_path, ckpt_path = export_student(str(DISTILL), ckpt, str(tmp_path / 'out'))

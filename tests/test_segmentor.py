@@ -407,7 +407,7 @@ def test_online_flow_forward_backward_check(fb_check):
     validity is the forward-backward check of the estimator's two
     directions (a scene shifted 4 px right: the pixels that leave the frame
     fail it); without it every pixel is valid."""
-    from mmseg_temporal.utils.flow_ops import forward_backward_valid
+    from mmseg_temporal.flow.ops import forward_backward_valid
     cfg = Config.fromfile(str(SYN / SCHEMES['e']))
     cfg.model.flow = dict(type='DISFlow', preset='medium')
     cfg.model.flow_fb_check = fb_check

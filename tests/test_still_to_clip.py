@@ -12,7 +12,7 @@ from mmengine.optim import OptimWrapper
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.utils.flow_ops import flow_warp
+from mmseg_temporal.flow.ops import flow_warp
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 60, 80

@@ -17,7 +17,7 @@ from mmseg_temporal.datasets.synthetic_video import (
     synthetic_flow_between,
 )
 from mmseg_temporal.evaluation import TemporalConsistencyMetric, temporal_consistency
-from mmseg_temporal.flow_sources import build_flow_source
+from mmseg_temporal.flow.sources.base import build_flow_source
 
 H, W = 48, 64
 
@@ -146,7 +146,7 @@ def test_registry_evaluate_and_errors(stream):
 
 
 def test_default_flow_estimator(stream):
-    import mmseg_temporal.models.flow  # noqa: F401  (registers DISFlow)
+    import mmseg_temporal.flow  # noqa: F401  (registers DISFlow)
     if 'DISFlow' not in MODELS.module_dict:
         pytest.skip('DISFlow is not registered')
     seqs, _ = stream

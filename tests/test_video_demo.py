@@ -1,4 +1,4 @@
-"""tools/video_demo.py and mmseg_temporal.apis.run_video_demo: per-frame
+"""tools/video_demo.py and mmseg_temporal.inference.run_video_demo: per-frame
 inference of exported models (PyTorch or onnxruntime) over a frame folder or
 a video file, overlay video readable at a glance (enlarged, named panels,
 legend, frame index, a codec that reads back), TC curve and latency; clear
@@ -18,14 +18,10 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (
-    FrameSource,
-    VideoInputError,
-    export_onnx,
-    export_student,
-    run_video_demo,
-)
-from mmseg_temporal.apis.demo import DemoCanvas
+from mmseg_temporal.demo.video_demo import DemoCanvas, run_video_demo
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import export_onnx
+from mmseg_temporal.inference.frame_source import FrameSource, VideoInputError
 from mmseg_temporal.visualization import open_video_writer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,7 +291,7 @@ def test_pair_tc_flow_is_a_flow_source_and_needs_an_estimator():
     """The demo's TC gets its flow through build_flow_source: an estimator
     config runs on the frames; a file-keyed source is refused when built
     (the demo's frames have no files), not at the first pair."""
-    from mmseg_temporal.apis.demo import PairConsistency
+    from mmseg_temporal.demo.video_demo import PairConsistency
     tc = PairConsistency(['m'], [3], dict(type='DISFlow', preset='ultrafast'))
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), np.uint8), (5, 5), 0)

@@ -15,17 +15,12 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import (
-    EMASmoother,
-    FrameSource,
-    VideoInferencer,
-    VideoInputError,
-    ema_smooth_logits,
-    export_onnx,
-    export_student,
-    student_model_config,
-)
-from mmseg_temporal.apis import frame_source as frame_source_module
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import export_onnx
+from mmseg_temporal.inference import frame_source as frame_source_module
+from mmseg_temporal.inference.frame_source import FrameSource, VideoInputError
+from mmseg_temporal.inference.inferencer import EMASmoother, VideoInferencer, ema_smooth_logits
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 
 pytest.importorskip('onnxruntime')
 
@@ -172,7 +167,7 @@ def test_motion_smoothing_warps_the_past_with_the_sources_flow(models, tmp_path)
     """A folder of frames: the source gets (path_t, path_t-1, RGB_t,
     RGB_t-1); the smoothed logits are ema_step of the raw ones with its
     flow; a real DIS source runs and is timed."""
-    from mmseg_temporal.utils.temporal_smoothing import ema_step
+    from mmseg_temporal.inference.smoothing import ema_step
     _, _, onnx_file = models
     folder = tmp_path / 'frames'
     folder.mkdir()

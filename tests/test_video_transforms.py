@@ -5,7 +5,7 @@ import torch
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.utils.flow_ops import flow_warp
+from mmseg_temporal.flow.ops import flow_warp
 
 
 def triplet_dataset(root, geometric):
@@ -145,7 +145,8 @@ def test_load_flow_from_an_estimator_gets_rgb_frames(synthetic_root):
     """LoadFlow(source=<estimator config>) runs it on the sample's frames as
     RGB (LoadVideoFrames gives BGR) and marks every pixel valid; with a
     synthetic source the mask is the visibility."""
-    from mmseg_temporal.flow_sources import SyntheticExactFlow, flow_of_images
+    from mmseg_temporal.datasets.synthetic_flow import SyntheticExactFlow
+    from mmseg_temporal.flow.sources.estimator import flow_of_images
     from mmseg_temporal.utils.image import read_rgb
     est = dict(type='DISFlow', preset='ultrafast')
     pipeline = [dict(type='LoadVideoFrames'),

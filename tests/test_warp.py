@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmseg_temporal.datasets.synthetic_video import SyntheticVideoGenerator, synthetic_flow_between
-from mmseg_temporal.utils.flow_ops import flow_warp, occlusion_mask
+from mmseg_temporal.flow.ops import flow_warp, occlusion_mask
 
 
 @pytest.mark.parametrize('dx,dy', [(3, 0), (0, -2), (-4, 5), (7, 7)])

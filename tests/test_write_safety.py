@@ -106,7 +106,7 @@ def test_remove_stale_tmp_removes_only_the_writers_leftovers(tmp_path):
 
 # ------------------------------------------------------------------ ONNX
 def _random_checkpoint(tmp: Path, seed: int) -> Path:
-    from mmseg_temporal.apis import student_model_config
+    from mmseg_temporal.models.segmentors.student_config import student_model_config
     torch.manual_seed(seed)
     model = MODELS.build(student_model_config(Config.fromfile(str(SYN_CFG))))
     model.init_weights()
@@ -117,7 +117,8 @@ def _random_checkpoint(tmp: Path, seed: int) -> Path:
 
 def test_failed_onnx_parity_keeps_the_previous_file_byte_identical(tmp_path):
     pytest.importorskip('onnxruntime')
-    from mmseg_temporal.apis import OnnxParityError, export_onnx, read_onnx_metadata
+    from mmseg_temporal.deploy.onnx_export import OnnxParityError, export_onnx
+    from mmseg_temporal.inference.model_files import read_onnx_metadata
     out = tmp_path / 'student.onnx'
     export_onnx(str(SYN_CFG), str(_random_checkpoint(tmp_path, 0)), str(out),
                 input_shape=(64, 96))
@@ -162,7 +163,7 @@ def test_cli_failed_parity_exits_1_and_names_the_kept_file(tmp_path):
 # ------------------------------------------------------------ video demo
 @pytest.fixture(scope='module')
 def exported_model(tmp_path_factory):
-    from mmseg_temporal.apis import export_student
+    from mmseg_temporal.deploy.export import export_student
     tmp = tmp_path_factory.mktemp('write_safety_model')
     return export_student(str(SYN_CFG), str(_random_checkpoint(tmp, 0)),
                           str(tmp / 'export'))
@@ -179,7 +180,7 @@ def _frames(folder: Path, n: int = 5) -> Path:
 
 
 def _demo(frames, model, out, **kw):
-    from mmseg_temporal.apis import run_video_demo
+    from mmseg_temporal.demo.video_demo import run_video_demo
     return run_video_demo(str(frames), [tuple(model)], str(out),
                           progress=False, warmup=0, min_height=96,
                           flow=dict(type='DISFlow', preset='ultrafast'), **kw)
@@ -187,7 +188,7 @@ def _demo(frames, model, out, **kw):
 
 def test_demo_failing_midway_leaves_the_previous_folder_intact(
         exported_model, tmp_path, monkeypatch, capsys):
-    import mmseg_temporal.apis.demo as demo
+    import mmseg_temporal.demo.video_demo as demo
     frames, out = _frames(tmp_path / 'frames'), tmp_path / 'out'
     _demo(frames, exported_model, out)
     before = snapshot(out)

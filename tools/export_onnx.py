@@ -33,7 +33,7 @@ import json
 import sys
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import OnnxParityError, export_onnx
+from mmseg_temporal.deploy.onnx_export import OnnxParityError, export_onnx
 from mmseg_temporal.utils.checkpoint import CheckpointError
 
 

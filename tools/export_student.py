@@ -15,7 +15,7 @@ OUT_DIR as it was (docs/export.md). `--debug` shows the traceback.
 import argparse
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import export_student
+from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.utils.cli import run_tool
 
 

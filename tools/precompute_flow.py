@@ -13,7 +13,7 @@ policy (and the reverse pairs when the pipeline's cache is read through
 ``(2, H, W)`` at its frame's size, finite) and computes the missing and
 the stale (a frame replaced since) and the corrupt ones into the flow cache
 (one atomic float16 file per pair, see
-``mmseg_temporal/flow_sources/flow_cache.py``). A killed run resumes where
+``mmseg_temporal/flow/sources/flow_cache.py``). A killed run resumes where
 it stopped; a damaged entry is repaired by a rerun. ``--verify-only``
 reports without computing (exit status 1 when an entry is missing, stale or
 corrupt). ``--out`` defaults to the ``cache_dir`` of the pipeline's
@@ -35,7 +35,8 @@ from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.datasets.transforms import flow_cache_config
-from mmseg_temporal.flow_sources import FlowCache, PrecomputedFlow
+from mmseg_temporal.flow.sources.flow_cache import FlowCache
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 from mmseg_temporal.utils.cli import run_tool
 from mmseg_temporal.utils.errors import ConfigError
 

@@ -32,13 +32,13 @@ from mmseg.apis import init_model
 from mmseg.registry import DATASETS, METRICS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import export_student
-from mmseg_temporal.apis.experiment import (
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments.steps import (
     interleaved_ms_per_frame,
     test_checkpoint,
     train_unless_done,
 )
-from mmseg_temporal.evaluation.functional import shared_class_means
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYN = osp.join(ROOT, 'configs', 'synthetic')

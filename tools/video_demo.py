@@ -36,7 +36,9 @@ import json
 import sys
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import VideoInputError, format_summary, run_video_demo
+from mmseg_temporal.demo.summary import format_summary
+from mmseg_temporal.demo.video_demo import run_video_demo
+from mmseg_temporal.inference.frame_source import VideoInputError
 from mmseg_temporal.utils.checkpoint import CheckpointError
 from mmseg_temporal.utils.cpu_info import CPUFeatureError
 from mmseg_temporal.visualization.video_writer import BROWSER_CODECS

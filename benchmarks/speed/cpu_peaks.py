@@ -184,7 +184,7 @@ def _ort_cases(size: dict, threads: int) -> dict:
     except ImportError as e:
         return {(op, 'onnxruntime', p): f'not installed ({e})'
                 for op in ('gemm', 'conv3x3') for p in ('fp32', 'int8')}
-    from mmseg_temporal.apis.frame_models import cpu_session_options
+    from mmseg_temporal.inference.frame_models import cpu_session_options
     cases = {}
     for (op, precision), (model, feed) in _ort_models(size).items():
         sess = ort.InferenceSession(model, cpu_session_options(threads),

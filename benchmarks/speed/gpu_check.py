@@ -10,7 +10,7 @@ table, saved as ``gpu_check.json`` and ``gpu_check.md`` in ``--out-dir``:
    10, dilation_patch 2) on level-3 features of a 769x769 pair (2 x 256 x
    104 x 104): ``mmcv.ops.Correlation`` on the device (where mmcv has the
    CUDA op) and the project's PyTorch path on the device and on the CPU
-   (``mmseg_temporal/models/flow/correlation.py``), each against a plain
+   (``mmseg_temporal/flow/estimators/correlation.py``), each against a plain
    shift-and-multiply reference on the same inputs (max abs difference,
    relative to the reference's largest value), and their times.
 2. **train step**: the ETC step (PSPNet-R18 student of
@@ -50,9 +50,10 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import export_student, init_student
-from mmseg_temporal.apis.export import student_model_config
-from mmseg_temporal.models.flow.correlation import correlation
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.flow.estimators.correlation import correlation
+from mmseg_temporal.inference.model_files import init_student
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.utils.cpu_info import cpu_model, native_bf16
 

@@ -47,15 +47,17 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import OnnxFrameModel, export_onnx, export_student, init_student
-from mmseg_temporal.apis.export import student_model_config
-from mmseg_temporal.apis.frame_models import cpu_session_options
-from mmseg_temporal.apis.onnx_modules import LogitsAtInputSize
-from mmseg_temporal.apis.onnx_quantize import (
+from mmseg_temporal.deploy.export import export_student
+from mmseg_temporal.deploy.onnx_export import export_onnx
+from mmseg_temporal.deploy.onnx_modules import LogitsAtInputSize
+from mmseg_temporal.deploy.onnx_quantize import (
     CALIBRATION_DEFAULTS,
     onnx_bf16_support,
     sample_frames,
 )
+from mmseg_temporal.inference.frame_models import OnnxFrameModel, cpu_session_options
+from mmseg_temporal.inference.model_files import init_student
+from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.utils.cpu_info import cpu_model, isa_summary, native_bf16
 

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.apis import OnnxFrameModel, PytorchFrameModel, export_onnx
-from mmseg_temporal.apis.frame_models import labels_of
+from mmseg_temporal.deploy.onnx_export import export_onnx
 from mmseg_temporal.evaluation.functional import temporal_consistency
 from mmseg_temporal.evaluation.functional.class_sets import classes_in
+from mmseg_temporal.inference.frame_models import OnnxFrameModel, PytorchFrameModel, labels_of
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.utils.cpu_info import CPUFeatureError, cpu_model
 
@@ -69,7 +69,7 @@ def dis_flows(frames):
     """DIS ``medium`` flow from each frame to the next."""
     from mmseg.registry import MODELS
 
-    from mmseg_temporal.flow_sources import flow_of_images
+    from mmseg_temporal.flow.sources.estimator import flow_of_images
     estimator = MODELS.build(dict(type='DISFlow', preset='medium'))
     return [flow_of_images(estimator, a[..., ::-1], b[..., ::-1])
             for a, b in zip(frames[:-1], frames[1:])]

@@ -24,7 +24,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..utils.camera_motion import apply_sensor_nuisance
+from ..flow.camera_motion import apply_sensor_nuisance
 
 __all__ = ['SyntheticNuisance']
 

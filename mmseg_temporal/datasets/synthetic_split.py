@@ -1,6 +1,6 @@
 """Writing the synthetic video to disk, video by video, safely.
 
-The file layout is :mod:`mmseg_temporal.flow_sources.synthetic_format`'s.
+The file layout is :mod:`mmseg_temporal.datasets.synthetic_format`'s.
 A split folder appears with its manifest in one ``os.replace`` (so a folder
 without a manifest is not one of ours and is never touched); then each
 missing video is rendered into a temporary folder and moved into place in
@@ -24,13 +24,8 @@ from typing import Dict, Iterator
 
 import cv2
 
-from ..flow_sources.synthetic_format import (
-    FORMAT_VERSION,
-    MANIFEST,
-    synthetic_paths,
-    synthetic_video_dir,
-)
 from ..utils.atomic import atomic_write_bytes
+from .synthetic_format import FORMAT_VERSION, MANIFEST, synthetic_paths, synthetic_video_dir
 
 __all__ = ['write_synthetic_split', 'read_manifest']
 

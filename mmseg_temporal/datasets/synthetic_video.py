@@ -19,7 +19,7 @@ The generator is deterministic from ``(seed, video_index)``: the same
 arguments always give the same pixels.
 
 This module is the generator alone (pixels in memory). The on-disk format
-and its readers are :mod:`mmseg_temporal.flow_sources.synthetic_format`
+and its readers are :mod:`mmseg_temporal.datasets.synthetic_format`
 (also what ``SyntheticExactFlow`` reads); writing a split is
 :mod:`.synthetic_split`. Their names are re-exported here.
 """
@@ -28,7 +28,7 @@ from typing import Dict, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..flow_sources.synthetic_format import (  # noqa: F401 (re-exported)
+from .synthetic_format import (
     read_layers,
     read_velocities,
     synthetic_flow_between,

@@ -4,8 +4,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmseg.registry import DATASETS
 
-from ..flow_sources.synthetic_format import synthetic_paths
 from .base_video import BaseVideoSegDataset
+from .synthetic_format import synthetic_paths
 from .synthetic_split import write_synthetic_split
 from .synthetic_video import SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, SyntheticVideoGenerator
 
@@ -30,7 +30,7 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
     have labels on disk; the others are served as unlabelled neighbours, as
     in Cityscapes; ``label_path`` names every frame's label). Beside each
     image lie its layer map and its video's motion file
-    (:mod:`mmseg_temporal.flow_sources.synthetic_format`), from which
+    (:mod:`mmseg_temporal.datasets.synthetic_format`), from which
     ``LoadFlow(source=dict(type='SyntheticExactFlow'))`` (alias
     ``LoadSyntheticFlow``) serves exact flow.
 

@@ -1,5 +1,5 @@
-"""Models: anti-aliased backbones, data preprocessor, flow estimators, losses, segmentors."""
-from . import backbones, flow, losses, segmentors  # noqa: F401  (registers the modules)
+"""Models: anti-aliased backbones, data preprocessor, losses, segmentors."""
+from . import backbones, losses, segmentors  # noqa: F401  (registers the modules)
 from .data_preprocessor import VideoSegDataPreProcessor
 from .segmentors import TemporalDistillSegmentor
 

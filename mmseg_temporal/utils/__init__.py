@@ -9,11 +9,7 @@
 * :mod:`.mmengine_patches`: every change ``import mmseg_temporal`` makes to
   MMEngine, with the reason for each.
 * :mod:`.launch`: train/test arguments, config loading, DDP on the CPU.
-* :mod:`.image`: reading RGB frames; :mod:`.flow_ops`: warping by flow.
-* :mod:`.camera_motion`: a known small camera motion of a frame (moved
-  frame, exact flow, validity) and sensor nuisances.
-* :mod:`.temporal_smoothing`: the EMA over logits (``EMASmoother``), the
-  one home of the smoothing baseline.
+* :mod:`.image`: reading RGB frames.
 * :mod:`.prefetch`: reading an iterator ahead on a thread (the frame
   sources of the inferencer and the demo).
 """

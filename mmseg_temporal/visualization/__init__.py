@@ -3,7 +3,7 @@
 Just above ``utils`` in the package's layering: imports only
 :mod:`mmseg_temporal.utils`, NumPy, OpenCV and (lazily, inside
 :func:`plot_tc_curve`) Matplotlib; never models, datasets, evaluation or
-apis. Per-frame drawing (overlays, legend, frame index) is OpenCV/NumPy
+anything above them. Per-frame drawing (overlays, legend, frame index) is OpenCV/NumPy
 only, so it costs well under a millisecond a frame; Matplotlib draws only the
 one TC curve per run.
 """

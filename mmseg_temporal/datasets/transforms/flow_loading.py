@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from ...flow_sources import build_flow_source
+from ...flow.sources.base import build_flow_source
 
 __all__ = ['LoadFlow', 'LoadPrecomputedFlow', 'LoadSyntheticFlow',
            'flow_cache_config']
@@ -20,7 +20,7 @@ _GEOMETRIC_KEYS = ('scale_factor', 'crop_bbox', 'flip')
 @TRANSFORMS.register_module()
 class LoadFlow(BaseTransform):
     """Flows between consecutive frames of a multi-frame sample, from a flow
-    source (:mod:`mmseg_temporal.flow_sources`), so no flow network runs in
+    source (:mod:`mmseg_temporal.flow.sources`), so no flow network runs in
     the training step.
 
     Put it right after :class:`LoadVideoFrames` (before any geometric
@@ -39,7 +39,7 @@ class LoadFlow(BaseTransform):
 
     Args:
         source: a flow source config or callable (any that
-            :func:`~mmseg_temporal.flow_sources.build_flow_source` takes), e.g.
+            :func:`~mmseg_temporal.flow.sources.build_flow_source` takes), e.g.
             ``dict(type='PrecomputedFlow', cache_dir=..., data_root=...)``,
             ``dict(type='SyntheticExactFlow')``,
             ``dict(type='ForwardBackwardChecked', source=dict(...))``.
@@ -89,7 +89,7 @@ class LoadFlow(BaseTransform):
 class LoadPrecomputedFlow(LoadFlow):
     """``LoadFlow(source=dict(type='PrecomputedFlow', ...))``: flows from a
     cache made by ``tools/precompute_flow.py`` (the arguments are
-    :class:`~mmseg_temporal.flow_sources.PrecomputedFlow`'s)."""
+    :class:`~mmseg_temporal.flow.sources.PrecomputedFlow`'s)."""
 
     def __init__(self, cache_dir: str, data_root: Optional[str] = None,
                  on_missing: str = 'error',

@@ -7,7 +7,7 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from ...utils.camera_motion import (
+from ...flow.camera_motion import (
     clip_flows,
     move_frame,
     random_sensor_nuisance,
@@ -25,7 +25,7 @@ class StillToClip(BaseTransform):
     """A clip of one labelled frame under independent random camera motions.
 
     Every frame of the clip but the labelled one is the labelled frame moved
-    by its own random motion (:mod:`mmseg_temporal.utils.camera_motion`);
+    by its own random motion (:mod:`mmseg_temporal.flow.camera_motion`);
     the flows between consecutive frames are exact, and every frame gets its
     own sensor nuisance (the labelled one too; its label stays exact). The
     result has the keys of a real triplet after ``LoadVideoFrames``,
@@ -57,7 +57,7 @@ class StillToClip(BaseTransform):
     Args:
         num_frames, label_index: the clip made of a single frame.
         motion: magnitudes of each frame's random motion (see
-            :func:`~mmseg_temporal.utils.camera_motion.sample_camera_motion`):
+            :func:`~mmseg_temporal.flow.camera_motion.sample_camera_motion`):
             ``shift`` pixels, ``rotation`` degrees, ``zoom`` fraction,
             ``shear`` degrees (defaults 6, 1, 0.03, 1: the pilot of issue
             23 at 360x480).

@@ -3,7 +3,7 @@ consecutive frames although the ground truth, carried by the flow, does not.
 
 For a pair ``(t, t+1)`` the prediction and the ground truth of frame
 ``t+1`` are warped back to frame ``t`` with the flow ``t -> t+1`` (nearest
-neighbour, :func:`~mmseg_temporal.utils.flow_ops.flow_warp`, as TC). A
+neighbour, :func:`~mmseg_temporal.flow.ops.flow_warp`, as TC). A
 frame-``t`` pixel is *scored* where the warp lands inside the frame, the
 optional ``valid`` mask holds, neither label is ``ignore_index`` and the
 labels agree (``label_t(p) == label_{t+1}(p + flow(p))``): there the flow
@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 import torch
 
-from mmseg_temporal.utils.flow_ops import flow_warp
+from mmseg_temporal.flow.ops import flow_warp
 
 from .label_maps import ArrayLike, as_flow, as_label_map, as_mask
 

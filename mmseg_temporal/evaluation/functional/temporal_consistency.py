@@ -28,7 +28,7 @@ Figures (percent), over a class set ``classes`` fixed before scoring:
   the classes *every* compared model predicts, ``mTC_shared``, see
   :func:`~.class_sets.shared_class_means`).
 
-The warping is :func:`mmseg_temporal.utils.flow_ops.flow_warp`, the one
+The warping is :func:`mmseg_temporal.flow.ops.flow_warp`, the one
 warping function of the project.
 """
 from typing import Dict, Iterable, Optional, Sequence, Tuple
@@ -36,7 +36,7 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from mmseg_temporal.utils.flow_ops import flow_warp
+from mmseg_temporal.flow.ops import flow_warp
 
 from .class_sets import check_class_set, class_mean, classes_in
 from .label_maps import ArrayLike, as_flow, as_label_map, as_mask, check_values

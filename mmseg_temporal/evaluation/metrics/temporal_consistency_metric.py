@@ -20,7 +20,8 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
-from ...flow_sources import ForwardBackwardChecked, build_flow_source
+from ...flow.sources.base import build_flow_source
+from ...flow.sources.forward_backward import ForwardBackwardChecked
 from ...utils.image import read_rgb
 from ..distributed import pair_share, run_on_every_rank
 from ..functional import predicted_class_mean, tc_aggregate, tc_intersect_union

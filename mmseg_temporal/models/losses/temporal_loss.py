@@ -5,7 +5,7 @@ import torch
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ...utils.flow_ops import flow_warp, occlusion_mask
+from ...flow.ops import flow_warp, occlusion_mask
 from .base import (
     BaseTemporalDistillLoss,
     autocast_off,

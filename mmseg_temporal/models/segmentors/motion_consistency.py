@@ -21,7 +21,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ...utils.camera_motion import (
+from ...flow.camera_motion import (
     CameraMotion,
     motion_fields,
     move_frame,

@@ -1,34 +1,27 @@
 """The frozen teacher of the distillation: built from its config, loaded
 once from its checkpoint (MMRazor's ``SingleTeacherDistill`` does the same
 and marks it initialised so that ``init_weights`` keeps the weights)."""
-import copy
 from typing import Union
 
-from mmengine.config import Config
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
 from torch import nn
 
 from ...utils.checkpoint import load_student_weights
+from .student_config import student_model_config
 
 __all__ = ['segmentor_cfg', 'build_frozen_teacher']
 
 
 def segmentor_cfg(cfg: Union[str, dict]) -> dict:
-    """A plain segmentor config from a config file path, a full config, a
-    model dict or a TemporalDistillSegmentor config (its student: a teacher
-    trained with TL by this package)."""
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    if 'model' in cfg:
-        cfg = cfg['model']
-    kind = cfg.get('type')
-    if getattr(kind, '__name__', kind) == 'TemporalDistillSegmentor':
-        cfg = cfg['student']
-    cfg = copy.deepcopy(dict(cfg))
-    cfg.pop('data_preprocessor', None)
-    cfg.pop('pretrained', None)
-    return cfg
+    """The teacher's plain segmentor config (see
+    :func:`~.student_config.student_model_config`: a config file, a full
+    config, a model dict or a TemporalDistillSegmentor config, whose student
+    is a teacher trained with TL by this package) without its own data
+    preprocessor: the distillation wrapper normalises the frames once."""
+    plain = dict(student_model_config(cfg))
+    plain.pop('data_preprocessor', None)
+    return plain
 
 
 def build_frozen_teacher(cfg: dict, student: nn.Module) -> nn.Module:

@@ -32,8 +32,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch import Tensor, nn
 
+from ...flow.ops import forward_backward_valid
 from ...utils.errors import ConfigError
-from ...utils.flow_ops import forward_backward_valid
 from ..losses.base import assert_finite
 from .distill_terms import (
     DISTILL_TERMS,
@@ -70,7 +70,7 @@ class TemporalDistillSegmentor(BaseSegmentor):
         flow_fb_check: with online flow, also estimate the flow backwards
             and keep, as ``flow_valid``, only the pixels that pass the
             forward-backward check (``True`` or the ``alpha`` / ``beta`` of
-            :func:`~mmseg_temporal.utils.flow_ops.forward_backward_valid`);
+            :func:`~mmseg_temporal.flow.ops.forward_backward_valid`);
             flow from the data brings its own ``flow_valid``.
         losses: ``dict`` with any of the keys of ``DISTILL_TERMS`` (``tl``,
             ``sf_pixel``, ``sf_pair``, ``pf``, ``mf``), each a registered

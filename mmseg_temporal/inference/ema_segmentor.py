@@ -12,7 +12,7 @@ VC_n) as the students it competes with::
 and the checkpoint of the wrapped model loads as it is (its keys gain the
 ``segmentor.`` prefix on load). With ``motion=<flow source>`` the past is
 warped onto each frame before blending (motion-compensated EMA,
-:func:`~mmseg_temporal.utils.temporal_smoothing.ema_step`).
+:func:`~mmseg_temporal.inference.smoothing.ema_step`).
 """
 from typing import Callable, Optional, Union
 
@@ -22,10 +22,10 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ...flow_sources import build_flow_source
-from ...utils.image import read_rgb
-from ...utils.temporal_smoothing import EMASmoother, flow_at_logits
-from .test_time_wrapper import TestTimeWrapper
+from ..flow.sources.base import build_flow_source
+from ..models.segmentors.test_time_wrapper import TestTimeWrapper
+from ..utils.image import read_rgb
+from .smoothing import EMASmoother, flow_at_logits
 
 __all__ = ['EMASmoothedSegmentor']
 
@@ -34,7 +34,7 @@ __all__ = ['EMASmoothedSegmentor']
 class EMASmoothedSegmentor(TestTimeWrapper):
     """``segmentor`` whose ``predict`` returns the labels of EMA-smoothed
     logits ``s_t = alpha * s_{t-1} + (1 - alpha) * z_t``
-    (:class:`~mmseg_temporal.utils.temporal_smoothing.EMASmoother`), one
+    (:class:`~mmseg_temporal.inference.smoothing.EMASmoother`), one
     frame after another in the order the test loop feeds them.
 
     The smoothing starts again (``s_t = z_t``) whenever a frame does not
@@ -59,7 +59,7 @@ class EMASmoothedSegmentor(TestTimeWrapper):
             or a ``TemporalDistillSegmentor``, whose student predicts).
         alpha: weight of the past, in ``[0, 1)``; 0 is the model itself.
         motion: a flow source for motion compensation (anything
-            :func:`~mmseg_temporal.flow_sources.build_flow_source` takes:
+            :func:`~mmseg_temporal.flow.sources.build_flow_source` takes:
             ``dict(type='DISFlow', preset='fast')``,
             ``dict(type='SyntheticExactFlow')``, a callable); ``None``:
             plain EMA.

@@ -12,7 +12,7 @@ Motion compensation (``flow`` given to :func:`ema_step`) moves the past
 onto the current frame before blending, so the average follows moving
 objects instead of trailing them: ``s_t = alpha * W(s_{t-1}) + (1 - alpha)
 * z_t`` with ``W(s)[p] = s[p + f[p]]`` (the project's one warp,
-:func:`~mmseg_temporal.utils.flow_ops.flow_warp`), where ``f`` is the flow
+:func:`~mmseg_temporal.flow.ops.flow_warp`), where ``f`` is the flow
 *from the current frame t to the previous frame t-1* (for each pixel of
 frame t, where it was in frame t-1: a flow source called as
 ``source(path_t, path_t-1, img_t, img_t-1)``). Where that flow is not
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow_ops import flow_warp
+from ..flow.ops import flow_warp
 
 __all__ = ['EMASmoother', 'ema_smooth_logits', 'ema_step', 'flow_at_logits']
 

@@ -10,7 +10,7 @@ loader, ``LoadAnnotations`` dropped; the resize of the model's config):
   config gives its student), built by :func:`mmseg.apis.init_model`, run by
   ``model.test_step`` (MMSeg's data preprocessor, forward, resize back);
 * :class:`OnnxFrameModel`: an ``.onnx`` written by
-  :func:`mmseg_temporal.apis.export_onnx`; normalisation, input size, test
+  :func:`mmseg_temporal.deploy.export_onnx`; normalisation, input size, test
   pipeline and classes come from its metadata; the logits are resized back
   with the same bilinear resize MMSeg uses. A model of fixed input shape
   refuses a frame of another aspect ratio (a ``DataError`` naming both
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from ..utils.errors import DataError
 from ..visualization import palette_from_meta
+from .model_files import check_input_file, init_student, precision_of, read_onnx_metadata
 
 __all__ = ['PytorchFrameModel', 'OnnxFrameModel', 'build_frame_model',
            'BACKENDS', 'test_pipeline_of_arrays', 'labels_of',
@@ -48,13 +49,6 @@ TORCH_PRECISIONS = ('fp32', 'bf16')
 # A fixed-shape ONNX model resizes frames whose aspect ratio is within this
 # of its input's (rounding of the pipeline's resize), and refuses others.
 _ASPECT_TOLERANCE = 0.02
-
-
-def _check_file(path, what: str) -> str:
-    path = os.fspath(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
-    return path
 
 
 def test_pipeline_of_arrays(pipeline, source: str):
@@ -142,10 +136,9 @@ class PytorchFrameModel(_FrameModel):
                  name: Optional[str] = None, precision: str = 'fp32') -> None:
         from mmengine.config import Config
 
-        from .export import init_student
         self.precision = _check_torch_precision(precision, device, config)
-        self.config = _check_file(config, 'config file')
-        self.checkpoint = _check_file(checkpoint, 'checkpoint file')
+        self.config = check_input_file(config, 'config file')
+        self.checkpoint = check_input_file(checkpoint, 'checkpoint file')
         self.device = str(device)
         cfg = Config.fromfile(self.config)
         pipeline = cfg.get('test_pipeline') or (
@@ -218,7 +211,7 @@ def cpu_session_options(num_threads: Optional[int] = None):
 
 
 class OnnxFrameModel(_FrameModel):
-    """An ``.onnx`` from :func:`mmseg_temporal.apis.export_onnx` in
+    """An ``.onnx`` from :func:`mmseg_temporal.deploy.export_onnx` in
     onnxruntime, one frame at a time.
 
     Args:
@@ -236,9 +229,7 @@ class OnnxFrameModel(_FrameModel):
                  num_threads: Optional[int] = None) -> None:
         import onnxruntime as ort
 
-        from .onnx_export import read_onnx_metadata
-        from .onnx_quantize import precision_of
-        self.config = self.checkpoint = _check_file(onnx_file, 'ONNX model')
+        self.config = self.checkpoint = check_input_file(onnx_file, 'ONNX model')
         meta = read_onnx_metadata(onnx_file)
         self.meta, self.device = meta, 'cpu'
         self.precision = precision_of(meta)

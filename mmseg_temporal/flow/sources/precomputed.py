@@ -5,7 +5,7 @@ import numpy as np
 from mmseg.registry import TASK_UTILS
 from tqdm import tqdm
 
-from ..utils.image import read_rgb
+from ...utils.image import read_rgb
 from .base import FlowResult
 from .estimator import EstimatorFlow
 from .flow_cache import FlowCache, FlowCacheError

@@ -35,8 +35,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 from mmseg.registry import MODELS
 
-from ..utils.atomic import atomic_write_bytes
-from ..utils.errors import DataError
+from ...utils.atomic import atomic_write_bytes
+from ...utils.errors import DataError
 
 __all__ = ['FlowCache', 'FlowCacheError', 'same_estimator']
 

@@ -7,7 +7,7 @@ import torch
 from mmseg.registry import MODELS, TASK_UTILS
 from torch import Tensor, nn
 
-from ..utils.image import read_rgb
+from ...utils.image import read_rgb
 from .base import FlowResult
 
 __all__ = ['EstimatorFlow', 'flow_of_images']

@@ -32,17 +32,16 @@ import warnings
 from typing import Tuple
 
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
+from ..models.segmentors.student_config import student_model_config
 from ..utils.atomic import atomic_output_file, failed_sibling
 from ..utils.checkpoint import check_state_dict_fits, read_checkpoint, student_state_dict
 from ..utils.provenance import file_source
 from .export_checks import check_literal_config, checked_dataset_meta
 
-__all__ = ['export_student', 'student_model_config']
+__all__ = ['export_student']
 
-_STOCK_PREPROCESSOR_KEYS = ('mean', 'std', 'size', 'size_divisor', 'pad_val',
-                            'seg_pad_val', 'bgr_to_rgb', 'rgb_to_bgr', 'test_cfg')
 _ROLE = 'checkpoint to export'
 
 
@@ -59,30 +58,6 @@ def _stock_test_pipeline(cfg: Config) -> list:
                              'MMCV transform: the exported config could not '
                              'run without mmseg_temporal')
     return pipeline
-
-
-def student_model_config(cfg: Config) -> ConfigDict:
-    """The plain segmentor config of a training config's model: the
-    ``student`` of a ``TemporalDistillSegmentor`` (or a plain segmentor as
-    it is), with a stock ``SegDataPreProcessor`` holding the training
-    normalisation and no ``pretrained`` / ``init_cfg`` (the weights come
-    from the checkpoint)."""
-    model_cfg = copy.deepcopy(cfg.model)
-    pre = copy.deepcopy(model_cfg.get('data_preprocessor') or {})
-    if model_cfg.get('type') == 'TemporalDistillSegmentor':
-        student = copy.deepcopy(model_cfg['student'])
-        pre = pre or copy.deepcopy(student.get('data_preprocessor') or {})
-    else:
-        student = model_cfg
-    stock_pre = dict(type='SegDataPreProcessor')
-    stock_pre.update({k: pre[k] for k in _STOCK_PREPROCESSOR_KEYS if k in pre})
-    student['data_preprocessor'] = stock_pre
-    student.pop('pretrained', None)
-    student.pop('init_cfg', None)
-    for part in ('backbone', 'decode_head', 'auxiliary_head'):
-        if isinstance(student.get(part), dict):
-            student[part].pop('init_cfg', None)
-    return ConfigDict(student)
 
 
 def _lists(value):
@@ -182,29 +157,3 @@ def export_student(config: str, checkpoint: str, out_dir: str) -> Tuple[str, str
     return cfg_path, ckpt_path
 
 
-def init_student(config, checkpoint: str, device: str = 'cpu',
-                 role: str = 'checkpoint'):
-    """The plain segmentor of ``config`` (a plain MMSeg config, an exported
-    student, or a ``TemporalDistillSegmentor`` training config, whose
-    student is taken) with the plain-segmentor weights of ``checkpoint``
-    loaded strictly, in eval mode on ``device``.
-
-    Built by :func:`mmseg.apis.init_model`; the checkpoint is read by
-    :func:`mmseg_temporal.utils.checkpoint.load_student_weights` (one clear
-    line for a missing, truncated or foreign file). ``model.dataset_meta``
-    is the checkpoint's ``meta['dataset_meta']``, else the config's
-    ``dataset_meta``, else ``None``.
-    """
-    from mmseg.apis import init_model
-
-    from ..utils.checkpoint import load_student_weights
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    if cfg.model.get('type') == 'TemporalDistillSegmentor':
-        cfg = copy.deepcopy(cfg)
-        cfg.model = student_model_config(cfg)
-    model = init_model(cfg, None, device=device)
-    ckpt = load_student_weights(model, checkpoint, role=role)
-    meta = (ckpt.get('meta') or {}).get('dataset_meta') or \
-        cfg.get('dataset_meta') or None
-    model.dataset_meta = dict(meta) if meta else None
-    return model.eval()

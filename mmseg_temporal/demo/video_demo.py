@@ -31,12 +31,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..evaluation.functional import predicted_union, tc_aggregate, tc_intersect_union
+from ..inference.frame_source import FrameSource
+from ..inference.inferencer import VideoInferencer
 from ..utils.atomic import atomic_output_folder, atomic_write_bytes, failed_sibling
 from ..utils.prefetch import prefetch
 from ..visualization import DEFAULT_CODECS, VideoWriterThread, plot_tc_curve
-from .demo_canvas import DemoCanvas
-from .frame_source import FrameSource
-from .inferencer import VideoInferencer
+from .canvas import DemoCanvas
 from .summary import finite_or_none, latency_stats
 
 __all__ = ['run_video_demo', 'DemoCanvas', 'PairConsistency',
@@ -64,9 +64,10 @@ def build_inferencers(models: Sequence[ModelSpec],
     """One :class:`VideoInferencer` per model: ``(config, checkpoint)`` for
     PyTorch, an ``.onnx`` path (or ``(onnx, None)``) for onnxruntime. Every
     file is checked before any model is built; names default to the export
-    folder's (:func:`mmseg_temporal.apis.frame_models.default_model_name`)
+    folder's (:func:`mmseg_temporal.inference.frame_models.default_model_name`)
     and are made unique."""
-    from .frame_models import _check_file, default_model_name
+    from ..inference.frame_models import default_model_name
+    from ..inference.model_files import check_input_file
     if not models:
         raise ValueError('at least one model is needed')
     specs = [(m, None) if isinstance(m, (str, os.PathLike)) else tuple(m)
@@ -75,9 +76,9 @@ def build_inferencers(models: Sequence[ModelSpec],
         raise ValueError(f'{len(names)} names given for {len(specs)} models')
     for model, weights in specs:
         what = 'ONNX model' if str(model).endswith('.onnx') else 'config file'
-        _check_file(model, what)
+        check_input_file(model, what)
         if weights is not None:
-            _check_file(weights, 'checkpoint file')
+            check_input_file(weights, 'checkpoint file')
     names = _unique_names(list(names) if names is not None else
                           [default_model_name(m) for m, _ in specs])
     # precision: the PyTorch models' (an .onnx runs what it was exported in)
@@ -102,7 +103,8 @@ class PairConsistency:
 
     def __init__(self, names: Sequence[str], num_classes: Sequence[int],
                  flow: Optional[dict], device: str = 'cpu') -> None:
-        from ..flow_sources import EstimatorFlow, build_flow_source
+        from ..flow.sources.base import build_flow_source
+        from ..flow.sources.estimator import EstimatorFlow
         self.flow_cfg = dict(flow or DEFAULT_FLOW)
         self.source = build_flow_source(dict(self.flow_cfg))
         if not isinstance(self.source, EstimatorFlow):

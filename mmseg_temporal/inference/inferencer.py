@@ -15,7 +15,7 @@ z_0``), and the label is ``argmax s_t``. ``alpha = 0`` is no smoothing; it
 trades flicker for lag on moving objects. ``motion=<flow source>`` warps the
 past onto each frame with the flow from it to the previous frame before
 blending (motion-compensated EMA,
-:func:`mmseg_temporal.utils.temporal_smoothing.ema_step`), so the average
+:func:`mmseg_temporal.inference.smoothing.ema_step`), so the average
 follows moving objects.
 """
 import contextlib
@@ -26,11 +26,11 @@ from typing import Callable, Dict, Iterable, Iterator, Optional, Union
 import numpy as np
 import torch
 
-from ..flow_sources import build_flow_source
+from ..flow.sources.base import build_flow_source
 from ..utils.prefetch import prefetch
-from ..utils.temporal_smoothing import EMASmoother, ema_smooth_logits, flow_at_logits
 from .frame_models import build_frame_model, labels_of
 from .frame_source import FrameSource
+from .smoothing import EMASmoother, ema_smooth_logits, flow_at_logits
 
 __all__ = ['VideoInferencer', 'FramePrediction', 'EMASmoother',
            'ema_smooth_logits']
@@ -73,7 +73,7 @@ class VideoInferencer:
         device: ``'cpu'``, ``'cuda:0'``, ...
         smooth: EMA weight of the past logits, in ``[0, 1)``; 0: off.
         motion: a flow source (anything
-            :func:`~mmseg_temporal.flow_sources.build_flow_source` takes,
+            :func:`~mmseg_temporal.flow.sources.build_flow_source` takes,
             e.g. ``dict(type='DISFlow', preset='fast')``) for
             motion-compensated smoothing; ``None``: plain EMA. It is called
             as ``source(path_t, path_t-1, rgb_t, rgb_t-1)``, the paths

@@ -22,7 +22,7 @@ bf16: onnxruntime's CPU execution provider has no bfloat16 convolution
 NOT_IMPLEMENTED; earlier opsets do not allow the type), so an ONNX bf16
 export is refused with that reason (:func:`onnx_bf16_support` probes the
 installed onnxruntime); the bf16 path is PyTorch's autocast
-(:class:`mmseg_temporal.apis.PytorchFrameModel` ``precision='bf16'``).
+(:class:`mmseg_temporal.inference.PytorchFrameModel` ``precision='bf16'``).
 """
 import functools
 import hashlib
@@ -33,13 +33,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..inference.frame_source import FrameSource, VideoInputError
 from ..utils.errors import ConfigError
-from .frame_source import FrameSource, VideoInputError
 
 __all__ = ['PRECISIONS', 'CALIBRATION_DEFAULTS', 'FrameSample',
            'check_export_precision', 'onnx_bf16_support', 'sample_frames',
-           'FramesReader', 'quantize_checked', 'argmax_agreement',
-           'precision_of']
+           'FramesReader', 'quantize_checked', 'argmax_agreement']
 
 PRECISIONS = ('fp32', 'bf16', 'int8')
 METHODS = ('minmax', 'entropy', 'percentile')
@@ -256,7 +255,7 @@ def quantize_checked(fp32_file: str, out_file: str, module: torch.nn.Module,
     ``module`` on held-out frames and returns the ``calibration`` record
     (for the metadata). Raises :class:`OnnxParityError` with the figures
     when the argmax agreement is below ``min_agreement``."""
-    from .frame_models import OnnxFrameModel
+    from ..inference.frame_models import OnnxFrameModel
     from .onnx_export import OnnxParityError
     calib, held = sample_frames(cal)
     to_input = OnnxFrameModel(fp32_file, num_threads=1).input_of
@@ -283,9 +282,4 @@ def quantize_checked(fp32_file: str, out_file: str, module: torch.nn.Module,
                              worst_frame_agreement=min(per_frame),
                              min_agreement=min_agreement))
 
-
-def precision_of(meta: Dict) -> str:
-    """The precision an exported ``.onnx`` records (``fp32`` for files
-    written before precisions existed)."""
-    return str(meta.get('precision') or 'fp32')
 

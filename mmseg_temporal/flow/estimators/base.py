@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 # flow_of_images (arrays in, array out) lives with the flow sources.
-from ...flow_sources.estimator import flow_of_images  # noqa: F401
+from ..sources.estimator import flow_of_images  # noqa: F401
 
 __all__ = ['BaseFlowEstimator', 'flow_of_images']
 

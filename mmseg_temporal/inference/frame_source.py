@@ -1,5 +1,5 @@
 """Frames, one at a time, from a video file, a folder of images, a camera or
-a stream: what every per-frame model of :mod:`mmseg_temporal.apis` reads.
+a stream: what every per-frame model of :mod:`mmseg_temporal.inference` reads.
 
 Video files, cameras and stream URLs all go through one OpenCV path
 (:func:`open_capture`, ``cv2.VideoCapture``); a folder is read with

@@ -2,28 +2,17 @@
 
 ``flow, valid = source(path_a, path_b, img_a=None, img_b=None)`` (see
 :mod:`.base`); sources are registered in ``mmseg.registry.TASK_UTILS`` and
-built with :func:`build_flow_source`. This package sits just above
-``utils/``: datasets, models and evaluation use it, it imports none of them
-(estimators are built through the ``MODELS`` registry, by name).
+built with :func:`build_flow_source` (estimators through ``MODELS``, by
+name).
 """
 from .base import CallableFlowSource, FlowResult, as_flow_result, build_flow_source
 from .estimator import EstimatorFlow, flow_of_images
 from .flow_cache import FlowCache, FlowCacheError
 from .forward_backward import ForwardBackwardChecked
 from .precomputed import PrecomputedFlow, image_size
-from .synthetic_exact import SyntheticExactFlow
-from .synthetic_format import (
-    read_layers,
-    read_velocities,
-    synthetic_flow_between,
-    synthetic_frame_files,
-    synthetic_paths,
-)
 
 __all__ = [
     'FlowResult', 'as_flow_result', 'build_flow_source', 'CallableFlowSource',
     'EstimatorFlow', 'flow_of_images', 'FlowCache', 'FlowCacheError',
-    'ForwardBackwardChecked', 'PrecomputedFlow', 'image_size',
-    'SyntheticExactFlow', 'read_layers', 'read_velocities',
-    'synthetic_flow_between', 'synthetic_frame_files', 'synthetic_paths'
+    'ForwardBackwardChecked', 'PrecomputedFlow', 'image_size'
 ]

@@ -4,6 +4,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..inference.inferencer import VideoInferencer
 from ..visualization import (
     draw_frame_index,
     draw_name,
@@ -12,7 +13,6 @@ from ..visualization import (
     side_by_side,
     upscale_to,
 )
-from .inferencer import VideoInferencer
 
 __all__ = ['DemoCanvas']
 

@@ -5,7 +5,7 @@ sensor nuisances of a second exposure.
 Used by the motion-consistency test wrapper (``MotionConsistencySegmentor``:
 a frame against itself moved) and by ``StillToClip`` (clips made of one
 labelled frame), so both move frames the same way. Bottom layer: numpy,
-OpenCV and torch only; warping is :func:`~.flow_ops.flow_warp`, the
+OpenCV and torch only; warping is :func:`~.ops.flow_warp`, the
 project's one warp, and the flows follow its convention (docs/flow.md):
 ``flow[p]`` points from pixel ``p`` of one frame to where it is in the
 other, channel 0 horizontal, pixels.
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .flow_ops import flow_warp
+from .ops import flow_warp
 
 __all__ = ['CameraMotion', 'sample_camera_motion', 'motion_flow',
            'MovedFrame', 'motion_fields', 'move_frame', 'clip_flows', 'apply_sensor_nuisance',

@@ -9,7 +9,7 @@ or, with ``output='labels'``, ``labels`` ``(N, H, W)`` int64 first and
 ``logits`` second (``session.run(['labels'], ...)`` fetches the class ids
 alone). The normalisation, the input size, the classes, the palette and the
 test pipeline are in the model's ``metadata_props`` (:data:`META_KEYS`),
-which :class:`mmseg_temporal.apis.OnnxFrameModel` reads.
+which :class:`mmseg_temporal.inference.OnnxFrameModel` reads.
 
 Adaptive average pooling (PSPNet's pyramid pooling) is exported through
 :class:`~.onnx_modules.ShapeGenericAdaptiveAvgPool2d` (same values, from a cumulative sum):
@@ -46,19 +46,14 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
+from ..inference.model_files import META_KEYS, init_student
 from ..utils.atomic import atomic_output_file, failed_sibling
 from ..utils.provenance import file_source
-from .export import init_student
 from .onnx_modules import LogitsAtInputSize, shape_generic_copy
 from .onnx_quantize import check_export_precision, quantize_checked
 
-__all__ = ['export_onnx', 'OnnxParityError', 'check_onnx_parity',
-           'read_onnx_metadata', 'META_KEYS']
+__all__ = ['export_onnx', 'OnnxParityError', 'check_onnx_parity']
 
-META_KEYS = ('mean', 'std', 'bgr_to_rgb', 'input_shape', 'dynamic', 'output',
-             'num_classes', 'classes', 'palette', 'align_corners',
-             'test_pipeline', 'exporter', 'source_config',
-             'source_checkpoint', 'precision', 'calibration')
 EXPORTERS = ('auto', 'torchscript', 'dynamo')
 
 
@@ -105,20 +100,6 @@ def _metadata(cfg: Config, model: nn.Module, shape, dynamic: bool,
         source_checkpoint=file_source(checkpoint), precision=precision,
         calibration=calibration)
     return {k: json.dumps(values[k]) for k in META_KEYS}
-
-
-def read_onnx_metadata(onnx_file: str) -> Dict:
-    """The :data:`META_KEYS` of an exported ``.onnx`` (JSON-decoded)."""
-    import onnx
-    model = onnx.load(onnx_file, load_external_data=False)
-    props = {p.key: p.value for p in model.metadata_props}
-    missing = [k for k in ('mean', 'std', 'num_classes', 'output')
-               if k not in props]
-    if missing:
-        raise ValueError(f'{onnx_file}: not exported by mmseg_temporal '
-                         f'(metadata_props lack {missing}); export it with '
-                         'tools/export_onnx.py')
-    return {k: json.loads(v) for k, v in props.items() if k in META_KEYS}
 
 
 def _add_metadata(onnx_file: str, props: Dict[str, str]) -> None:

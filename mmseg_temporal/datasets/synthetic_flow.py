@@ -5,7 +5,7 @@ from typing import Optional
 import numpy as np
 from mmseg.registry import TASK_UTILS
 
-from .base import FlowResult
+from ..flow.sources.base import FlowResult
 from .synthetic_format import (
     read_layers,
     read_velocities,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from mmseg.registry import TASK_UTILS
 
-from ..utils.flow_ops import forward_backward_valid
+from ..ops import forward_backward_valid
 from .base import FlowResult, build_flow_source
 
 __all__ = ['ForwardBackwardChecked']
@@ -20,7 +20,7 @@ class ForwardBackwardChecked:
 
     ``flow, valid = source(path_a, path_b, img_a, img_b)``: the inner
     source's flow ``a -> b`` and ``valid`` = the inner source's mask (where
-    it gives one) AND :func:`~mmseg_temporal.utils.flow_ops.forward_backward_valid`
+    it gives one) AND :func:`~mmseg_temporal.flow.ops.forward_backward_valid`
     of the flows ``a -> b`` and ``b -> a``.
 
     Around a flow cache (``source=dict(type='PrecomputedFlow', ...)``) it

@@ -2,7 +2,7 @@
 as one module (:class:`LogitsAtInputSize`) and a shape-generic adaptive
 average pooling (:class:`ShapeGenericAdaptiveAvgPool2d`) that both of
 PyTorch's exporters export at any input size (see
-:mod:`mmseg_temporal.apis.onnx_export`)."""
+:mod:`mmseg_temporal.deploy.onnx_export`)."""
 import copy
 
 import torch

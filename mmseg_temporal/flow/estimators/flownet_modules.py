@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...utils.flow_ops import flow_warp
+from ..ops import flow_warp
 from .flownet_blocks import (
     CorrEncoder,
     FlowNetDecoder,
