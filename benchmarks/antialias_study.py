@@ -34,13 +34,13 @@ import os.path as osp
 import torch
 
 from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.visualization import plot_scatter
 
 import camvid_study
 import paired_study
-from study_stats import format_difference, paired_difference
 
 ROOT = camvid_study.ROOT
 # --student: (training config, plain backbone); the anti-aliased arm uses

@@ -44,11 +44,11 @@ from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 
 import paired_study  # train, provenance, log copies
-from study_stats import format_difference, paired_difference
 
 ROOT = paired_study.ROOT
 CFG = osp.join(ROOT, 'configs', 'camvid_cpu')

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from study_stats import format_difference, paired_difference
+from mmseg_temporal.experiments.stats import format_difference, paired_difference
 
 __all__ = ['metrics_of', 'build', 'write', 'to_markdown']
 

@@ -1,13 +1,10 @@
-"""The paired-difference statistics of the studies (benchmarks/study_stats.py)
+"""The paired-difference statistics of the studies (mmseg_temporal/experiments/stats.py)
 against a hand computation and scipy's t distribution."""
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
-import study_stats  # noqa: E402
+from mmseg_temporal.experiments import stats as study_stats
 
 
 def test_t_quantile_matches_tables():

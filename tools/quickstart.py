@@ -34,6 +34,7 @@ from mmseg.registry import DATASETS, METRICS
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments import study_config
 from mmseg_temporal.experiments.steps import (
     interleaved_ms_per_frame,
     test_checkpoint,
@@ -105,30 +106,15 @@ class Banners:
 
 def load_cfg(name: str, work_dir: str, args: argparse.Namespace) -> Config:
     """A synthetic config set to the quick start's data, length and seed."""
-    cfg = Config.fromfile(osp.join(SYN, name))
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=args.seed)
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = args.data_root
+    cfg = study_config(osp.join(SYN, name), work_dir, args.seed, args.iters,
+                       data_root=args.data_root, log_every=50, repo_root=ROOT,
+                       quiet=not args.verbose)
     cfg.test_dataloader.dataset.num_videos = args.test_videos
-    cfg.train_cfg.max_iters = args.iters
-    cfg.train_cfg.val_interval = args.iters
-    cfg.param_scheduler[0].end = args.iters
-    cfg.default_hooks.checkpoint.interval = args.iters
-    cfg.default_hooks.logger.interval = 50
-    # one visualizer per run (MMSeg's default is one named instance)
-    cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}'
-    if not args.verbose:  # the console: banners, progress bars, the table
-        cfg.console_log_level = 'ERROR'
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='ProgressBarHook', desc=osp.basename(work_dir))]
     evaluators = list(cfg.test_evaluator)
     if ('VideoConsistencyMetric' in METRICS.module_dict and not any(
             e['type'] == 'VideoConsistencyMetric' for e in evaluators)):
         evaluators.append(dict(type='VideoConsistencyMetric', n=(8, 16)))
     cfg.test_evaluator = evaluators
-    if cfg.model.get('teacher'):
-        cfg.model.teacher.config = osp.join(ROOT, cfg.model.teacher.config)
     return cfg
 
 

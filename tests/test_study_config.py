@@ -1,0 +1,50 @@
+"""experiments.study_config: the one adjuster of the main job's and the
+studies' configs."""
+from pathlib import Path
+
+import pytest
+
+from mmseg_temporal.experiments import study_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TL = ROOT / 'configs' / 'camvid_cpu' / 'pspnet_tiny_etc_camvid_cpu.py'
+SYN = ROOT / 'configs' / 'synthetic' / 'pspnet_tiny_baseline_synthetic.py'
+
+
+def test_sets_the_run_and_keeps_what_it_is_not_given(tmp_path):
+    cfg = study_config(str(SYN), str(tmp_path / 'run_a'), seed=3, iters=40,
+                       ckpt_every=10, data_root='/data/x')
+    assert cfg.work_dir == str(tmp_path / 'run_a')
+    assert cfg.randomness == dict(seed=3)
+    assert cfg.train_cfg.max_iters == 40 and cfg.train_cfg.val_interval == 40
+    assert cfg.param_scheduler[0].end == 40
+    assert cfg.default_hooks.checkpoint.interval == 10
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 2
+    assert cfg.visualizer.name == 'visualizer_run_a'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[key].dataset.data_root == '/data/x'
+    plain = study_config(str(SYN), str(tmp_path / 'b'), 0, 40)
+    from mmengine.config import Config
+    base = Config.fromfile(str(SYN))
+    assert plain.train_dataloader.num_workers == base.train_dataloader.num_workers
+    assert plain.default_hooks.logger.interval == base.default_hooks.logger.interval
+    assert plain.train_dataloader.dataset.data_root == base.train_dataloader.dataset.data_root
+    assert 'ProgressBarHook' not in str(plain.get('custom_hooks', []))
+
+
+def test_workers_quiet_and_teacher_path(tmp_path):
+    cfg = study_config(str(TL), str(tmp_path / 'r'), 0, 10, workers=2,
+                       repo_root='/repo', quiet=True)
+    assert cfg.train_dataloader.num_workers == 2
+    assert cfg.train_dataloader.persistent_workers is True
+    assert cfg.test_dataloader.num_workers == 0
+    assert not cfg.test_dataloader.persistent_workers
+    assert cfg.model.teacher.config.startswith('/repo/configs/')
+    assert cfg.console_log_level == 'ERROR'
+    assert cfg.custom_hooks[-1]['type'] == 'ProgressBarHook'
+
+
+@pytest.mark.parametrize('bad', ['no/such/config.py'])
+def test_missing_config_is_named(bad, tmp_path):
+    with pytest.raises(FileNotFoundError, match='config.py'):
+        study_config(bad, str(tmp_path), 0, 1)
