@@ -1,12 +1,3 @@
 # Table 1, scheme c: PF (pixels of frame t vs frame t+1).
-# PSPNet-R18-D8 student, the shared PSPNet-R101-D8 + TL teacher, triplets.
-_base_ = [
-    '../cityscapes/pspnet_r18_d8_tl_cityscapes.py',
-    '../_base_/models/pspnet_r101_d8_tl_teacher_cityscapes.py',
-]
-model = dict(
-    teacher={{_base_.teacher}},
-    losses=dict(
-        _delete_=True,
-        pf={{_base_.pf}},
-    ))
+_base_ = ['../_base_/ablation_pspnet_r18_d8_cityscapes.py']
+model = dict(losses=dict(pf={{_base_.pf}}))

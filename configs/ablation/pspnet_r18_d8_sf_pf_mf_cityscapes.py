@@ -1,16 +1,5 @@
 # Table 1, scheme i: SF + PF + MF.
-# PSPNet-R18-D8 student, the shared PSPNet-R101-D8 + TL teacher, triplets.
-_base_ = [
-    '../cityscapes/pspnet_r18_d8_tl_cityscapes.py',
-    '../_base_/models/pspnet_r101_d8_tl_teacher_cityscapes.py',
-]
-model = dict(
-    teacher={{_base_.teacher}},
-    losses=dict(
-        _delete_=True,
-        sf_pixel={{_base_.sf_pixel}},
-        sf_pair={{_base_.sf_pair}},
-        pf={{_base_.pf}},
-        mf={{_base_.mf}},
-    ))
+_base_ = ['../_base_/ablation_pspnet_r18_d8_cityscapes.py']
+model = dict(losses=dict(sf_pixel={{_base_.sf_pixel}}, sf_pair={{_base_.sf_pair}},
+                         pf={{_base_.pf}}, mf={{_base_.mf}}))
 custom_hooks = {{_base_.mf_hooks}}
