@@ -6,10 +6,8 @@ _base_ = [
     '../_base_/datasets/synthetic_video.py',
     '../_base_/schedules/synthetic_cpu.py',
     '../_base_/etc_losses.py',
+    '../_base_/models/pspnet_small_width.py',
 ]
 custom_imports = dict(imports=['mmseg_temporal'], allow_failed_imports=False)
-model = dict(
-    student=dict(
-        backbone=dict(base_channels=32, stem_channels=32),
-        decode_head=dict(in_channels=256, channels=64)),
-    losses=dict(tl={{_base_.tl_release_5cls}}))
+model = dict(student={{_base_.small_width}},
+             losses=dict(tl={{_base_.tl_release_5cls}}))
