@@ -50,9 +50,9 @@ STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
 ARMS = ('plain', 'antialiased')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 # --extra: name -> (test config, EMA alpha)
-EXTRA = {'mc': ('pspnet_tiny_baseline_mc_camvid_cpu_15hz.py', None),
-         'mcema0.3': ('pspnet_tiny_baseline_mcema_camvid_cpu_15hz.py', 0.3),
-         'mcema0.5': ('pspnet_tiny_baseline_mcema_camvid_cpu_15hz.py', 0.5)}
+EXTRA = {'mc': ('camvid_cpu_15hz_motion_consistency_test.py', None),
+         'mcema0.3': ('camvid_cpu_15hz_mcema_test.py', 0.3),
+         'mcema0.5': ('camvid_cpu_15hz_mcema_test.py', 0.5)}
 
 
 def runs(args):

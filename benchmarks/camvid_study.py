@@ -23,7 +23,7 @@
    baseline and every control are also scored with their logits
    EMA-smoothed (``--ema`` alphas, ``EMASmoothedSegmentor``);
 4. every model scored by the stock test loop on the 15 Hz ``val`` run
-   (``pspnet_tiny_baseline_camvid_cpu_15hz.py``: mIoU, fixed-class mTC with
+   (``camvid_cpu_15hz_test.py``: mIoU, fixed-class mTC with
    DIS ``medium``, mTC_gt = the flow's ceiling, 88.9 there, mVC_8/16) and
    for mIoU on the test split (233 frames);
 5. paired differences against the control (95 % t-intervals, positive
@@ -128,8 +128,7 @@ def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
     if osp.exists(path) and not args.rescore:
         with open(path) as f:
             return json.load(f)
-    name = 'pspnet_tiny_baseline_camvid_cpu_15hz.py' if ema is None else \
-        'pspnet_tiny_baseline_ema_camvid_cpu_15hz.py'
+    name = 'camvid_cpu_15hz_test.py' if ema is None else 'camvid_cpu_15hz_ema_test.py'
     cfg = scoring_cfg(name, run_dir, args)
     if ema is not None:
         cfg.model.alpha = ema

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu_15hz.py'
+CONFIG = 'configs/camvid_cpu/camvid_cpu_15hz_test.py'
 
 
 def test_val_run_is_one_densely_labelled_sequence(camvid_root, monkeypatch):
@@ -37,7 +37,7 @@ def test_val_run_is_one_densely_labelled_sequence(camvid_root, monkeypatch):
                                                  preset='medium')
 
 
-EMA_CONFIG = 'configs/camvid_cpu/pspnet_tiny_baseline_ema_camvid_cpu_15hz.py'
+EMA_CONFIG = 'configs/camvid_cpu/camvid_cpu_15hz_ema_test.py'
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import mmseg_temporal  # noqa: F401
 from mmseg_temporal.inference.smoothing import ema_smooth_logits
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CFG = osp.join(ROOT, 'configs', 'camvid_cpu', 'pspnet_tiny_baseline_camvid_cpu_15hz.py')
+CFG = osp.join(ROOT, 'configs', 'camvid_cpu', 'camvid_cpu_15hz_test.py')
 HW = (40, 48)
 
 

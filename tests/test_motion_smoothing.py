@@ -23,8 +23,8 @@ from mmseg_temporal.inference.smoothing import (
 )
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-BASE_CFG = osp.join(ROOT, 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu_15hz.py')
-MC_CFG = osp.join(ROOT, 'configs/camvid_cpu/pspnet_tiny_baseline_mcema_camvid_cpu_15hz.py')
+BASE_CFG = osp.join(ROOT, 'configs/camvid_cpu/camvid_cpu_15hz_test.py')
+MC_CFG = osp.join(ROOT, 'configs/camvid_cpu/camvid_cpu_15hz_mcema_test.py')
 H, W, SIDE, X0, Y0, STEP = 40, 64, 12, 6, 14, 4  # a square moving STEP px right
 
 

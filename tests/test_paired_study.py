@@ -116,8 +116,7 @@ def test_camvid_study_configs(tmp_path):
              if s['type'] == 'LoadPrecomputedFlow']
     assert steps and steps[0]['cache_dir'] == str(tmp_path / 'flow_cache')
     assert cfg.randomness == dict(seed=2) and cfg.train_cfg.max_iters == 300
-    test = camvid_study.camvid_cfg('pspnet_tiny_baseline_camvid_cpu_15hz.py',
-                                   str(tmp_path / 'r'), args, 0, 1)
+    test = camvid_study.camvid_cfg('camvid_cpu_15hz_test.py', str(tmp_path / 'r'), args, 0, 1)
     assert test.test_dataloader.dataset.data_prefix.img_path == 'val'
 
 

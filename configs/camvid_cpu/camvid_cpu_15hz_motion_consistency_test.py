@@ -6,7 +6,7 @@
 # input). mIoU, mTC, mVC and mMC in one test loop; the predictions that mIoU
 # and TC score are the model's own. Any of the study's checkpoints tests
 # with it.
-_base_ = ['./pspnet_tiny_baseline_camvid_cpu_15hz.py']
+_base_ = ['./camvid_cpu_15hz_test.py']
 model = dict(_delete_=True, type='MotionConsistencySegmentor',
              segmentor={{_base_.model}},
              motion=dict(shift=3, rotation=0.5, zoom=0.02),

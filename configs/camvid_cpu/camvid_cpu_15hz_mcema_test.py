@@ -3,5 +3,5 @@
 # previous one, at the frames' 360x480) before blending, so the average
 # follows moving objects; where the warp leaves the frame the frame's own
 # logits are kept. Other flow: --cfg-options model.motion.preset=ultrafast
-_base_ = ['./pspnet_tiny_baseline_ema_camvid_cpu_15hz.py']
+_base_ = ['./camvid_cpu_15hz_ema_test.py']
 model = dict(motion=dict(type='DISFlow', preset='fast'))
