@@ -1,5 +1,7 @@
-"""Every config in configs/ loads, its model builds and every type it names
-is registered."""
+"""Every config in configs/ loads, its model builds, every type it names
+is registered and every repository path it names exists or is written."""
+import re
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,73 @@ def test_camvid_temporal_test_set(camvid_root, monkeypatch):
     assert 'gt_sem_seg' in sample
     tc = [e for e in cfg.test_evaluator if e['type'] == 'TemporalConsistencyMetric']
     assert tc and tc[0]['sequence_prefixes'] == ['Seq05VD']
+
+
+# A config's string that names a file of the repository (a teacher config)
+# or of a run (a checkpoint): the file must exist, or, under work_dirs/ and
+# checkpoints/, be what tools/train.py writes for a config here or be named
+# by a script or the docs (the historic logs of benchmarks/ do not count).
+REPO_FOLDERS = ('configs', 'tools', 'benchmarks', 'docs', 'tests', 'mmseg_temporal')
+OUTPUT_FOLDERS = ('work_dirs', 'checkpoints')
+REPO_PATH = re.compile(r'(%s)/\S+\.(py|pth|json)' % '|'.join(REPO_FOLDERS + OUTPUT_FOLDERS))
+
+
+def _strings(obj):
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return [s for v in obj for s in _strings(v)]
+    return [obj] if isinstance(obj, str) else []
+
+
+@lru_cache(maxsize=None)
+def _writers_text():
+    """What the scripts and the docs say, in one string."""
+    files = [ROOT / 'README.md', *(ROOT / 'docs').rglob('*.md'),
+             *(ROOT / 'tools').rglob('*.py'), *(ROOT / 'tools').rglob('*.sh'),
+             *(p for p in (ROOT / 'benchmarks').rglob('*.py')
+               if not any(part.endswith('_logs') for part in p.parts))]
+    return '\n'.join(f.read_text() for f in files)
+
+
+@lru_cache(maxsize=None)
+def _max_iters(config):
+    return Config.fromfile(str(config)).train_cfg.get('max_iters')
+
+
+def _train_py_writes(path):
+    """Whether tools/train.py writes ``path`` for a config of configs/: its
+    last checkpoint, ``work_dirs/<config name>/iter_<max_iters>.pth``."""
+    m = re.fullmatch(r'work_dirs/([\w.-]+)/iter_(\d+)\.pth', path)
+    return bool(m) and any(_max_iters(c) == int(m[2])
+                           for c in CONFIGS if c.stem == m[1])
+
+
+def _stale(path):
+    """Why ``path``, named by a config, points at nothing ('' if it does not)."""
+    if path.split('/')[0] in OUTPUT_FOLDERS:
+        if _train_py_writes(path) or path in _writers_text():
+            return ''
+        return 'no script writes it, no doc names it'
+    return '' if (ROOT / path).is_file() else 'no such file in the repository'
+
+
+def test_stale_path_check_flags_what_nothing_writes(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert not _stale('configs/camvid_cpu/pspnet_small_teacher_tl_camvid_cpu.py')
+    assert not _stale('work_dirs/pspnet_small_teacher_tl_synthetic/iter_600.pth')
+    assert not _stale('work_dirs/camvid_study/teacher/iter_300.pth')  # docs/results.md
+    # 0.1.x's CPU ETC teacher: written by nothing
+    assert _stale('work_dirs/camvid_cpu_study/teacher/iter_600.pth')
+    assert _stale('work_dirs/pspnet_small_teacher_tl_synthetic/iter_601.pth')
+    assert _stale('work_dirs/no_such_config/iter_600.pth')
+    assert _stale('checkpoints/no_such_weights.pth')
+    assert _stale('configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu_15hz.py')  # renamed
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
+def test_config_names_no_stale_path(path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    named = {s for s in _strings(Config.fromfile(str(path)).to_dict())
+             if REPO_PATH.fullmatch(s)}
+    assert {s: _stale(s) for s in named if _stale(s)} == {}
