@@ -1,0 +1,86 @@
+"""What a study keeps of each run: where its code came from (the commit),
+when it trained and resumed, its log copied beside the study's results,
+and its scores cached as JSON written atomically (a killed run never
+leaves a half-written file that a resumed run would trust)."""
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import time
+from typing import Callable, Dict, Optional
+
+from mmengine.config import Config
+
+from ..utils.atomic import atomic_write_text
+from .steps import train_unless_done
+
+__all__ = ['git_commit', 'train_recorded', 'cached_json', 'write_json']
+
+
+def git_commit(root: Optional[str] = None) -> str:
+    """The commit checked out at ``root`` (this package's folder by
+    default), or ``'unknown'`` outside a git work tree."""
+    root = root or osp.dirname(osp.abspath(__file__))
+    try:
+        return subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'],
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
+
+
+def write_json(path: str, obj, indent: Optional[int] = None) -> None:
+    """``obj`` as JSON at ``path``, atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=indent))
+
+
+def cached_json(path: str, compute: Callable[[], Dict],
+                recompute: bool = False) -> Dict:
+    """The JSON at ``path``, else ``compute()`` written there atomically."""
+    if osp.exists(path) and not recompute:
+        with open(path) as f:
+            return json.load(f)
+    result = compute()
+    write_json(path, result)
+    return result
+
+
+def _copy_logs(work_dir: str, name: str, logs_to: str) -> None:
+    os.makedirs(logs_to, exist_ok=True)
+    logs = sorted(glob.glob(osp.join(work_dir, '2*', '2*.log')))
+    for i, log in enumerate(logs):
+        shutil.copy(log, osp.join(logs_to, name + (f'.{i}' if i else '') + '.log'))
+    prov = osp.join(work_dir, 'provenance.json')
+    if osp.exists(prov):
+        shutil.copy(prov, osp.join(logs_to, f'{name}.provenance.json'))
+
+
+def train_recorded(cfg: Config, name: str, logs_to: str,
+                   tag: str = 'study') -> str:
+    """Trains ``cfg`` unless its final checkpoint exists (a killed run
+    resumes), keeping ``provenance.json`` in the run folder (commit,
+    started, every resume's commit, training seconds, finished) and the
+    config as ``study_config.py``; copies the run's logs to ``logs_to`` as
+    ``<name>.log``. Returns the final checkpoint."""
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    cfg.dump(osp.join(cfg.work_dir, 'study_config.py'))
+    prov_file = osp.join(cfg.work_dir, 'provenance.json')
+    prov = dict(commit=git_commit(), started=time.strftime('%F %T'))
+    if osp.exists(prov_file):
+        with open(prov_file) as f:
+            prov = json.load(f)
+        prov.setdefault('resumed_on', []).append(git_commit())
+    ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    if not osp.exists(ckpt):
+        write_json(prov_file, prov, indent=1)
+        start = time.time()
+        print(f'[{tag}] {time.strftime("%T")} training {name} '
+              f'({cfg.train_cfg.max_iters} iterations) in {cfg.work_dir}', flush=True)
+        train_unless_done(cfg)
+        prov['train_s'] = prov.get('train_s', 0) + round(time.time() - start)
+        prov['finished'] = time.strftime('%F %T')
+        write_json(prov_file, prov, indent=1)
+    _copy_logs(cfg.work_dir, name, logs_to)
+    return ckpt
