@@ -1,14 +1,15 @@
-"""The paired study's pieces (benchmarks/paired_study.py, study_scoring.py,
-study_report.py) and the fine-tune resume of experiments.steps."""
+"""The paired study's pieces (benchmarks/studies/: paired_study.py,
+_synthetic_scoring.py, _synthetic_report.py) and the fine-tune resume of experiments.steps."""
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'benchmarks'))
+sys.path.insert(0, str(ROOT / 'benchmarks' / 'studies'))
 import paired_study  # noqa: E402
-import study_report  # noqa: E402
+
+import _synthetic_report as study_report  # noqa: E402
 
 
 def test_report_tc_over_fixed_set_counts_never_predicted_as_zero():
@@ -86,7 +87,7 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
 def test_scorer_ceiling_and_a_dropped_class(tmp_path):
     import numpy as np
 
-    import study_scoring
+    import _synthetic_scoring as study_scoring
     split = study_scoring.SyntheticSplit(
         dict(type='SyntheticVideoDataset', data_root=str(tmp_path), split='test',
              frames_per_video=10), num_videos=2)
@@ -121,11 +122,11 @@ def test_camvid_study_configs(tmp_path):
 
 
 def test_camvid_study_fb_arm_differs_from_control_only_in_flow_mask(tmp_path):
+    import camvid_study
+
     from mmseg_temporal.datasets.transforms import LoadFlow
     from mmseg_temporal.flow.sources.forward_backward import ForwardBackwardChecked
     from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
-
-    import camvid_study
     args = camvid_study.parse_args(['--work-dir', str(tmp_path), '--data-root', 'cv'])
     control = camvid_study.arm_cfg('control', 1, args, 'base.pth')
     fb = camvid_study.arm_cfg('tl_logits_x10_fb', 1, args, 'base.pth')

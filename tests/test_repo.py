@@ -86,3 +86,23 @@ def test_getting_started_lists_every_registered_module():
     assert set(rows) <= set(registries), sorted(set(rows) - set(registries))
     twice = sorted({c.__name__ for c in classes if classes.count(c) > 1})
     assert not twice, f'registered under two names or in two registries: {twice}'
+
+
+def test_benchmark_scripts_never_import_each_other():
+    """benchmarks/speed/ and benchmarks/studies/ hold scripts; what they
+    share lives in the package or in their folder's helper modules
+    (``_common``, ``_harness``, ``_synthetic_*``), never in another script."""
+    import ast
+    bench = Path(__file__).resolve().parents[1] / 'benchmarks'
+    assert not list(bench.glob('*.py')), 'scripts belong in speed/ or studies/'
+    bad = []
+    for folder in ('speed', 'studies'):
+        scripts = {p.stem for p in (bench / folder).glob('*.py')
+                   if not p.stem.startswith('_')}
+        for path in (bench / folder).glob('*.py'):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ''] if isinstance(node, ast.ImportFrom) else []
+                bad += [f'{folder}/{path.name} imports {n}' for n in names
+                        if n.split('.')[0] in scripts]
+    assert bad == []

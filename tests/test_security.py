@@ -301,11 +301,11 @@ def test_onnx_export_refuses_the_gadget(evil_checkpoint, tmp_path):
 
 
 def test_study_scoring_refuses_the_gadget(evil_checkpoint):
-    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    sys.path.insert(0, str(ROOT / 'benchmarks' / 'studies'))
     try:
-        import study_scoring
+        import _synthetic_scoring as study_scoring
     finally:
-        sys.path.remove(str(ROOT / 'benchmarks'))
+        sys.path.remove(str(ROOT / 'benchmarks' / 'studies'))
     _refused(lambda: study_scoring.load_student(str(DISTILL), evil_checkpoint))
 
 

@@ -1,7 +1,7 @@
 # The CPU study's test on the CamVid 15 Hz temporal test set, the one every
 # student (baseline, TL, ETC) and the teacher are scored with: mIoU, mTC
 # (with mTC_gt, the flow's ceiling), mVC_8 and mVC_16 in one loop. Its model
-# is the tiny student; benchmarks/camvid_study.py puts in the trained one.
+# is the tiny student; benchmarks/studies/camvid_study.py puts in the trained one.
 _base_ = [
     'mmseg::_base_/default_runtime.py',
     '../_base_/models/pspnet_tiny_camvid_cpu.py',

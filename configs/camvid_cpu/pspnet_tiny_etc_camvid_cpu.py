@@ -1,5 +1,5 @@
 # CPU study, scheme j (+ALL): SF + PF + MF from the CPU teacher, + TL.
-# The teacher's weights: where benchmarks/camvid_study.py writes them
+# The teacher's weights: where benchmarks/studies/camvid_study.py writes them
 # (--work-dir work_dirs/camvid_study, its second stage: 300 iterations);
 # another run: --cfg-options model.teacher.checkpoint=PATH
 _base_ = ['./pspnet_tiny_tl_camvid_cpu.py']

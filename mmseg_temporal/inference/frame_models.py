@@ -198,7 +198,7 @@ def cpu_session_options(num_threads: Optional[int] = None):
     """onnxruntime session options for a model called between other work:
     ``num_threads`` intra-op threads (default: onnxruntime's) that sleep
     instead of spinning between calls. Measured in the demo
-    (benchmarks/demo_fps.py, tiny student, 2 cores): spinning threads
+    (benchmarks/speed/demo_fps.py, tiny student, 2 cores): spinning threads
     compete with PyTorch's resize of the logits and with the reader and
     writer threads; without spinning the model call alone went from 48.6
     to 60.5 fps and the demo from 23.1 to 38.6 fps."""

@@ -20,7 +20,7 @@ from typing import Dict, FrozenSet, Optional
 
 __all__ = ['ISA_FLAGS', 'BF16_FLAGS', 'FLAGS_ENV', 'CPUFeatureError',
            'read_cpuinfo', 'cpu_model', 'cpu_flags', 'isa_summary',
-           'native_bf16', 'check_native_bf16']
+           'native_bf16', 'check_native_bf16', 'machine_line']
 
 #: The ISA features reported by the benchmarks: name -> /proc/cpuinfo flag.
 ISA_FLAGS = {
@@ -107,3 +107,24 @@ def check_native_bf16(what: str = 'bfloat16 on the CPU') -> None:
         f'flags {"/".join(BF16_FLAGS)} in {source}, so PyTorch would emulate '
         'bfloat16 more slowly than float32; train in float32 (drop the bf16 '
         f'switch) or, if the flags are misread, set {FLAGS_ENV}')
+
+
+def _threads(n: int) -> str:
+    return f'{n} thread' + ('' if n == 1 else 's')
+
+
+def machine_line(**extra) -> str:
+    """``machine: CPU, N cores, torch V (T threads), OpenCV V (T threads),
+    load average L`` and any ``key=value`` of ``extra``: the line every
+    benchmark and study log starts with."""
+    import torch
+    parts = [cpu_model(), f'{os.cpu_count()} cores',
+             f'torch {torch.__version__} ({_threads(torch.get_num_threads())})']
+    try:
+        import cv2
+        parts.append(f'OpenCV {cv2.__version__} ({_threads(cv2.getNumThreads())})')
+    except ImportError:
+        pass
+    parts.append(f'load average {os.getloadavg()[0]:.2f}')
+    parts += [f'{k.replace("_", " ")} {v}' for k, v in extra.items()]
+    return 'machine: ' + ', '.join(parts)

@@ -1,7 +1,7 @@
 """Paired, multi-seed study of anti-aliased students on CamVid 15 Hz
 (issue 23, item 5): architecture arms trained from scratch.
 
-    OMP_NUM_THREADS=2 python benchmarks/antialias_study.py --threads 2 \\
+    OMP_NUM_THREADS=2 python benchmarks/studies/antialias_study.py --threads 2 \\
         [--work-dir work_dirs/camvid_study] [--seeds 0 1 2 3 4] \\
         [--arms plain antialiased] [--iters 1500] [--student tiny|mobilenetv2]
 
@@ -39,10 +39,9 @@ from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.visualization import plot_scatter
 
-import camvid_study
-import paired_study
+import _harness
+from _harness import ROOT, camvid_cfg, score_path, score_run, scoring_cfg, train
 
-ROOT = camvid_study.ROOT
 # --student: (training config, plain backbone); the anti-aliased arm uses
 # AntiAliased<plain backbone>
 STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
@@ -64,7 +63,7 @@ def runs(args):
 
 def arm_cfg(arm: str, seed: int, args):
     config, backbone = STUDENTS[args.student]
-    cfg = camvid_study.camvid_cfg(
+    cfg = camvid_cfg(
         config, osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
     cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
     return cfg
@@ -82,7 +81,7 @@ def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
         with open(path) as f:
             return json.load(f)
     name, alpha = EXTRA[kind]
-    cfg = camvid_study.scoring_cfg(name, run_dir, args)
+    cfg = scoring_cfg(name, run_dir, args)
     if alpha is not None:
         cfg.model.alpha = alpha
     metrics, tc = test_checkpoint(cfg, ckpt, f'test_15hz_{kind}', with_tc_result=True)
@@ -148,7 +147,7 @@ def saved_scores(args) -> dict:
     scores = {}
     for seed, arm, run_dir in runs(args):
         for ema in [None] + list(args.ema):
-            path = camvid_study.score_path(run_dir, ema)
+            path = score_path(run_dir, ema)
             if osp.exists(path):
                 with open(path) as f:
                     scores[run_name(arm, seed, ema)] = json.load(f)
@@ -156,7 +155,7 @@ def saved_scores(args) -> dict:
 
 
 def report(scores: dict, args) -> None:
-    """Per-arm means (``camvid_study.report``'s table) and paired
+    """Per-arm means (``_harness.report``'s table) and paired
     differences of every arm and smoothing against ``plain``."""
     rows = ['| arm - plain | seeds | ' + ' | '.join(PAIRED) + ' |',
             '| --- ' * (len(PAIRED) + 2) + '|']
@@ -194,7 +193,7 @@ def report(scores: dict, args) -> None:
                     [scores[f'{ctrl}/seed{s}'][m] for s in seeds]))
                 for m in ('mTC', 'mIoU_15hz')) + ' |')
     table_args = argparse.Namespace(**dict(vars(args), arms=[], ema=[]))
-    camvid_study.report(scores, table_args)  # means, per class; writes --logs-to
+    _harness.report(scores, table_args)  # means, per class; writes --logs-to
     rows += report_extra(scores, extra_scores(args), args)
     with open(osp.join(args.logs_to, 'results.md'), 'a') as f:
         f.write('\n' + '\n'.join(rows) + '\n')
@@ -256,8 +255,8 @@ def main(argv=None):
     for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
         for arm in args.arms:
             cfg = arm_cfg(arm, seed, args)
-            ckpt = paired_study.train(cfg, f'scratch_seed{seed}_{arm}', args)
-            camvid_study.score_run(cfg.work_dir, ckpt, args, with_ema=True)
+            ckpt = train(cfg, f'scratch_seed{seed}_{arm}', args)
+            score_run(cfg.work_dir, ckpt, args, with_ema=True)
             for kind in args.extra:
                 score_extra(cfg.work_dir, ckpt, kind, args)
             report(saved_scores(args), args)

@@ -13,7 +13,7 @@ noisy figure on a shared machine).
 
 Usage::
 
-    python benchmarks/pf_memory.py [--repeats 3] [--cases pf19_97,...]
+    python benchmarks/speed/pf_memory.py [--repeats 3] [--cases pf19_97,...]
 """
 import argparse
 import json

@@ -20,7 +20,7 @@ Per repeat, on one triplet (3 frames, batch 1):
 
 Usage::
 
-    python benchmarks/losses_overhead.py [--sizes 256x512,512x1024]
+    python benchmarks/speed/losses_overhead.py [--sizes 256x512,512x1024]
         [--repeats 2] [--threads N]
 """
 import argparse

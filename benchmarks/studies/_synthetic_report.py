@@ -177,10 +177,10 @@ def _fmt(ms: List[float]) -> str:
 
 def to_markdown(res: Dict) -> str:
     labels = res['labels']
-    out = ['# Paired study on the synthetic video (benchmarks/paired_study.py)',
+    out = ['# Paired study on the synthetic video (benchmarks/studies/paired_study.py)',
            '', f'Seeds {res["seeds"]}; every arm fine-tuned from one baseline '
            f'checkpoint; one scorer ({res.get("test_videos")} test videos, exact flow: '
-           'ground truth scores 100). Definitions: benchmarks/study_report.py '
+           'ground truth scores 100). Definitions: benchmarks/studies/_synthetic_report.py '
            'and docs/results.md.', '',
            '## Models (mean ± sd over seeds; single models without sd)', '',
            '| model | seeds | mIoU | mTC (fixed set) | mTC_pred | mVC_8 | '

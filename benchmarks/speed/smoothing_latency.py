@@ -1,7 +1,7 @@
 """Per-frame latency of plain EMA against motion-compensated EMA (issue 23,
 item 4), side by side in one run.
 
-    python benchmarks/smoothing_latency.py [--frames 101] [--alpha 0.5] \
+    python benchmarks/speed/smoothing_latency.py [--frames 101] [--alpha 0.5] \
         [--presets ultrafast fast] [--threads 2] [--config CONFIG]
 
 One exported student (``--config``, default the tiny CamVid CPU student;
@@ -36,10 +36,11 @@ import mmseg_temporal  # noqa: F401
 from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.inference.inferencer import VideoInferencer
 from mmseg_temporal.models.segmentors.student_config import student_model_config
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result, machine_line
+from _common import emit_result
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py')
 CAMVID_VAL = osp.join(ROOT, '..', 'shared', 'data', 'camvid', 'val')
 SIZE = (360, 480)
@@ -102,7 +103,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     print(machine_line())
-    print(f'command: python benchmarks/smoothing_latency.py {" ".join(sys.argv[1:])}')
+    print(f'command: python benchmarks/speed/smoothing_latency.py {" ".join(sys.argv[1:])}')
     with tempfile.TemporaryDirectory() as tmp:
         cfg, ckpt = exported(tmp, args.config)
         files, imgs = frames(tmp, args.frames)

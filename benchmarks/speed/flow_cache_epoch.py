@@ -34,7 +34,7 @@ jobs more than on the code (``--threads 2`` to see it).
 
 Usage::
 
-    python benchmarks/flow_cache_epoch.py [--sizes 96x128,360x480]
+    python benchmarks/speed/flow_cache_epoch.py [--sizes 96x128,360x480]
         [--repeats 9] [--preset medium] [--root DIR] [--threads 1]
 """
 import argparse
@@ -54,10 +54,9 @@ from mmseg.utils import register_all_modules
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import machine_line
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 BASE_CFG = osp.join(ROOT, 'configs', '_base_', 'datasets', 'synthetic_video.py')
 

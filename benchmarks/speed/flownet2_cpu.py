@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/flownet2_cpu.py [--height 384] [--width 512]
+    python benchmarks/speed/flownet2_cpu.py [--height 384] [--width 512]
         [--repeats 3] [--device cpu]
 
 Prints the machine line (CPU, cores, torch and its threads) and the median
@@ -16,8 +16,9 @@ import torch.nn.functional as F
 
 from mmseg_temporal.flow.estimators.dis_flow import DISFlow
 from mmseg_temporal.flow.estimators.flownet2 import FlowNet2
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import machine_line, median, time_calls
+from _common import median, time_calls
 
 
 def textured_pair(h: int, w: int, shift: int = 4):

@@ -1,7 +1,7 @@
 """Per-frame latency of an exported student: PyTorch eager vs onnxruntime on
 the CPU, interleaved in one run (docs/benchmarks.md, issue 14 item 5).
 
-    python benchmarks/onnx_latency.py [--models pspnet_r18 tiny] \
+    python benchmarks/speed/onnx_latency.py [--models pspnet_r18 tiny] \
         [--sizes 180x240 360x480] [--repeats 60] [--threads 2]
 
 For each student (random weights: latency does not depend on them) and
@@ -34,10 +34,11 @@ from mmseg_temporal.deploy.onnx_modules import LogitsAtInputSize
 from mmseg_temporal.inference.frame_models import cpu_session_options
 from mmseg_temporal.inference.model_files import init_student
 from mmseg_temporal.models.segmentors.student_config import student_model_config
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result, machine_line
+from _common import emit_result
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STUDENTS = {
     'pspnet_r18': 'configs/cityscapes/pspnet_r18_d8_baseline_cityscapes.py',
     'mobilenetv2': 'configs/cityscapes/mobilenetv2_d8_pspnet_baseline_cityscapes.py',
@@ -135,7 +136,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(machine_line(onnxruntime=__import__('onnxruntime').__version__))
-    print(f'command: python benchmarks/onnx_latency.py {" ".join(sys.argv[1:])}')
+    print(f'command: python benchmarks/speed/onnx_latency.py {" ".join(sys.argv[1:])}')
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:

@@ -4,7 +4,7 @@ CamVid 15 Hz (issue 12, item 3): the profile of
 label the flow carries, split by class, boundary band vs interior, small vs
 large regions).
 
-    OMP_NUM_THREADS=1 python benchmarks/flicker_profile.py \\
+    OMP_NUM_THREADS=1 python benchmarks/studies/flicker_profile.py \\
         [--synthetic work_dirs/paired_study/baseline ...] \\
         [--camvid-run work_dirs/camvid_study/baseline] \\
         [--camvid ../shared/data/camvid] [--out benchmarks/flicker_profile_logs]
@@ -38,10 +38,10 @@ import mmseg_temporal  # noqa: F401
 from mmseg_temporal.datasets.synthetic_video import SYNTHETIC_CLASSES
 from mmseg_temporal.evaluation.functional import flicker_profile
 from mmseg_temporal.flow.sources.base import build_flow_source
+from mmseg_temporal.utils.cpu_info import machine_line
 
-import study_scoring
-from _common import machine_line
-from tc_flow_ceiling import DIS_MEDIUM, read_label, sequences
+import _synthetic_scoring as study_scoring
+from _harness import DIS_MEDIUM, read_label, sequences
 
 CAMVID_CLASSES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
 

@@ -2,7 +2,7 @@
 TemporalConsistencyMetric (decode predictions, read frames, flow, score),
 with flow from DIS (computed during evaluation) and from a flow cache.
 
-    python benchmarks/tc_eval_speed.py [--sizes 96x128 360x480] [--repeats 3]
+    python benchmarks/speed/tc_eval_speed.py [--sizes 96x128 360x480] [--repeats 3]
 
 Predictions are the synthetic video's ground-truth labels (no model runs:
 this times the metric alone). Prints a markdown table.
@@ -12,34 +12,16 @@ import os
 import tempfile
 import time
 
-import cv2
-import numpy as np
 import torch
-from mmengine.structures import PixelData
 from mmseg.registry import DATASETS
-from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.evaluation import TemporalConsistencyMetric
 from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import machine_line, median
-
-
-def samples_of(dataset, indices=None):
-    """``SegDataSample``s of a sequence-mode synthetic dataset whose
-    predictions are the ground-truth labels (``indices``: default all)."""
-    out = []
-    for i in (range(len(dataset)) if indices is None else indices):
-        info = dataset.get_data_info(i)
-        label = cv2.imread(info['label_path'], cv2.IMREAD_UNCHANGED)
-        s = SegDataSample(metainfo=dict(seq_name=info['seq_name'],
-                                        frame_index=info['frame_index'],
-                                        img_path=info['img_path']))
-        s.pred_sem_seg = PixelData(data=torch.from_numpy(label[None].astype(np.int64)))
-        out.append(s)
-    return out
+from _common import median, samples_of
 
 
 def run(metric, samples) -> float:

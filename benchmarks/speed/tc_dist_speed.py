@@ -3,7 +3,7 @@
 distributed test every rank estimates the flows of its own block of frame
 pairs. No model runs: the predictions are the synthetic video's labels.
 
-    python benchmarks/tc_dist_speed.py [--size 360x480] [--videos 4]
+    python benchmarks/speed/tc_dist_speed.py [--size 360x480] [--videos 4]
         [--repeats 3]
 
 Each process gets 1 thread (torch and OpenCV), so 2 processes use the
@@ -18,7 +18,9 @@ import time
 
 import torch
 
-from _common import emit_result, machine_line, median, run_child
+from mmseg_temporal.utils.cpu_info import machine_line
+
+from _common import emit_result, median, run_child, samples_of
 
 SCRIPT = os.path.abspath(__file__)
 
@@ -28,7 +30,6 @@ def worker(args) -> None:
     import cv2
     import torch.distributed as dist
     from mmseg.registry import DATASETS
-    from tc_eval_speed import samples_of  # the same ground-truth samples
 
     import mmseg_temporal  # noqa: F401
     from mmseg_temporal.evaluation import TemporalConsistencyMetric

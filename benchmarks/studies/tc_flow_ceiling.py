@@ -3,7 +3,7 @@ model would get under each flow source of the TC metric. Below 100 is the
 flow's own error (exact flow scores 100): the ceiling ``mTC_gt`` that the
 metric prints beside a model's ``mTC``.
 
-    OMP_NUM_THREADS=1 python benchmarks/tc_flow_ceiling.py \
+    OMP_NUM_THREADS=1 python benchmarks/studies/tc_flow_ceiling.py \
         [--camvid ../shared/data/camvid] [--videos 10] [--data-root DIR]
 
 Sets: the synthetic test split of the quick start (96x128, 20 frames a
@@ -17,42 +17,16 @@ import argparse
 import tempfile
 from typing import Callable, Dict, List, Optional
 
-import cv2
 import numpy as np
 from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401  (registers datasets and flow sources)
 from mmseg_temporal.evaluation.functional import classes_in, temporal_consistency
 from mmseg_temporal.flow.sources.base import build_flow_source
+from mmseg_temporal.utils.cpu_info import machine_line
 from mmseg_temporal.utils.image import read_rgb
 
-from _common import machine_line
-
-DIS_MEDIUM = dict(type='DISFlow', preset='medium')
-
-
-def sequences(ds_cfg: dict) -> Dict[str, List[dict]]:
-    """``{seq_name: [data info, ...]}`` of a ``sample_mode='sequence'``
-    dataset, in frame order."""
-    ds = DATASETS.build(dict(ds_cfg, sample_mode='sequence', pipeline=[]))
-    seqs: Dict[str, List[dict]] = {}
-    for i in range(len(ds)):
-        info = ds.get_data_info(i)
-        seqs.setdefault(info['seq_name'], []).append(info)
-    return {k: sorted(v, key=lambda f: f['frame_index'])
-            for k, v in sorted(seqs.items())}
-
-
-def read_label(info: dict) -> np.ndarray:
-    """A frame's label with the dataset's label map applied (CamVid's void
-    11 -> 255)."""
-    label = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise FileNotFoundError(f'label not readable: {info["seg_map_path"]}')
-    out = label.copy()
-    for old, new in (info.get('label_map') or {}).items():
-        out[label == old] = new
-    return out
+from _harness import DIS_MEDIUM, read_label, sequences
 
 
 def ground_truth_tc(seqs: Dict[str, List[dict]], source: Callable,

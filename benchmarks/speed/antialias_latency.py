@@ -2,7 +2,7 @@
 ``AntiAliased<backbone>`` side by side, interleaved in one run (issue 23,
 item 3; docs/benchmarks.md).
 
-    python benchmarks/antialias_latency.py [--models tiny mobilenetv2 pspnet_r18] \\
+    python benchmarks/speed/antialias_latency.py [--models tiny mobilenetv2 pspnet_r18] \\
         [--size 360x480] [--repeats 30] [--threads 2]
 
 For each student (random weights: latency does not depend on them) both
@@ -23,10 +23,11 @@ from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.models.segmentors.student_config import student_model_config
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result, machine_line
+from _common import emit_result
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STUDENTS = {
     'tiny': 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py',
     'mobilenetv2': 'configs/camvid/mobilenetv2_d8_pspnet_baseline_camvid.py',

@@ -65,7 +65,7 @@ buffers, flow-net activations).
 
 Usage (from the repository root)::
 
-    python benchmarks/train_step.py [--steps 20] [--warmup 3]
+    python benchmarks/speed/train_step.py [--steps 20] [--warmup 3]
         [--mem-steps 3] [--threads 2] [--root DIR]
         [--variants a,e-cache,e-dis,e-fn2,j-cache,j-dis,j-fn2]
 """
@@ -81,9 +81,11 @@ import sys
 import tempfile
 import time
 
-from _common import emit_result, machine_line, run_child
+from mmseg_temporal.utils.cpu_info import machine_line
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from _common import emit_result, run_child
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = dict(
     a=osp.join(ROOT, 'configs/synthetic/pspnet_tiny_baseline_video_synthetic.py'),
     e=osp.join(ROOT, 'configs/synthetic/pspnet_tiny_tl_synthetic.py'),

@@ -1,6 +1,6 @@
 """Paired, multi-seed study of the temporal terms on the synthetic video.
 
-    OMP_NUM_THREADS=1 python benchmarks/paired_study.py \\
+    OMP_NUM_THREADS=1 python benchmarks/studies/paired_study.py \\
         [--work-dir work_dirs/paired_study] [--seeds 0 1 2 3 4] \\
         [--arms control tl_logits etc tl_logits_x10 tl_prob] \\
         [--baseline-iters 1500] [--finetune-iters 200] [--teacher-iters 800] \\
@@ -29,46 +29,22 @@ commit it was trained on (``provenance.json``). Logs and the results are
 copied to ``--logs-to`` after every step.
 """
 import argparse
-import glob
 import json
-import os
 import os.path as osp
-import shutil
-import subprocess
 import time
 
 import torch
 from mmengine.config import Config
 
-import mmseg_temporal  # noqa: F401  (registers the plugin)
-from mmseg_temporal.experiments.steps import train_unless_done
+from mmseg_temporal.experiments import study_config
+from mmseg_temporal.experiments.records import git_commit, write_json
 
-import study_report
-import study_scoring
+import _synthetic_report as study_report
+import _synthetic_scoring as study_scoring
+from _harness import ROOT, tl_arms, train
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYN = osp.join(ROOT, 'configs', 'synthetic')
 NUM_CLASSES = study_scoring.NUM_CLASSES
-
-# TL forms. A term's weight in the total is its loss_weight. The release's
-# TL is 0.1 * MSE(logits): a mean over classes too, i.e.
-# TemporalLoss(compare='logits') (a sum over classes) with weight 0.1 / C.
-
-
-def tl_arms(num_classes: int) -> dict:
-    """The loss terms of each TL arm for a ``num_classes`` dataset
-    (``'etc'``: the ETC config's terms, its TL set to ``tl_logits``)."""
-    release = dict(type='TemporalLoss', compare='logits',
-                   loss_weight=0.1 / num_classes)
-    return {
-        'control': dict(tl=dict(release, loss_weight=0.0)),
-        'tl_logits': dict(tl=release),
-        'tl_logits_x10': dict(tl=dict(release, loss_weight=1.0 / num_classes)),
-        'tl_prob': dict(tl=dict(type='TemporalLoss', compare='prob',
-                                loss_weight=0.1)),
-        'etc': None,
-    }
-
 
 ARMS = tl_arms(NUM_CLASSES)
 _TL_RELEASE = ARMS['tl_logits']['tl']
@@ -84,87 +60,23 @@ ARM_LABELS = {
 }
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'],
-                              capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return 'unknown'
-
-
 def study_cfg(name: str, work_dir: str, args, seed: int, iters: int,
               val_every: int) -> Config:
     """A synthetic config set to the study's data, schedule and seed."""
-    cfg = Config.fromfile(osp.join(SYN, name))
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed)
+    cfg = study_config(osp.join(SYN, name), work_dir, seed, iters,
+                       data_root=args.data_root, val_every=val_every,
+                       ckpt_every=args.ckpt_every, log_every=25, workers=args.workers,
+                       run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT)
     sizes = dict(train_dataloader=args.train_videos,
                  val_dataloader=args.val_videos,
                  test_dataloader=args.test_videos)
     for key, n in sizes.items():
-        loader = cfg[key]
-        loader.dataset.data_root = args.data_root
-        loader.dataset.num_videos = n
+        cfg[key].dataset.num_videos = n
         if args.nuisance is not None:
-            loader.dataset.nuisance = args.nuisance
-        workers = args.workers if key == 'train_dataloader' else 0
-        loader.num_workers = workers
-        loader.persistent_workers = workers > 0
+            cfg[key].dataset.nuisance = args.nuisance
     # validation on every second frame of the val videos
     cfg.val_dataloader.dataset.update(label_start=0, label_interval=2)
-    cfg.train_cfg.max_iters = iters
-    cfg.train_cfg.val_interval = val_every
-    cfg.param_scheduler[0].end = iters
-    cfg.default_hooks.checkpoint.update(interval=args.ckpt_every,
-                                        max_keep_ckpts=2)
-    cfg.default_hooks.logger.interval = 25
-    # MMSeg's default visualizer is one named instance per process: give
-    # every run its own, or all runs write into the first run's vis_data
-    cfg.visualizer.name = f'visualizer_{osp.relpath(work_dir, args.work_dir)}'
-    if cfg.model.get('teacher'):
-        cfg.model.teacher.config = osp.join(ROOT, cfg.model.teacher.config)
     return cfg
-
-
-def train(cfg: Config, name: str, args) -> str:
-    """Trains unless done; records provenance; copies the log."""
-    os.makedirs(cfg.work_dir, exist_ok=True)
-    cfg.dump(osp.join(cfg.work_dir, 'study_config.py'))
-    prov_file = osp.join(cfg.work_dir, 'provenance.json')
-    prov = dict(commit=git_commit(), started=time.strftime('%F %T'))
-    if osp.exists(prov_file):
-        with open(prov_file) as f:
-            prov = json.load(f)
-    prov.setdefault('resumed_on', [])
-    ckpt = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-    if not osp.exists(ckpt):
-        if osp.exists(prov_file):
-            prov['resumed_on'].append(git_commit())
-        with open(prov_file, 'w') as f:
-            json.dump(prov, f, indent=1)
-        t0 = time.time()
-        print(f'[paired_study] {time.strftime("%T")} training {name} '
-              f'({cfg.train_cfg.max_iters} iterations) in {cfg.work_dir}',
-              flush=True)
-        train_unless_done(cfg)
-        prov['train_s'] = prov.get('train_s', 0) + round(time.time() - t0)
-        prov['finished'] = time.strftime('%F %T')
-        with open(prov_file, 'w') as f:
-            json.dump(prov, f, indent=1)
-    copy_logs(cfg.work_dir, name, args)
-    return ckpt
-
-
-def copy_logs(work_dir: str, name: str, args) -> None:
-    os.makedirs(args.logs_to, exist_ok=True)
-    for i, log in enumerate(sorted(glob.glob(osp.join(work_dir, '2*', '2*.log')))):
-        shutil.copy(log, osp.join(args.logs_to, f'{name}' + (f'.{i}' if i else '')
-                                  + '.log'))
-    for extra in ('provenance.json',):
-        src = osp.join(work_dir, extra)
-        if osp.exists(src):
-            shutil.copy(src, osp.join(args.logs_to, f'{name}.{extra}'))
 
 
 def teacher_cfg(args) -> Config:
@@ -208,10 +120,7 @@ def score(run_dir: str, ckpt: str, split, args, ema=(), out='score.json') -> Non
         split, osp.join(run_dir, 'study_config.py'), ckpt, ema)
     res = dict(variants=res, checkpoint=ckpt, scored_on=git_commit(),
                score_s=round(time.time() - t0, 1))
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(res, f)
-    os.replace(tmp, path)
+    write_json(path, res)
     print(f'[paired_study] {time.strftime("%T")} scored {run_dir} '
           f'({res["score_s"]} s)', flush=True)
 
@@ -271,8 +180,7 @@ def main(argv=None):
     test_split = study_scoring.split_of(base_cfg, 'test', args.test_videos)
     gt = osp.join(args.work_dir, 'ground_truth.json')
     if not osp.exists(gt) or args.rescore:
-        with open(gt, 'w') as f:
-            json.dump(study_scoring.ground_truth_scores(test_split), f)
+        write_json(gt, study_scoring.ground_truth_scores(test_split))
     score(base_cfg.work_dir, base_ckpt, test_split, args, args.ema)
     score(base_cfg.work_dir, base_ckpt, study_scoring.split_of(
         base_cfg, 'train', args.train_videos), args, out='score_train.json')

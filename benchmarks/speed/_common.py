@@ -1,60 +1,25 @@
-"""What the benchmarks share: the machine line, timing, child-process results.
+"""What the speed benchmarks share: timing and child-process results (the
+machine line is :func:`mmseg_temporal.utils.cpu_info.machine_line`).
 
-Benchmarks run as scripts (``python benchmarks/NAME.py``); Python puts this
+Benchmarks run as scripts (``python benchmarks/speed/NAME.py``); Python puts this
 folder first on ``sys.path``, so ``import _common`` needs no path change.
 They import the package (``mmseg_temporal``), never ``tools/``.
 
-* :func:`machine_line`: one line naming the CPU (``/proc/cpuinfo``, read
-  once), the cores, torch and OpenCV with their threads, the load average.
 * :func:`time_calls`: wall times of repeated calls after a warm-up (CUDA
   synchronised), and :func:`median`.
+* :func:`samples_of`: the ground-truth predictions of a synthetic sequence
+  dataset (the TC evaluation benchmarks).
 * :func:`emit_result` / :func:`run_child`: a child process prints its result
   as one ``RESULT {json}`` line; the parent runs it and gets the dict back,
   or an error with the child's exit status and the tail of its output.
 """
-import functools
 import json
-import os
-import platform
 import statistics
 import subprocess
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 RESULT_TAG = 'RESULT '
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_model() -> str:
-    """The CPU model from ``/proc/cpuinfo`` (Linux), else platform's guess."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or 'unknown CPU'
-
-
-def _threads(n: int) -> str:
-    return f'{n} thread' + ('' if n == 1 else 's')
-
-
-def machine_line(**extra) -> str:
-    """``machine: CPU, N cores, torch V (T threads), OpenCV V (T threads),
-    load average L`` and any ``key=value`` of ``extra``."""
-    import torch
-    parts = [cpu_model(), f'{os.cpu_count()} cores',
-             f'torch {torch.__version__} ({_threads(torch.get_num_threads())})']
-    try:
-        import cv2
-        parts.append(f'OpenCV {cv2.__version__} ({_threads(cv2.getNumThreads())})')
-    except ImportError:
-        pass
-    parts.append(f'load average {os.getloadavg()[0]:.2f}')
-    parts += [f'{k.replace("_", " ")} {v}' for k, v in extra.items()]
-    return 'machine: ' + ', '.join(parts)
 
 
 def time_calls(fn: Callable[[], object], repeats: int,
@@ -116,3 +81,23 @@ def run_child(cmd: Sequence[str], what: str, env: Optional[Dict] = None,
     result = json.loads(results[-1][len(RESULT_TAG):])
     result['wall'] = time.perf_counter() - start
     return result
+
+
+def samples_of(dataset, indices=None):
+    """``SegDataSample``s of a sequence-mode synthetic dataset whose
+    predictions are the ground-truth labels (``indices``: default all)."""
+    import cv2
+    import numpy as np
+    import torch
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    out = []
+    for i in (range(len(dataset)) if indices is None else indices):
+        info = dataset.get_data_info(i)
+        label = cv2.imread(info['label_path'], cv2.IMREAD_UNCHANGED)
+        s = SegDataSample(metainfo=dict(seq_name=info['seq_name'],
+                                        frame_index=info['frame_index'],
+                                        img_path=info['img_path']))
+        s.pred_sem_seg = PixelData(data=torch.from_numpy(label[None].astype(np.int64)))
+        out.append(s)
+    return out

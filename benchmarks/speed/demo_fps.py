@@ -1,7 +1,7 @@
 """The video demo's end-to-end frames per second against the model alone
 (docs/benchmarks.md, issue 14 item 5).
 
-    python benchmarks/demo_fps.py [--frames 101] [--threads 2] \
+    python benchmarks/speed/demo_fps.py [--frames 101] [--threads 2] \
         [--config CONFIG] [--backends pytorch onnxruntime] \
         [--settings dis-h264 off-h264 dis-vp09 off-vp09 off-mp4v]
 
@@ -43,10 +43,11 @@ from mmseg_temporal.inference.frame_models import build_frame_model
 from mmseg_temporal.inference.frame_source import FrameSource
 from mmseg_temporal.inference.inferencer import VideoInferencer
 from mmseg_temporal.models.segmentors.student_config import student_model_config
+from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result, machine_line
+from _common import emit_result
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py')
 CAMVID_VAL = osp.join(ROOT, '..', 'shared', 'data', 'camvid', 'val')
 
@@ -118,7 +119,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     print(machine_line())
-    print(f'command: python benchmarks/demo_fps.py {" ".join(sys.argv[1:])}')
+    print(f'command: python benchmarks/speed/demo_fps.py {" ".join(sys.argv[1:])}')
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = frames_folder(tmp, args.frames)

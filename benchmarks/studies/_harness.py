@@ -1,0 +1,231 @@
+"""What the study scripts of this folder share (they import the package
+and this module, never each other): the loss terms of the TL arms, the
+CamVid protocol (configs set through ``mmseg_temporal.experiments``, the
+DIS flow cache, scoring through the stock test loop and the registered
+metrics, the means and paired tables), recorded training, and the readers
+of a sequence dataset's frames and labels.
+"""
+import math
+import os
+import os.path as osp
+import statistics
+from typing import Dict, List
+
+import cv2
+import numpy as np
+from mmengine.config import Config
+from mmseg.registry import DATASETS
+
+import mmseg_temporal  # noqa: F401  (registers the plugin)
+from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments import format_difference, paired_difference, study_config
+from mmseg_temporal.experiments.records import cached_json, git_commit, train_recorded, write_json
+from mmseg_temporal.experiments.steps import test_checkpoint
+from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
+from mmseg_temporal.utils.atomic import atomic_write_text
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG = osp.join(ROOT, 'configs', 'camvid_cpu')
+DIS_MEDIUM = dict(type='DISFlow', preset='medium')
+CAMVID_CLASSES = 11
+CLASS_NAMES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
+PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
+# TL forms. A term's weight in the total is its loss_weight. The release's
+# TL is 0.1 * MSE(logits): a mean over classes too, i.e.
+# TemporalLoss(compare='logits') (a sum over classes) with weight 0.1 / C.
+
+
+def tl_arms(num_classes: int) -> dict:
+    """The loss terms of each TL arm for a ``num_classes`` dataset
+    (``'etc'``: the ETC config's terms, its TL set to ``tl_logits``)."""
+    release = dict(type='TemporalLoss', compare='logits',
+                   loss_weight=0.1 / num_classes)
+    return {
+        'control': dict(tl=dict(release, loss_weight=0.0)),
+        'tl_logits': dict(tl=release),
+        'tl_logits_x10': dict(tl=dict(release, loss_weight=1.0 / num_classes)),
+        'tl_prob': dict(tl=dict(type='TemporalLoss', compare='prob',
+                                loss_weight=0.1)),
+        'etc': None,
+    }
+
+
+def with_fb_arms(arms: dict) -> dict:
+    """The TL arms again with the training flow forward-backward checked
+    (``<arm>_fb``): TL then skips the pixels whose 1 s-gap DIS flow does
+    not come back (about 12 % on the 15 Hz run, far more on 1 s gaps;
+    docs/evaluation.md)."""
+    out = dict(arms)
+    out.update({f'{arm}_fb': arms[arm] for arm in FB_SOURCES})
+    return out
+
+
+FB_SOURCES = ('tl_logits', 'tl_logits_x10', 'tl_prob')
+
+
+def train(cfg: Config, name: str, args) -> str:
+    """Trains unless done (a killed run resumes), with provenance; copies
+    the run's log to ``--logs-to``."""
+    return train_recorded(cfg, name, args.logs_to)
+
+
+def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int,
+               fb_check: bool = False) -> Config:
+    """The CamVid CPU config ``name`` set for one run of a study (through
+    the package's one adjuster), its flow read from the study's cache
+    (``fb_check``: forward-backward checked)."""
+    cfg = study_config(osp.join(CFG, name), work_dir, seed, iters,
+                       data_root=args.data_root, val_every=max(iters // 5, 1),
+                       ckpt_every=args.ckpt_every, workers=args.workers,
+                       run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT)
+    cache = osp.join(args.work_dir, 'flow_cache')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for step in cfg[key].dataset.get('pipeline', []):
+            if step['type'] == 'LoadPrecomputedFlow':
+                step.update(cache_dir=cache, data_root=args.data_root)
+                if fb_check:
+                    cached = dict(type='PrecomputedFlow', cache_dir=cache,
+                                  data_root=args.data_root)
+                    step.clear()
+                    step.update(type='LoadFlow', source=dict(
+                        type='ForwardBackwardChecked', source=cached))
+    return cfg
+
+
+def fill_flow_cache(args) -> None:
+    cfg = camvid_cfg('pspnet_tiny_tl_camvid_cpu.py', args.work_dir, args, 0, 1)
+    ds = dict(cfg.train_dataloader.dataset.to_dict(), pipeline=[])
+    pairs = DATASETS.build(ds).flow_pairs()
+    if any(arm.endswith('_fb') for arm in args.arms):  # the check reads both ways
+        pairs = pairs + [(b, a) for a, b in pairs]
+    source = PrecomputedFlow(osp.join(args.work_dir, 'flow_cache'),
+                             args.data_root, on_missing='compute', estimator=DIS_MEDIUM)
+    print(f'[camvid_study] flow cache: {source.fill(pairs)} of {len(pairs)} '
+          'pairs computed', flush=True)
+
+
+def score_path(run_dir: str, ema: float = None) -> str:
+    """Where a run's scores (with ``ema``: its EMA-smoothed ones) are saved."""
+    return osp.join(run_dir, 'score.json' if ema is None else f'score_ema{ema}.json')
+
+
+def scoring_cfg(name: str, run_dir: str, args) -> Config:
+    """The test config ``name`` with the student the run trained (the
+    teacher is wider than the tiny student the test configs name)."""
+    cfg = camvid_cfg(name, run_dir, args, 0, 1)
+    trained = Config.fromfile(osp.join(run_dir, 'study_config.py')).model.student
+    model = cfg.model.segmentor if 'segmentor' in cfg.model else cfg.model
+    model.student = trained
+    return cfg
+
+
+def score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
+    """The run's figures on the 15 Hz run and the test split (cached in
+    :func:`score_path`); with ``ema`` the model's logits EMA-smoothed
+    (``EMASmoothedSegmentor``), on the 15 Hz run only (the test split's
+    frames are 1 s apart)."""
+    return cached_json(score_path(run_dir, ema),
+                       lambda: _score(run_dir, ckpt, args, ema), recompute=args.rescore)
+
+
+def _score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
+    name = 'camvid_cpu_15hz_test.py' if ema is None else 'camvid_cpu_15hz_ema_test.py'
+    cfg = scoring_cfg(name, run_dir, args)
+    if ema is not None:
+        cfg.model.alpha = ema
+    sub = 'test_15hz' if ema is None else f'test_15hz_ema{ema}'
+    metrics, tc = test_checkpoint(cfg, ckpt, sub, with_tc_result=True)
+    m_test = dict(mIoU=float('nan'))
+    if ema is None:
+        test_cfg = scoring_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args)
+        test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
+        m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
+    return dict(mIoU_15hz=float(metrics['mIoU']), mTC=float(metrics['mTC']),
+                mTC_gt=float(metrics.get('mTC_gt', float('nan'))),
+                mTC_pred=float(metrics['mTC_pred']),
+                mVC_8=float(metrics['mVC_8']), mVC_16=float(metrics['mVC_16']),
+                mIoU_test=float(m_test['mIoU']),
+                tc_per_class=[float(v) for v in tc['per_class']],
+                predicted=sorted(int(c) for c in tc['predicted_classes']),
+                classes=sorted(int(c) for c in tc['classes']),
+                scored_on=git_commit())
+
+
+def score_run(run_dir: str, ckpt: str, args, with_ema: bool = False) -> None:
+    """Scores a run (and with ``with_ema`` its EMA-smoothed variants, one
+    per ``--ema`` alpha); :func:`saved_scores` reads them back."""
+    score(run_dir, ckpt, args)
+    for alpha in args.ema if with_ema else ():
+        score(run_dir, ckpt, args, ema=alpha)
+
+
+def report(scores: dict, args) -> None:
+    """Means per arm and paired differences vs the control, written to
+    ``--logs-to``."""
+    lines = ['| model | seeds | mIoU test | mIoU 15 Hz | mTC (fixed) | mTC_pred '
+             '| mVC_8 | mTC_gt (ceiling) |', '| --- ' * 8 + '|']
+    groups = {}
+    for name, s in scores.items():
+        groups.setdefault(name.split('/')[0], []).append(s)
+    for arm, rows in groups.items():
+        def agg(k, rows=rows):
+            v = [r[k] for r in rows]
+            if any(math.isnan(x) for x in v):
+                return '-'
+            return f'{statistics.mean(v):.2f}' + (
+                f' ± {statistics.stdev(v):.2f}' if len(v) > 1 else '')
+        lines.append(f'| {arm} | {len(rows)} | ' + ' | '.join(agg(k) for k in (
+            'mIoU_test', 'mIoU_15hz', 'mTC', 'mTC_pred', 'mVC_8', 'mTC_gt')) + ' |')
+    lines += ['', '| arm - control | ' + ' | '.join(PAIRED) + ' |',
+              '| --- ' * (len(PAIRED) + 1) + '|']
+    paired = {}
+    for arm in args.arms + [f'control+ema{a}' for a in args.ema]:
+        seeds = [s for s in args.seeds if f'{arm}/seed{s}' in scores
+                 and f'control/seed{s}' in scores and arm != 'control']
+        if not seeds:
+            continue
+        a = [scores[f'{arm}/seed{s}'] for s in seeds]
+        c = [scores[f'control/seed{s}'] for s in seeds]
+        for x, y in zip(a, c):  # mTC over the classes both models predict
+            (x['mTC_shared'], y['mTC_shared']), _ = shared_class_means(
+                [x['tc_per_class'], y['tc_per_class']],
+                [x['predicted'], y['predicted']], classes=x['classes'])
+        paired[arm] = {m: paired_difference([x[m] for x in a], [y[m] for y in c])
+                       for m in PAIRED if not any(math.isnan(x[m]) for x in a + c)}
+        lines.append(f'| {arm} | ' + ' | '.join(
+            format_difference(paired[arm].get(m)) for m in PAIRED) + ' |')
+    lines += ['', '| TC per class (mean over seeds) | ' + ' | '.join(CLASS_NAMES) + ' |',
+              '| --- ' * (CAMVID_CLASSES + 1) + '|']
+    for arm, rows in groups.items():
+        per_class = [statistics.mean(r['tc_per_class'][c] for r in rows)
+                     for c in range(CAMVID_CLASSES)]
+        lines.append(f'| {arm} | ' + ' | '.join(f'{v:.1f}' for v in per_class) + ' |')
+    os.makedirs(args.logs_to, exist_ok=True)
+    write_json(osp.join(args.logs_to, 'results.json'), dict(scores=scores, paired=paired),
+               indent=1)
+    atomic_write_text(osp.join(args.logs_to, 'results.md'), '\n'.join(lines) + '\n')
+    print('\n'.join(lines), flush=True)
+
+
+def sequences(ds_cfg: dict) -> Dict[str, List[dict]]:
+    """``{seq_name: [data info, ...]}`` of a ``sample_mode='sequence'``
+    dataset, in frame order."""
+    ds = DATASETS.build(dict(ds_cfg, sample_mode='sequence', pipeline=[]))
+    seqs: Dict[str, List[dict]] = {}
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        seqs.setdefault(info['seq_name'], []).append(info)
+    return {k: sorted(v, key=lambda f: f['frame_index'])
+            for k, v in sorted(seqs.items())}
+
+
+def read_label(info: dict) -> np.ndarray:
+    """A frame's label with the dataset's label map applied (CamVid's void
+    11 -> 255)."""
+    label = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise FileNotFoundError(f'label not readable: {info["seg_map_path"]}')
+    out = label.copy()
+    for old, new in (info.get('label_map') or {}).items():
+        out[label == old] = new
+    return out
