@@ -184,3 +184,24 @@ def test_forward_backward_mask_lowers_dis_error(frames):
 def test_forward_backward_rejects_negative_tolerances():
     with pytest.raises(ValueError, match='alpha and beta'):
         ForwardBackwardChecked(dict(type='SyntheticExactFlow'), alpha=-1)
+
+
+def test_needs_pixels_says_which_sources_read_the_frames(tmp_path):
+    """Callers skip reading frames for sources whose flow comes from files."""
+    from mmseg_temporal.datasets import SyntheticExactFlow
+    from mmseg_temporal.flow.sources import (
+        EstimatorFlow,
+        ForwardBackwardChecked,
+        PrecomputedFlow,
+        build_flow_source,
+    )
+    from mmseg_temporal.flow.sources.base import needs_pixels
+    cache_only = PrecomputedFlow(str(tmp_path / 'c'), on_missing='error')
+    filling = PrecomputedFlow(str(tmp_path / 'c'), on_missing='compute',
+                              estimator=dict(type='DISFlow'))
+    assert not needs_pixels(SyntheticExactFlow())
+    assert not needs_pixels(cache_only) and needs_pixels(filling)
+    assert needs_pixels(EstimatorFlow(dict(type='DISFlow')))
+    assert not needs_pixels(ForwardBackwardChecked(cache_only))
+    assert needs_pixels(ForwardBackwardChecked(dict(type='DISFlow')))
+    assert needs_pixels(build_flow_source(lambda a, b, ia, ib: None))

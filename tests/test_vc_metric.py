@@ -127,3 +127,50 @@ def test_one_stock_evaluator_with_miou_and_tc(clips):
         assert key in got, key
     assert got['mTC_gt'] == 100.0  # exact flow and visibility
     assert got['mTC'] < 100.0 and got['mVC_8'] < 100.0
+
+
+def test_tc_and_vc_share_one_frame_store_and_read_no_pixels_they_do_not_need(
+        clips, monkeypatch):
+    """In one test loop TC and VC encode each frame once (their records hold
+    the same arrays), and with a flow source that says it needs no pixels
+    no frame image is read from disk; one that needs pixels gets them."""
+    import mmseg_temporal.evaluation.metrics.sequence_frames as store
+    import mmseg_temporal.evaluation.metrics.temporal_consistency_metric as tcm
+    seqs, exact = clips
+    encoded, reads, seen_images = [], [], []
+    real_record, real_read = store.frame_record, tcm.read_rgb
+    monkeypatch.setattr(store, 'frame_record', lambda s, *a, **k: (
+        encoded.append(s['img_path']), real_record(s, *a, **k))[1])
+    monkeypatch.setattr(tcm, 'read_rgb', lambda *a, **k: (
+        reads.append(a[0]), real_read(*a, **k))[1])
+
+    class FileFlow:  # reads its flow from "files": needs no pixels
+        needs_pixels = False
+
+        def __call__(self, pa, pb, ia=None, ib=None):
+            seen_images.append((ia, ib))
+            return exact[(pa, pb)]
+
+    def run(flow):
+        evaluator = Evaluator([
+            dict(type='TemporalConsistencyMetric', show_progress=False, flow=flow),
+            dict(type='VideoConsistencyMetric', n=(8, ))])
+        evaluator.dataset_meta = dict(classes=SYNTHETIC_CLASSES, palette=[[0, 0, 0]] * 5)
+        samples = _samples(seqs)
+        for i in range(0, len(samples), 4):
+            evaluator.process(samples[i:i + 4], {})
+        tc, vc = evaluator.metrics
+        assert all(a['pred_png'] is b['pred_png'] for a, b in zip(tc.results, vc.results))
+        assert tc.results[0] is not vc.results[0]  # own dicts, shared arrays
+        return evaluator.evaluate(len(samples)), len(samples)
+
+    got, n = run(FileFlow())
+    assert len(encoded) == n  # once per frame, not once per metric
+    assert reads == [] and seen_images and all(
+        ia is None and ib is None for ia, ib in seen_images)
+    assert got['mTC_gt'] == 100.0 and 'mVC_8' in got
+    assert store._LAST_BATCH['samples'] is None  # released at evaluate
+    encoded.clear()
+    got_px, _ = run(lambda pa, pb, ia, ib: (seen_images.append((ia, ib)), exact[(pa, pb)])[1])
+    assert reads and seen_images[-1][0] is not None  # a plain callable gets pixels
+    assert got_px['mTC'] == got['mTC']

@@ -34,6 +34,9 @@ class SyntheticExactFlow:
     from different videos.
     """
 
+    #: the flow is read from files; images only check the resolution
+    needs_pixels = False
+
     def __call__(self, path_a: str, path_b: str,
                  img_a: Optional[np.ndarray] = None,
                  img_b: Optional[np.ndarray] = None) -> FlowResult:

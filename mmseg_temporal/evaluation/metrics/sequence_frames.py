@@ -21,8 +21,8 @@ from mmengine.structures import BaseDataElement
 from ...utils.labels import check_label_ids
 from ..distributed import gather_to_every_rank, run_on_every_rank
 
-__all__ = ['SequenceFrameMetric', 'frame_record', 'decode_map',
-           'group_sequences', 'consecutive_runs']
+__all__ = ['SequenceFrameMetric', 'frame_record', 'batch_records',
+           'decode_map', 'group_sequences', 'consecutive_runs']
 
 _REQUIRED = ('seq_name', 'frame_index', 'img_path', 'pred_sem_seg')
 
@@ -95,6 +95,31 @@ def frame_record(sample, metric: str, compress: bool = True,
     return record
 
 
+# The one frame store of a test loop: MMEngine's Evaluator hands the same
+# list of data samples to every metric, so the sequence metrics (TC, VC)
+# encode each frame once and share its arrays.
+_LAST_BATCH: Dict[str, object] = dict(samples=None, key=None, records=None)
+
+
+def batch_records(data_samples: Sequence, metric: str, compress: bool = True,
+                  num_classes: Optional[int] = None,
+                  ignore_index: int = 255) -> List[dict]:
+    """:func:`frame_record` of every sample of a batch, made once per batch
+    and settings: a second metric processing the same ``data_samples`` list
+    gets its own record dicts holding the same (read-only) arrays."""
+    key = (compress, num_classes, ignore_index)
+    if _LAST_BATCH['samples'] is not data_samples or _LAST_BATCH['key'] != key:
+        records = [frame_record(s, metric, compress, num_classes, ignore_index)
+                   for s in data_samples]
+        _LAST_BATCH.update(samples=data_samples, key=key, records=records)
+    return [dict(r) for r in _LAST_BATCH['records']]
+
+
+def release_batch_records() -> None:
+    """Forgets the last batch (called when a metric evaluates)."""
+    _LAST_BATCH.update(samples=None, key=None, records=None)
+
+
 def decode_map(record: dict, key: str = 'pred') -> Optional[np.ndarray]:
     """The ``(H, W)`` uint8 ``pred`` or ``label`` of a record (None for a
     frame without a label)."""
@@ -154,8 +179,9 @@ def consecutive_runs(frames: List[dict]) -> List[List[dict]]:
 
 class SequenceFrameMetric(BaseMetric):
     """Base of the metrics over the frames of sequences: ``process`` keeps
-    one :func:`frame_record` per frame; subclasses score the sequences of
-    :func:`group_sequences`.
+    one :func:`frame_record` per frame (made once per batch for all the
+    sequence metrics of a test loop, :func:`batch_records`); subclasses
+    score the sequences of :func:`group_sequences`.
 
     ``evaluate`` gives every rank all records (one ``all_gather_object``
     on the process group's device, so there is no ``collect_device``
@@ -183,14 +209,14 @@ class SequenceFrameMetric(BaseMetric):
         """Stores the compact record of every sample (labels checked
         against the dataset's classes)."""
         classes = (self.dataset_meta or {}).get('classes')
-        for sample in data_samples:
-            self.results.append(frame_record(
-                sample, type(self).__name__, self.compress,
-                None if classes is None else len(classes),
-                getattr(self, 'ignore_index', 255)))
+        self.results.extend(batch_records(
+            data_samples, type(self).__name__, self.compress,
+            None if classes is None else len(classes),
+            getattr(self, 'ignore_index', 255)))
 
     def evaluate(self, size: int) -> Dict[str, float]:
         """The metrics of all ranks' records (``size`` is not needed)."""
+        release_batch_records()
         records = gather_to_every_rank(self.results)
         self.results.clear()
         metrics = self._compute(records, get_rank(), get_world_size())

@@ -20,7 +20,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 from mmseg.registry import METRICS
 
-from ...flow.sources.base import build_flow_source
+from ...flow.sources.base import build_flow_source, needs_pixels
 from ...flow.sources.forward_backward import ForwardBackwardChecked
 from ...utils.image import read_rgb
 from ..distributed import pair_share, run_on_every_rank
@@ -204,13 +204,13 @@ class TemporalConsistencyMetric(SequenceFrameMetric):
         stats = []
         bar = ProgressBar(len(pairs)) if (show_progress and pairs) else None
         cache: Dict[str, tuple] = {}
+        pixels = needs_pixels(self._source)  # else no frame is read from disk
         for _, a, b in pairs:
             for r in (a, b):
                 if r['img_path'] not in cache:
                     pred = decode_map(r, 'pred')
-                    cache[r['img_path']] = (pred, decode_map(r, 'label'),
-                                            read_rgb(r['img_path'],
-                                                     pred.shape))
+                    img = read_rgb(r['img_path'], pred.shape) if pixels else None
+                    cache[r['img_path']] = (pred, decode_map(r, 'label'), img)
             (pred_t, gt_t, img_t), (pred_t1, gt_t1, img_t1) = (
                 cache[a['img_path']], cache[b['img_path']])
             cache = {b['img_path']: cache[b['img_path']]}  # frame t+1 only

@@ -14,6 +14,11 @@ A *flow source* serves the flow of a pair of frames given by their files::
   be right (visible in frame b, consistent both ways), or ``None`` when the
   source knows nothing about that.
 
+A source whose flow does not depend on the pixels (exact flow read from
+files, a pure cache read) says so with ``needs_pixels = False``; callers
+that would read the frames only for it then skip reading them
+(:func:`needs_pixels`, default True).
+
 Sources are registered in ``mmseg.registry.TASK_UTILS`` (where MMSeg keeps
 its non-module helpers). :func:`build_flow_source` also accepts an
 estimator config (a ``MODELS`` module such as ``DISFlow``) and wraps it in
@@ -26,7 +31,7 @@ import torch
 from mmseg.registry import MODELS, TASK_UTILS
 
 __all__ = ['FlowResult', 'as_flow_result', 'build_flow_source',
-           'CallableFlowSource']
+           'CallableFlowSource', 'needs_pixels']
 
 FlowResult = Tuple[np.ndarray, Optional[np.ndarray]]
 
@@ -59,12 +64,23 @@ def as_flow_result(out, source: object = None) -> FlowResult:
     return flow, valid
 
 
+def needs_pixels(source: object) -> bool:
+    """Whether ``source`` uses ``img_a`` / ``img_b`` (True unless it says
+    ``needs_pixels = False``)."""
+    return bool(getattr(source, 'needs_pixels', True))
+
+
 class CallableFlowSource:
     """Adapter giving any callable ``fn(path_a, path_b, img_a, img_b)`` that
     returns a flow array (or ``(flow, valid)``) the one call of a source."""
 
     def __init__(self, fn: Callable) -> None:
         self.fn = fn
+
+    @property
+    def needs_pixels(self) -> bool:
+        """The callable's own ``needs_pixels`` (default True)."""
+        return needs_pixels(self.fn)
 
     def __call__(self, path_a: str, path_b: str,
                  img_a: Optional[np.ndarray] = None,

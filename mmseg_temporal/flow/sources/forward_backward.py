@@ -7,7 +7,7 @@ import torch
 from mmseg.registry import TASK_UTILS
 
 from ..ops import forward_backward_valid
-from .base import FlowResult, build_flow_source
+from .base import FlowResult, build_flow_source, needs_pixels
 
 __all__ = ['ForwardBackwardChecked']
 
@@ -44,6 +44,11 @@ class ForwardBackwardChecked:
         self.source = build_flow_source(source)
         self.alpha = float(alpha)
         self.beta = float(beta)
+
+    @property
+    def needs_pixels(self) -> bool:
+        """The inner source's."""
+        return needs_pixels(self.source)
 
     def __call__(self, path_a: str, path_b: str,
                  img_a: Optional[np.ndarray] = None,

@@ -132,6 +132,11 @@ class PrecomputedFlow:
         """
         return self.compute_pairs(self.to_compute(self.check(pairs)), progress)
 
+    @property
+    def needs_pixels(self) -> bool:
+        """A cache that only reads (``on_missing='error'``) needs no pixels."""
+        return self.on_missing == 'compute'
+
     def __call__(self, path_a: str, path_b: str,
                  img_a: Optional[np.ndarray] = None,
                  img_b: Optional[np.ndarray] = None) -> FlowResult:
