@@ -132,8 +132,11 @@ class BlurSubsampledMaxPool2d(nn.MaxPool2d):
 
 
 def _max3x3(x: Tensor) -> Tensor:
-    """``max_pool2d(x, 3, stride=1, padding=1)`` as two 1-D maxima."""
-    padded = F.pad(x, (1, 1, 1, 1), value=float('-inf'))
+    """``max_pool2d(x, 3, stride=1, padding=1)`` as two 1-D maxima. The
+    border is padded by replicating the edge (a window's maximum is then
+    the same as over its inside pixels), not with -inf: an int8 export's
+    calibration would see -inf and quantise the whole tensor to nothing."""
+    padded = F.pad(x, (1, 1, 1, 1), mode='replicate')
     rows = torch.maximum(torch.maximum(padded[..., :-2, :], padded[..., 1:-1, :]),
                          padded[..., 2:, :])
     return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
