@@ -31,6 +31,7 @@ import json
 import os
 import os.path as osp
 
+import numpy as np
 import torch
 
 from mmseg_temporal.evaluation.functional import shared_class_means
@@ -85,7 +86,8 @@ def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
     if alpha is not None:
         cfg.model.alpha = alpha
     metrics, tc = test_checkpoint(cfg, ckpt, f'test_15hz_{kind}', with_tc_result=True)
-    res = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    # every scalar: SparseIoUMetric's mIoU is a NumPy float32, not a float
+    res = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0 and not isinstance(v, str)}
     res.update(tc_per_class=[float(v) for v in tc['per_class']],
                predicted=sorted(int(c) for c in tc['predicted_classes']),
                classes=sorted(int(c) for c in tc['classes']))
