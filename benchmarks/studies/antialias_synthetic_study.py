@@ -1,0 +1,146 @@
+"""Paired, multi-seed study of the anti-aliased tiny student on the
+CamVid-like synthetic video (issue 23, item 5), scored through the
+package's harness: the stock test loop and the registered metrics.
+
+    OMP_NUM_THREADS=1 python benchmarks/studies/antialias_synthetic_study.py \\
+        [--work-dir work_dirs/aa_synthetic] [--seeds 0 1 2 3 4] \\
+        [--iters 1500] [--test-videos 10] [--prepare-only] [--report-only]
+
+Per seed, ``plain`` (``ResNetV1c``) and ``antialiased``
+(``AntiAliasedResNetV1c``: every stride-2 step dense, blurred, subsampled)
+train from scratch with the same seed, batches and augmentations on the
+labelled frames of 8 training videos (``pspnet_tiny_baseline_video_synthetic.py``:
+CE only, the seeded camera-like nuisances of the CamVid-like variant), and
+each is scored by that config's own test loop on ``--test-videos`` test
+videos, every frame labelled: ``SparseIoUMetric`` (mIoU),
+``TemporalConsistencyMetric`` with the exact synthetic flow (ground truth
+scores 100: the flow's ceiling), ``VideoConsistencyMetric`` (VC_8/16).
+Paired differences ``antialiased - plain`` (95 % t-intervals, positive
+seeds) go to ``--logs-to``. Resumable; ``--prepare-only`` renders the
+videos once (run it before starting parallel processes).
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+from mmseg.registry import DATASETS
+
+from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments import format_difference, paired_difference, study_config
+from mmseg_temporal.experiments.records import cached_json, git_commit, write_json
+from mmseg_temporal.experiments.steps import test_checkpoint
+from mmseg_temporal.utils.atomic import atomic_write_text
+
+from _harness import ROOT, train
+
+CONFIG = osp.join(ROOT, 'configs', 'synthetic', 'pspnet_tiny_baseline_video_synthetic.py')
+BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
+PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8')
+
+
+def run_cfg(arm: str, seed: int, args) -> Config:
+    work_dir = osp.join(args.work_dir, f'seed{seed}', arm)
+    cfg = study_config(CONFIG, work_dir, seed, args.iters, data_root=args.data_root,
+                       val_every=args.iters, ckpt_every=args.ckpt_every, log_every=50,
+                       workers=args.workers, run_name=f'seed{seed}_{arm}', repo_root=ROOT)
+    cfg.model.student.backbone.type = BACKBONES[arm]
+    cfg.test_dataloader.dataset.num_videos = args.test_videos
+    return cfg
+
+
+def score(cfg: Config, ckpt: str, args) -> dict:
+    """The run's figures from the config's own test loop (cached)."""
+    def compute():
+        metrics, tc = test_checkpoint(cfg, ckpt, 'test', with_tc_result=True)
+        res = {k: float(v) for k, v in metrics.items() if torch.tensor(v).ndim == 0}
+        res.update(tc_per_class=[float(v) for v in tc['per_class']],
+                   predicted=sorted(int(c) for c in tc['predicted_classes']),
+                   classes=sorted(int(c) for c in tc['classes']), scored_on=git_commit())
+        return res
+    return cached_json(osp.join(cfg.work_dir, 'score.json'), compute, args.rescore)
+
+
+def report(scores: dict, args) -> None:
+    """Means per arm and the paired differences against ``plain``."""
+    seeds = [s for s in args.seeds if all((a, s) in scores for a in BACKBONES)]
+    for s in seeds:  # mTC over the classes both models of a seed predict
+        a, p = scores[('antialiased', s)], scores[('plain', s)]
+        (a['mTC_shared'], p['mTC_shared']), _ = shared_class_means(
+            [a['tc_per_class'], p['tc_per_class']], [a['predicted'], p['predicted']],
+            classes=a['classes'])
+    keys = ('mIoU', 'mTC', 'mTC_pred', 'mTC_gt', 'mVC_8')
+    lines = ['| arm | seeds | ' + ' | '.join(keys) + ' |', '| --- ' * (len(keys) + 2) + '|']
+    for arm in BACKBONES:
+        rows = [scores[(arm, s)] for s in args.seeds if (arm, s) in scores]
+        if rows:
+            lines.append(f'| {arm} | {len(rows)} | ' + ' | '.join(
+                f'{sum(r[k] for r in rows) / len(rows):.2f}' for k in keys) + ' |')
+    paired = {m: paired_difference([scores[('antialiased', s)][m] for s in seeds],
+                                   [scores[('plain', s)][m] for s in seeds])
+              for m in PAIRED} if len(seeds) > 1 else {}
+    lines += ['', '| antialiased - plain | seeds | ' + ' | '.join(PAIRED) + ' |',
+              '| --- ' * (len(PAIRED) + 2) + '|',
+              f'| paired | {len(seeds)} | ' + ' | '.join(
+                  format_difference(paired.get(m)) for m in PAIRED) + ' |']
+    os.makedirs(args.logs_to, exist_ok=True)
+    write_json(osp.join(args.logs_to, 'results.json'), dict(
+        scores={f'{a}/seed{s}': v for (a, s), v in scores.items()}, paired=paired), indent=1)
+    atomic_write_text(osp.join(args.logs_to, 'results.md'), '\n'.join(lines) + '\n')
+    print('\n'.join(lines), flush=True)
+
+
+def saved_scores(args) -> dict:
+    out = {}
+    for seed in args.seeds:
+        for arm in BACKBONES:
+            path = osp.join(args.work_dir, f'seed{seed}', arm, 'score.json')
+            if osp.exists(path):
+                out[(arm, seed)] = cached_json(path, dict)
+    return out
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--work-dir', default='work_dirs/aa_synthetic')
+    p.add_argument('--data-root', default=None, help='default <work-dir>/data')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--iters', type=int, default=1500)
+    p.add_argument('--test-videos', type=int, default=10)
+    p.add_argument('--ckpt-every', type=int, default=250)
+    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
+                                                 'antialias_study_logs', 'synthetic'))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--rescore', action='store_true')
+    p.add_argument('--prepare-only', action='store_true')
+    p.add_argument('--report-only', action='store_true')
+    args = p.parse_args(argv)
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root or osp.join(args.work_dir, 'data'))
+    args.logs_to = osp.abspath(args.logs_to)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.report_only:
+        return report(saved_scores(args), args)
+    cfg = run_cfg('plain', args.seeds[0], args)
+    for key in ('train_dataloader', 'test_dataloader'):  # renders once
+        DATASETS.build(dict(cfg[key].dataset, pipeline=[]))
+    if args.prepare_only:
+        return None
+    for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
+        for arm in BACKBONES:
+            cfg = run_cfg(arm, seed, args)
+            ckpt = train(cfg, f'seed{seed}_{arm}', args)
+            score(cfg, ckpt, args)
+            report(saved_scores(args), args)
+
+
+if __name__ == '__main__':
+    main()
