@@ -5,6 +5,7 @@ DIS flow cache, scoring through the stock test loop and the registered
 metrics, the means and paired tables), recorded training, and the readers
 of a sequence dataset's frames and labels.
 """
+import argparse
 import math
 import os
 import os.path as osp
@@ -26,6 +27,7 @@ from mmseg_temporal.utils.atomic import atomic_write_text
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs', 'camvid_cpu')
+CAMVID_ROOT = osp.join(ROOT, '..', 'shared', 'data', 'camvid')
 DIS_MEDIUM = dict(type='DISFlow', preset='medium')
 CAMVID_CLASSES = 11
 CLASS_NAMES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
@@ -61,6 +63,37 @@ def with_fb_arms(arms: dict) -> dict:
 
 
 FB_SOURCES = ('tl_logits', 'tl_logits_x10', 'tl_prob')
+
+
+def study_parser(doc: str, work_dir: str, logs_to: str, ckpt_every: int,
+                 data_root: str = None) -> argparse.ArgumentParser:
+    """The options every study takes (its own are added after):
+    ``--data-root`` (default ``data_root``; None: the study's own),
+    ``--work-dir``, ``--seeds`` (0-4), ``--ckpt-every``, ``--logs-to``
+    (under ``benchmarks/``), ``--threads`` and ``--workers`` (1 each),
+    ``--rescore``, ``--report-only``."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data-root', default=data_root)
+    p.add_argument('--work-dir', default=work_dir)
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--ckpt-every', type=int, default=ckpt_every)
+    p.add_argument('--logs-to', default=logs_to and osp.join(ROOT, 'benchmarks', logs_to))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--rescore', action='store_true')
+    p.add_argument('--report-only', action='store_true',
+                   help='rebuild the tables from the saved scores')
+    return p
+
+
+def absolute_paths(args) -> argparse.Namespace:
+    """``--work-dir``, ``--logs-to`` and ``--data-root`` (default
+    ``<work-dir>/data``) made absolute."""
+    args.work_dir = osp.abspath(args.work_dir)
+    args.data_root = osp.abspath(args.data_root or osp.join(args.work_dir, 'data'))
+    args.logs_to = osp.abspath(args.logs_to)
+    return args
 
 
 def train(cfg: Config, name: str, args) -> str:

@@ -41,7 +41,17 @@ from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.visualization import plot_scatter
 
 import _harness
-from _harness import ROOT, camvid_cfg, score_path, score_run, scoring_cfg, train
+from _harness import (
+    CAMVID_ROOT,
+    ROOT,
+    absolute_paths,
+    camvid_cfg,
+    score_path,
+    score_run,
+    scoring_cfg,
+    study_parser,
+    train,
+)
 
 # --student: (training config, plain backbone); the anti-aliased arm uses
 # AntiAliased<plain backbone>
@@ -215,34 +225,22 @@ def score_trained(args) -> None:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'camvid'))
-    p.add_argument('--work-dir', default='work_dirs/camvid_study')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p = study_parser(__doc__, 'work_dirs/camvid_study', None, 250, data_root=CAMVID_ROOT)
     p.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
     p.add_argument('--student', default='tiny', choices=list(STUDENTS))
     p.add_argument('--iters', type=int, default=1500)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5])
-    p.add_argument('--ckpt-every', type=int, default=250)
-    p.add_argument('--logs-to', default=None,
-                   help='default: benchmarks/antialias_study_logs[/<student>]')
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--workers', type=int, default=1)
     p.add_argument('--extra', nargs='*', default=[], choices=list(EXTRA),
                    help='extra test loops per run (motion consistency, motion-compensated EMA)')
     p.add_argument('--extra-only', action='store_true',
                    help='only the --extra loops of runs already trained (nothing trains)')
-    p.add_argument('--rescore', action='store_true')
-    p.add_argument('--report-only', action='store_true')
     args = p.parse_args(argv)
-    if args.logs_to is None:
+    if args.logs_to is None:  # benchmarks/antialias_study_logs[/<student>]
         args.logs_to = osp.join(ROOT, 'benchmarks', 'antialias_study_logs',
                                 *([args.student] if args.student != 'tiny' else []))
-    for key in ('data_root', 'work_dir', 'logs_to'):
-        setattr(args, key, osp.abspath(getattr(args, key)))
     if args.arms[0] != 'plain':
         p.error('--arms must start with plain, the paired control')
+    args = absolute_paths(args)
     os.makedirs(args.logs_to, exist_ok=True)
     return args
 

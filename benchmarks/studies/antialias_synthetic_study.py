@@ -19,7 +19,6 @@ Paired differences ``antialiased - plain`` (95 % t-intervals, positive
 seeds) go to ``--logs-to``. Resumable; ``--prepare-only`` renders the
 videos once (run it before starting parallel processes).
 """
-import argparse
 import os
 import os.path as osp
 
@@ -33,7 +32,7 @@ from mmseg_temporal.experiments.records import cached_json, git_commit, write_js
 from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.utils.atomic import atomic_write_text
 
-from _harness import ROOT, train
+from _harness import ROOT, absolute_paths, study_parser, train
 
 CONFIG = osp.join(ROOT, 'configs', 'synthetic', 'pspnet_tiny_baseline_video_synthetic.py')
 BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
@@ -102,26 +101,11 @@ def saved_scores(args) -> dict:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--work-dir', default='work_dirs/aa_synthetic')
-    p.add_argument('--data-root', default=None, help='default <work-dir>/data')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p = study_parser(__doc__, 'work_dirs/aa_synthetic', 'antialias_study_logs/synthetic', 250)
     p.add_argument('--iters', type=int, default=1500)
     p.add_argument('--test-videos', type=int, default=10)
-    p.add_argument('--ckpt-every', type=int, default=250)
-    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
-                                                 'antialias_study_logs', 'synthetic'))
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--workers', type=int, default=1)
-    p.add_argument('--rescore', action='store_true')
     p.add_argument('--prepare-only', action='store_true')
-    p.add_argument('--report-only', action='store_true')
-    args = p.parse_args(argv)
-    args.work_dir = osp.abspath(args.work_dir)
-    args.data_root = osp.abspath(args.data_root or osp.join(args.work_dir, 'data'))
-    args.logs_to = osp.abspath(args.logs_to)
-    return args
+    return absolute_paths(p.parse_args(argv))
 
 
 def main(argv=None):

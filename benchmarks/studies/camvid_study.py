@@ -31,7 +31,6 @@
 
 Resumable per step like ``paired_study.py``.
 """
-import argparse
 import json
 import os.path as osp
 
@@ -40,12 +39,14 @@ from mmengine.config import Config
 
 from _harness import (
     CAMVID_CLASSES,
-    ROOT,
+    CAMVID_ROOT,
+    absolute_paths,
     camvid_cfg,
     fill_flow_cache,
     report,
     score_path,
     score_run,
+    study_parser,
     tl_arms,
     train,
     with_fb_arms,
@@ -55,11 +56,8 @@ ARMS = with_fb_arms(tl_arms(CAMVID_CLASSES))
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--data-root', default=osp.join(ROOT, '..', 'shared', 'data', 'camvid'))
-    p.add_argument('--work-dir', default='work_dirs/camvid_study')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p = study_parser(__doc__, 'work_dirs/camvid_study', 'camvid_paired_study_logs', 50,
+                     data_root=CAMVID_ROOT)
     p.add_argument('--arms', nargs='+', default=[
         'control', 'tl_logits_x10', 'tl_logits_x10_fb', 'tl_logits', 'etc'],
                    choices=list(ARMS))
@@ -68,19 +66,7 @@ def parse_args(argv=None):
     p.add_argument('--teacher-iters', type=int, default=3000)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5, 0.7],
                    help="EMA alphas scored on the baseline and each seed's control")
-    p.add_argument('--ckpt-every', type=int, default=50)
-    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
-                                                 'camvid_paired_study_logs'))
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--workers', type=int, default=1)
-    p.add_argument('--rescore', action='store_true')
-    p.add_argument('--report-only', action='store_true',
-                   help='rebuild the tables from the saved scores')
-    args = p.parse_args(argv)
-    args.data_root = osp.abspath(args.data_root)
-    args.work_dir = osp.abspath(args.work_dir)
-    args.logs_to = osp.abspath(args.logs_to)
-    return args
+    return absolute_paths(p.parse_args(argv))
 
 
 def saved_scores(args) -> dict:

@@ -28,7 +28,6 @@ not scored again (``--rescore`` forces it). Each run directory records the
 commit it was trained on (``provenance.json``). Logs and the results are
 copied to ``--logs-to`` after every step.
 """
-import argparse
 import json
 import os.path as osp
 import time
@@ -41,7 +40,7 @@ from mmseg_temporal.experiments.records import git_commit, write_json
 
 import _synthetic_report as study_report
 import _synthetic_scoring as study_scoring
-from _harness import ROOT, tl_arms, train
+from _harness import ROOT, absolute_paths, study_parser, tl_arms, train
 
 SYN = osp.join(ROOT, 'configs', 'synthetic')
 NUM_CLASSES = study_scoring.NUM_CLASSES
@@ -131,12 +130,7 @@ def report(args) -> None:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--work-dir', default='work_dirs/paired_study')
-    p.add_argument('--data-root', default=None,
-                   help='study-own synthetic data (default <work-dir>/data)')
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p = study_parser(__doc__, 'work_dirs/paired_study', 'paired_study_logs', 50)
     p.add_argument('--arms', nargs='*', default=list(ARMS), choices=STEPS,
                    help='none: the baseline alone')
     p.add_argument('--nuisance', type=json.loads, default=None,
@@ -149,22 +143,11 @@ def parse_args(argv=None):
     p.add_argument('--baseline-val-every', type=int, default=150)
     p.add_argument('--finetune-iters', type=int, default=200)
     p.add_argument('--teacher-iters', type=int, default=800)
-    p.add_argument('--ckpt-every', type=int, default=50)
     p.add_argument('--train-videos', type=int, default=8)
     p.add_argument('--val-videos', type=int, default=4)
     p.add_argument('--test-videos', type=int, default=10)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5, 0.7])
-    p.add_argument('--logs-to', default=osp.join(ROOT, 'benchmarks',
-                                                 'paired_study_logs'))
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--workers', type=int, default=1)
-    p.add_argument('--rescore', action='store_true')
-    p.add_argument('--report-only', action='store_true')
-    args = p.parse_args(argv)
-    args.work_dir = osp.abspath(args.work_dir)
-    args.data_root = osp.abspath(args.data_root or osp.join(args.work_dir, 'data'))
-    args.logs_to = osp.abspath(args.logs_to)
-    return args
+    return absolute_paths(p.parse_args(argv))
 
 
 def main(argv=None):
