@@ -239,10 +239,17 @@ def test_bf16_is_refused_on_a_cpu_without_it(student, monkeypatch, tmp_path):
 
 
 def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, ROOT / 'benchmarks' / 'speed' / f'{name}.py')
+    """A speed benchmark loaded as its script runs: its folder (and its
+    ``_common`` helper) first on ``sys.path``."""
+    import sys
+    folder = str(ROOT / 'benchmarks' / 'speed')
+    spec = importlib.util.spec_from_file_location(name, f'{folder}/{name}.py')
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
     return module
 
 

@@ -1,4 +1,4 @@
-"""tools/video_demo.py and mmseg_temporal.inference.run_video_demo: per-frame
+"""tools/video_demo.py and mmseg_temporal.demo.run_video_demo: per-frame
 inference of exported models (PyTorch or onnxruntime) over a frame folder or
 a video file, overlay video readable at a glance (enlarged, named panels,
 legend, frame index, a codec that reads back), TC curve and latency; clear

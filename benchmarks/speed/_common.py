@@ -7,6 +7,8 @@ They import the package (``mmseg_temporal``), never ``tools/``.
 
 * :func:`time_calls`: wall times of repeated calls after a warm-up (CUDA
   synchronised), and :func:`median`.
+* :func:`random_student`: a student config exported (plain MMSeg config +
+  checkpoint) with seeded random weights: latency does not depend on them.
 * :func:`samples_of`: the ground-truth predictions of a synthetic sequence
   dataset (the TC evaluation benchmarks).
 * :func:`emit_result` / :func:`run_child`: a child process prints its result
@@ -101,3 +103,24 @@ def samples_of(dataset, indices=None):
         s.pred_sem_seg = PixelData(data=torch.from_numpy(label[None].astype(np.int64)))
         out.append(s)
     return out
+
+
+def random_student(config: str, out_dir: str, name: str = 'student'):
+    """``(config, checkpoint)`` of ``config``'s student exported with random
+    weights (seed 0) into ``out_dir/name``."""
+    import os.path as osp
+
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from mmseg_temporal.deploy.export import export_student
+    from mmseg_temporal.models.segmentors.student_config import student_model_config
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(student_model_config(Config.fromfile(config)))
+    model.init_weights()
+    ckpt = osp.join(out_dir, f'{name}_random.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    return export_student(config, ckpt, osp.join(out_dir, name))

@@ -31,21 +31,16 @@ import time
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.demo.video_demo import run_video_demo
-from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.deploy.onnx_export import export_onnx
 from mmseg_temporal.inference.frame_models import build_frame_model
 from mmseg_temporal.inference.frame_source import FrameSource
 from mmseg_temporal.inference.inferencer import VideoInferencer
-from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result
+from _common import emit_result, random_student
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py')
@@ -73,13 +68,7 @@ SETTINGS = {'dis-h264': (True, ('libx264', )), 'off-h264': (False, ('libx264', )
 
 
 def models(tmp: str, config: str = CONFIG):
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    model = MODELS.build(student_model_config(Config.fromfile(config)))
-    model.init_weights()
-    torch.save(dict(state_dict=model.state_dict()), osp.join(tmp, 'r.pth'))
-    cfg, ckpt = export_student(config, osp.join(tmp, 'r.pth'),
-                               osp.join(tmp, 'tiny_camvid'))
+    cfg, ckpt = random_student(config, tmp, 'tiny_camvid')
     onnx_file = osp.join(tmp, 'tiny_camvid.onnx')
     export_onnx(cfg, ckpt, onnx_file)
     return dict(pytorch=(cfg, ckpt), onnxruntime=onnx_file)

@@ -22,21 +22,16 @@ import time
 
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.demo.summary import stage_stats
-from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.deploy.onnx_export import export_onnx
 from mmseg_temporal.deploy.onnx_modules import LogitsAtInputSize
 from mmseg_temporal.inference.frame_models import cpu_session_options
 from mmseg_temporal.inference.model_files import init_student
-from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result
+from _common import emit_result, random_student
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STUDENTS = {
@@ -51,13 +46,7 @@ def exported(name: str, shape, tmp: str):
     """(PyTorch module, onnxruntime session, parity row) of a student."""
     import onnxruntime as ort
     config = osp.join(ROOT, STUDENTS[name])
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    model = MODELS.build(student_model_config(Config.fromfile(config)))
-    model.init_weights()
-    ckpt = osp.join(tmp, f'{name}.pth')
-    torch.save(dict(state_dict=model.state_dict()), ckpt)
-    cfg, ckpt = export_student(config, ckpt, osp.join(tmp, name))
+    cfg, ckpt = random_student(config, tmp, name)
     onnx_file = osp.join(tmp, f'{name}_{shape[0]}x{shape[1]}.onnx')
     report = export_onnx(cfg, ckpt, onnx_file, input_shape=shape)
     module = LogitsAtInputSize(init_student(cfg, ckpt)).eval()

@@ -42,12 +42,8 @@ import time
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.deploy.onnx_export import export_onnx
 from mmseg_temporal.deploy.onnx_modules import LogitsAtInputSize
 from mmseg_temporal.deploy.onnx_quantize import (
@@ -57,12 +53,14 @@ from mmseg_temporal.deploy.onnx_quantize import (
 )
 from mmseg_temporal.inference.frame_models import OnnxFrameModel, cpu_session_options
 from mmseg_temporal.inference.model_files import init_student
-from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.utils.cpu_info import cpu_model, isa_summary, native_bf16
 
+from _common import random_student as exported_random_student
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CAMVID = osp.join(ROOT, '..', 'shared', 'data', 'camvid')
+
 STUDENTS = {
     'tiny': 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py',
     'mobilenetv2': 'configs/camvid/mobilenetv2_d8_pspnet_baseline_camvid.py',
@@ -93,14 +91,7 @@ def frame_sources(tmp: str):
 
 def random_student(name: str, tmp: str):
     """(config, checkpoint) of the exported student with random weights."""
-    config = osp.join(ROOT, STUDENTS[name])
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    model = MODELS.build(student_model_config(Config.fromfile(config)))
-    model.init_weights()
-    ckpt = osp.join(tmp, f'{name}_random.pth')
-    torch.save(dict(state_dict=model.state_dict()), ckpt)
-    return export_student(config, ckpt, osp.join(tmp, name))
+    return exported_random_student(osp.join(ROOT, STUDENTS[name]), tmp, name)
 
 
 def exports(cfg: str, ckpt: str, shape, tmp: str, cal: dict):

@@ -28,17 +28,12 @@ import tempfile
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.deploy.export import export_student
 from mmseg_temporal.inference.inferencer import VideoInferencer
-from mmseg_temporal.models.segmentors.student_config import student_model_config
 from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result
+from _common import emit_result, random_student
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py')
@@ -67,13 +62,7 @@ def frames(tmp: str, num: int):
 
 def exported(tmp: str, config: str):
     """(config, checkpoint) of the student with random weights."""
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    model = MODELS.build(student_model_config(Config.fromfile(config)))
-    model.init_weights()
-    torch.save(dict(state_dict=model.state_dict()), osp.join(tmp, 'r.pth'))
-    return export_student(config, osp.join(tmp, 'r.pth'),
-                          osp.join(tmp, 'student'))
+    return random_student(config, tmp)
 
 
 def run(arms: dict, files, imgs, warmup: int) -> dict:

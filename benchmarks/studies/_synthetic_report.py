@@ -1,7 +1,7 @@
 """Tables of the paired study (``paired_study.py``) from its saved counts.
 
 Every figure is computed here from the per-class counts that
-``study_scoring.py`` saved, so a definition can change without scoring
+``_synthetic_scoring.py`` saved, so a definition can change without scoring
 again:
 
 * ``mIoU``: per-class IoU over every test frame, mean over the classes with
@@ -29,6 +29,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
+from mmseg_temporal.utils.atomic import atomic_write_text
 
 __all__ = ['metrics_of', 'build', 'write', 'to_markdown']
 
@@ -237,7 +238,4 @@ def write(res: Dict, out_dir: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     for name, text in (('results.json', json.dumps(res, indent=1, default=float)),
                        ('results.md', to_markdown(res))):
-        tmp = osp.join(out_dir, f'.{name}.tmp')
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.replace(tmp, osp.join(out_dir, name))
+        atomic_write_text(osp.join(out_dir, name), text)

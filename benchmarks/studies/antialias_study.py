@@ -31,13 +31,12 @@ import json
 import os
 import os.path as osp
 
-import numpy as np
 import torch
 
 from mmseg_temporal.evaluation.functional import shared_class_means
+from mmseg_temporal.experiments.records import cached_json, scalar_metrics
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.experiments.steps import test_checkpoint
-from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.visualization import plot_scatter
 
 import _harness
@@ -87,22 +86,18 @@ def run_name(arm: str, seed: int, ema: float = None) -> str:
 def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
     """The ``--extra`` loop ``kind`` of a run (cached in
     ``score_<kind>.json``): every scalar metric and TC per class."""
-    path = osp.join(run_dir, f'score_{kind}.json')
-    if osp.exists(path) and not args.rescore:
-        with open(path) as f:
-            return json.load(f)
-    name, alpha = EXTRA[kind]
-    cfg = scoring_cfg(name, run_dir, args)
-    if alpha is not None:
-        cfg.model.alpha = alpha
-    metrics, tc = test_checkpoint(cfg, ckpt, f'test_15hz_{kind}', with_tc_result=True)
-    # every scalar: SparseIoUMetric's mIoU is a NumPy float32, not a float
-    res = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0 and not isinstance(v, str)}
-    res.update(tc_per_class=[float(v) for v in tc['per_class']],
-               predicted=sorted(int(c) for c in tc['predicted_classes']),
-               classes=sorted(int(c) for c in tc['classes']))
-    atomic_write_text(path, json.dumps(res))
-    return res
+    def compute() -> dict:
+        name, alpha = EXTRA[kind]
+        cfg = scoring_cfg(name, run_dir, args)
+        if alpha is not None:
+            cfg.model.alpha = alpha
+        metrics, tc = test_checkpoint(cfg, ckpt, f'test_15hz_{kind}', with_tc_result=True)
+        res = scalar_metrics(metrics)
+        res.update(tc_per_class=[float(v) for v in tc['per_class']],
+                   predicted=sorted(int(c) for c in tc['predicted_classes']),
+                   classes=sorted(int(c) for c in tc['classes']))
+        return res
+    return cached_json(osp.join(run_dir, f'score_{kind}.json'), compute, args.rescore)
 
 
 def extra_scores(args) -> dict:

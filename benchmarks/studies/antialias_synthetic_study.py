@@ -19,6 +19,7 @@ Paired differences ``antialiased - plain`` (95 % t-intervals, positive
 seeds) go to ``--logs-to``. Resumable; ``--prepare-only`` renders the
 videos once (run it before starting parallel processes).
 """
+import json
 import os
 import os.path as osp
 
@@ -28,7 +29,12 @@ from mmseg.registry import DATASETS
 
 from mmseg_temporal.evaluation.functional import shared_class_means
 from mmseg_temporal.experiments import format_difference, paired_difference, study_config
-from mmseg_temporal.experiments.records import cached_json, git_commit, write_json
+from mmseg_temporal.experiments.records import (
+    cached_json,
+    git_commit,
+    scalar_metrics,
+    write_json,
+)
 from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.utils.atomic import atomic_write_text
 
@@ -53,7 +59,7 @@ def score(cfg: Config, ckpt: str, args) -> dict:
     """The run's figures from the config's own test loop (cached)."""
     def compute():
         metrics, tc = test_checkpoint(cfg, ckpt, 'test', with_tc_result=True)
-        res = {k: float(v) for k, v in metrics.items() if torch.tensor(v).ndim == 0}
+        res = scalar_metrics(metrics)
         res.update(tc_per_class=[float(v) for v in tc['per_class']],
                    predicted=sorted(int(c) for c in tc['predicted_classes']),
                    classes=sorted(int(c) for c in tc['classes']), scored_on=git_commit())
@@ -96,7 +102,8 @@ def saved_scores(args) -> dict:
         for arm in BACKBONES:
             path = osp.join(args.work_dir, f'seed{seed}', arm, 'score.json')
             if osp.exists(path):
-                out[(arm, seed)] = cached_json(path, dict)
+                with open(path) as f:
+                    out[(arm, seed)] = json.load(f)
     return out
 
 

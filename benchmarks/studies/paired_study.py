@@ -18,8 +18,8 @@ Design (issue 12, items 1, 2 and 7a):
    ``control`` is TL with weight 0, the TL arms set its form and weight, and
    ``etc`` adds SF + PF + MF from one teacher (trained once, shared);
 3. every model (and the baseline smoothed with an EMA over its logits) is
-   scored by one scorer (``study_scoring.py``) on ``--test-videos`` test
-   videos with the exact flow; ``study_report.py`` turns the saved counts
+   scored by one scorer (``_synthetic_scoring.py``) on ``--test-videos`` test
+   videos with the exact flow; ``_synthetic_report.py`` turns the saved counts
    into the paired differences (95 % t-intervals, positive-seed counts).
 
 Resumable per step: a finished training (``iter_<N>.pth``) is not trained

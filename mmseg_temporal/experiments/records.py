@@ -16,7 +16,8 @@ from mmengine.config import Config
 from ..utils.atomic import atomic_write_text
 from .steps import train_unless_done
 
-__all__ = ['git_commit', 'train_recorded', 'cached_json', 'write_json']
+__all__ = ['git_commit', 'train_recorded', 'cached_json', 'write_json',
+           'scalar_metrics']
 
 
 def git_commit(root: Optional[str] = None) -> str:
@@ -47,6 +48,28 @@ def cached_json(path: str, compute: Callable[[], Dict],
     return result
 
 
+def scalar_metrics(metrics: Dict) -> Dict[str, float]:
+    """The scalar figures of a test loop's metrics as floats (NumPy and
+    tensor scalars included: ``SparseIoUMetric``'s mIoU is a float32)."""
+    import numpy as np
+    return {k: float(v) for k, v in metrics.items()
+            if not isinstance(v, str) and np.ndim(v) == 0}
+
+
+def _check_same_model(cfg: Config, path: str) -> None:
+    """A run folder trained once keeps its model: a config with another
+    model (e.g. a study started with another student in the same work dir)
+    is refused instead of reusing the folder's checkpoints."""
+    if not osp.exists(path):
+        return
+    def plain(model) -> str:  # tuples and lists alike, as a dump reads back
+        return json.dumps(model.to_dict(), sort_keys=True, default=str)
+    if plain(Config.fromfile(path).model) != plain(cfg.model):
+        raise ValueError(f'{cfg.work_dir} holds a run of another model '
+                         f'({path} differs from this config\'s model): use '
+                         'another work dir')
+
+
 def _copy_logs(work_dir: str, name: str, logs_to: str) -> None:
     os.makedirs(logs_to, exist_ok=True)
     logs = sorted(glob.glob(osp.join(work_dir, '2*', '2*.log')))
@@ -62,9 +85,11 @@ def train_recorded(cfg: Config, name: str, logs_to: str,
     """Trains ``cfg`` unless its final checkpoint exists (a killed run
     resumes), keeping ``provenance.json`` in the run folder (commit,
     started, every resume's commit, training seconds, finished) and the
-    config as ``study_config.py``; copies the run's logs to ``logs_to`` as
+    config as ``study_config.py`` (a folder that holds another model's run
+    is refused); copies the run's logs to ``logs_to`` as
     ``<name>.log``. Returns the final checkpoint."""
     os.makedirs(cfg.work_dir, exist_ok=True)
+    _check_same_model(cfg, osp.join(cfg.work_dir, 'study_config.py'))
     cfg.dump(osp.join(cfg.work_dir, 'study_config.py'))
     prov_file = osp.join(cfg.work_dir, 'provenance.json')
     prov = dict(commit=git_commit(), started=time.strftime('%F %T'))

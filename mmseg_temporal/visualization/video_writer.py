@@ -221,7 +221,7 @@ class VideoWriterThread:
         max_queue: frames waiting at most (the producer blocks beyond).
         render: called on the thread with the arguments of each
             :meth:`write`, returns the BGR frame to encode (e.g. a
-            :class:`mmseg_temporal.inference.DemoCanvas`); ``None``: ``write``
+            :class:`mmseg_temporal.demo.canvas.DemoCanvas`); ``None``: ``write``
             takes the frame itself.
 
     The codecs are probed here, on the caller's thread (a codec this

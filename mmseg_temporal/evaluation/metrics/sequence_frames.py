@@ -44,12 +44,14 @@ def _uint8_map(data, what: str, img_path: str) -> np.ndarray:
 
 def _store(record: dict, key: str, arr: np.ndarray, compress: bool) -> None:
     if not compress:
+        arr.setflags(write=False)  # shared by the metrics of a test loop
         record[key] = arr
         return
     ok, buf = cv2.imencode('.png', arr)
     if not ok:
         raise RuntimeError(f'cv2.imencode failed on the {key} of '
                            f'{record["img_path"]}')
+    buf.setflags(write=False)
     record[f'{key}_png'] = buf
 
 
@@ -108,10 +110,13 @@ def batch_records(data_samples: Sequence, metric: str, compress: bool = True,
     and settings: a second metric processing the same ``data_samples`` list
     gets its own record dicts holding the same (read-only) arrays."""
     key = (compress, num_classes, ignore_index)
-    if _LAST_BATCH['samples'] is not data_samples or _LAST_BATCH['key'] != key:
+    last = _LAST_BATCH['samples']
+    same = last is not None and len(last) == len(data_samples) and all(
+        a is b for a, b in zip(last, data_samples))  # the very same samples
+    if not same or _LAST_BATCH['key'] != key:
         records = [frame_record(s, metric, compress, num_classes, ignore_index)
                    for s in data_samples]
-        _LAST_BATCH.update(samples=data_samples, key=key, records=records)
+        _LAST_BATCH.update(samples=tuple(data_samples), key=key, records=records)
     return [dict(r) for r in _LAST_BATCH['records']]
 
 
