@@ -48,3 +48,22 @@ def test_workers_quiet_and_teacher_path(tmp_path):
 def test_missing_config_is_named(bad, tmp_path):
     with pytest.raises(FileNotFoundError, match='config.py'):
         study_config(bad, str(tmp_path), 0, 1)
+
+
+def test_a_run_folder_keeps_its_model(tmp_path):
+    """A study started again with another student in the same work dir is
+    refused before anything trains or a checkpoint of the other model is
+    reused."""
+    from mmseg_temporal.experiments.records import train_recorded
+    mnv2 = ROOT / 'configs' / 'camvid_cpu' / 'mobilenetv2_tiny_baseline_camvid_cpu.py'
+    tiny = ROOT / 'configs' / 'camvid_cpu' / 'pspnet_tiny_baseline_camvid_cpu.py'
+    run = tmp_path / 'seed0' / 'plain'
+    first = study_config(str(tiny), str(run), 0, 10)
+    run.mkdir(parents=True)
+    first.dump(str(run / 'study_config.py'))
+    (run / 'iter_10.pth').write_bytes(b'the tiny run')  # done: nothing trains
+    assert train_recorded(first, 'tiny', str(tmp_path / 'logs')) == str(run / 'iter_10.pth')
+    with pytest.raises(ValueError, match='another model'):
+        train_recorded(study_config(str(mnv2), str(run), 0, 10), 'mnv2',
+                       str(tmp_path / 'logs'))
+    assert (run / 'iter_10.pth').read_bytes() == b'the tiny run'
