@@ -200,3 +200,33 @@ def test_antialias_synthetic_study_trains_scores_and_pairs(tmp_path):
     cfg = study.run_cfg('antialiased', 1, study.parse_args(['--work-dir', str(tmp_path)]))
     assert cfg.model.student.backbone.type == 'AntiAliasedResNetV1c'
     assert cfg.randomness.seed == 1
+
+
+def test_bf16_finetune_study_pairs_the_precisions(tmp_path):
+    """The two runs of a seed differ only in the optimiser wrapper; the
+    report pairs bf16 with fp32 seed by seed."""
+    import json
+
+    import bf16_finetune_study as study
+    args = study.parse_args(['--baseline', str(tmp_path / 'base.pth'), '--work-dir',
+                             str(tmp_path), '--data-root', 'cv', '--seeds', '0', '1',
+                             '--logs-to', str(tmp_path / 'logs')])
+    fp32, bf16 = (study.run_cfg(p, 1, args) for p in study.PRECISIONS)
+    assert bf16.optim_wrapper.type == 'CPUAutocastOptimWrapper'
+    assert fp32.optim_wrapper.type == 'OptimWrapper'
+    assert fp32.load_from == bf16.load_from == str(tmp_path / 'base.pth')
+    assert fp32.randomness == bf16.randomness == dict(seed=1)
+    fp32.optim_wrapper, bf16.optim_wrapper = None, None
+    fp32.work_dir = bf16.work_dir = fp32.visualizer.name = bf16.visualizer.name = ''
+    assert fp32.to_dict() == bf16.to_dict()
+    for seed, (a, b) in enumerate([(30.0, 30.5), (31.0, 31.2)]):
+        for prec, miou in (('fp32', a), ('bf16', b)):
+            run = tmp_path / f'seed{seed}' / prec
+            run.mkdir(parents=True)
+            (run / 'score.json').write_text(json.dumps(dict(
+                mIoU_15hz=miou, mIoU_test=miou, mTC=40.0 + seed, mTC_pred=80.0)))
+            (run / 'provenance.json').write_text(json.dumps(dict(train_s=100 if prec == 'fp32' else 70)))
+    paired = study.report(args)
+    assert paired['mIoU_15hz']['diffs'] == pytest.approx([0.5, 0.2])
+    assert paired['train_s']['mean'] == pytest.approx(-30)
+    assert paired['mTC']['mean'] == 0.0
