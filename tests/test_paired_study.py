@@ -225,7 +225,8 @@ def test_bf16_finetune_study_pairs_the_precisions(tmp_path):
             run.mkdir(parents=True)
             (run / 'score.json').write_text(json.dumps(dict(
                 mIoU_15hz=miou, mIoU_test=miou, mTC=40.0 + seed, mTC_pred=80.0)))
-            (run / 'provenance.json').write_text(json.dumps(dict(train_s=100 if prec == 'fp32' else 70)))
+            train_s = 100 if prec == 'fp32' else 70
+            (run / 'provenance.json').write_text(json.dumps(dict(train_s=train_s)))
     paired = study.report(args)
     assert paired['mIoU_15hz']['diffs'] == pytest.approx([0.5, 0.2])
     assert paired['train_s']['mean'] == pytest.approx(-30)
