@@ -195,7 +195,7 @@ def test_antialias_synthetic_study_trains_scores_and_pairs(tmp_path):
     assert set(res['scores']) == {'plain/seed0', 'antialiased/seed0',
                                   'plain/seed1', 'antialiased/seed1'}
     assert all(s['mTC_gt'] == 100.0 for s in res['scores'].values())
-    assert set(res['paired']) == set(study.PAIRED)
+    assert set(res['paired']) == set(study.PAIRED) | {'mTC_gt'}
     assert all(res['paired'][m]['n'] == 2 for m in study.PAIRED)
     cfg = study.run_cfg('antialiased', 1, study.parse_args(['--work-dir', str(tmp_path)]))
     assert cfg.model.student.backbone.type == 'AntiAliasedResNetV1c'

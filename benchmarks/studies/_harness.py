@@ -10,7 +10,7 @@ import math
 import os
 import os.path as osp
 import statistics
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -237,6 +237,39 @@ def report(scores: dict, args) -> None:
     write_json(osp.join(args.logs_to, 'results.json'), dict(scores=scores, paired=paired),
                indent=1)
     atomic_write_text(osp.join(args.logs_to, 'results.md'), '\n'.join(lines) + '\n')
+    print('\n'.join(lines), flush=True)
+
+
+def two_arm_tables(runs: dict, arm: str, control: str, seeds, keys) -> Tuple[list, dict]:
+    """Markdown lines of a two-arm study: per arm the mean ± sd over
+    ``seeds`` of ``keys`` (``runs[(arm, seed)]`` = a run's figures), then the
+    paired ``arm - control`` differences over the seeds both have; and those
+    differences (empty below 2 seeds)."""
+    seeds = [s for s in seeds if (arm, s) in runs and (control, s) in runs]
+    lines = [f'| {arm} vs {control} | seeds | ' + ' | '.join(keys) + ' |',
+             '| --- ' * (len(keys) + 2) + '|']
+    for name in (control, arm):
+        rows = [runs[(name, s)] for s in seeds]
+        if len(rows) > 1:
+            lines.append(f'| {name} | {len(rows)} | ' + ' | '.join(
+                f'{statistics.mean(r[k] for r in rows):.2f} ± '
+                f'{statistics.stdev(r[k] for r in rows):.2f}' for k in keys) + ' |')
+    paired = {k: paired_difference([runs[(arm, s)][k] for s in seeds],
+                                   [runs[(control, s)][k] for s in seeds])
+              for k in keys} if len(seeds) > 1 else {}
+    lines += ['', f'| {arm} - {control} | seeds | ' + ' | '.join(keys) + ' |',
+              '| --- ' * (len(keys) + 2) + '|',
+              f'| paired | {len(seeds)} | ' + ' | '.join(
+                  format_difference(paired.get(k)) for k in keys) + ' |']
+    return lines, paired
+
+
+def write_results(logs_to: str, results: dict, lines: list) -> None:
+    """``results.json`` and ``results.md`` into ``logs_to`` (atomic); the
+    table printed."""
+    os.makedirs(logs_to, exist_ok=True)
+    write_json(osp.join(logs_to, 'results.json'), results, indent=1)
+    atomic_write_text(osp.join(logs_to, 'results.md'), '\n'.join(lines) + '\n')
     print('\n'.join(lines), flush=True)
 
 

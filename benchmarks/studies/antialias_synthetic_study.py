@@ -20,7 +20,6 @@ seeds) go to ``--logs-to``. Resumable; ``--prepare-only`` renders the
 videos once (run it before starting parallel processes).
 """
 import json
-import os
 import os.path as osp
 
 import torch
@@ -28,17 +27,15 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS
 
 from mmseg_temporal.evaluation.functional import shared_class_means
-from mmseg_temporal.experiments import format_difference, paired_difference, study_config
+from mmseg_temporal.experiments import study_config
 from mmseg_temporal.experiments.records import (
     cached_json,
     git_commit,
     scalar_metrics,
-    write_json,
 )
 from mmseg_temporal.experiments.steps import test_checkpoint
-from mmseg_temporal.utils.atomic import atomic_write_text
 
-from _harness import ROOT, absolute_paths, study_parser, train
+from _harness import ROOT, absolute_paths, study_parser, train, two_arm_tables, write_results
 
 CONFIG = osp.join(ROOT, 'configs', 'synthetic', 'pspnet_tiny_baseline_video_synthetic.py')
 BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
@@ -75,25 +72,10 @@ def report(scores: dict, args) -> None:
         (a['mTC_shared'], p['mTC_shared']), _ = shared_class_means(
             [a['tc_per_class'], p['tc_per_class']], [a['predicted'], p['predicted']],
             classes=a['classes'])
-    keys = ('mIoU', 'mTC', 'mTC_pred', 'mTC_gt', 'mVC_8')
-    lines = ['| arm | seeds | ' + ' | '.join(keys) + ' |', '| --- ' * (len(keys) + 2) + '|']
-    for arm in BACKBONES:
-        rows = [scores[(arm, s)] for s in args.seeds if (arm, s) in scores]
-        if rows:
-            lines.append(f'| {arm} | {len(rows)} | ' + ' | '.join(
-                f'{sum(r[k] for r in rows) / len(rows):.2f}' for k in keys) + ' |')
-    paired = {m: paired_difference([scores[('antialiased', s)][m] for s in seeds],
-                                   [scores[('plain', s)][m] for s in seeds])
-              for m in PAIRED} if len(seeds) > 1 else {}
-    lines += ['', '| antialiased - plain | seeds | ' + ' | '.join(PAIRED) + ' |',
-              '| --- ' * (len(PAIRED) + 2) + '|',
-              f'| paired | {len(seeds)} | ' + ' | '.join(
-                  format_difference(paired.get(m)) for m in PAIRED) + ' |']
-    os.makedirs(args.logs_to, exist_ok=True)
-    write_json(osp.join(args.logs_to, 'results.json'), dict(
-        scores={f'{a}/seed{s}': v for (a, s), v in scores.items()}, paired=paired), indent=1)
-    atomic_write_text(osp.join(args.logs_to, 'results.md'), '\n'.join(lines) + '\n')
-    print('\n'.join(lines), flush=True)
+    lines, paired = two_arm_tables(scores, 'antialiased', 'plain', seeds,
+                                   PAIRED + ('mTC_gt', ))
+    write_results(args.logs_to, dict(
+        scores={f'{a}/seed{s}': v for (a, s), v in scores.items()}, paired=paired), lines)
 
 
 def saved_scores(args) -> dict:

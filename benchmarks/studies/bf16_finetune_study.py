@@ -20,17 +20,20 @@ and the training time of each run (``provenance.json``'s ``train_s``).
 Resumable like the other studies.
 """
 import json
-import os
 import os.path as osp
-import statistics
 
 import torch
 
-from mmseg_temporal.experiments import format_difference, paired_difference
-from mmseg_temporal.experiments.records import write_json
-from mmseg_temporal.utils.atomic import atomic_write_text
-
-from _harness import CAMVID_ROOT, absolute_paths, camvid_cfg, score, study_parser, train
+from _harness import (
+    CAMVID_ROOT,
+    absolute_paths,
+    camvid_cfg,
+    score,
+    study_parser,
+    train,
+    two_arm_tables,
+    write_results,
+)
 
 PRECISIONS = ('fp32', 'bf16')
 FIGURES = ('mIoU_15hz', 'mIoU_test', 'mTC', 'mTC_pred')
@@ -63,27 +66,9 @@ def report(args) -> dict:
             if osp.exists(osp.join(run_dir, 'score.json')):
                 with open(osp.join(run_dir, 'score.json')) as f:
                     runs[(prec, seed)] = dict(json.load(f), train_s=_train_s(run_dir))
-    seeds = [s for s in args.seeds if all((p, s) in runs for p in PRECISIONS)]
-    keys = FIGURES + ('train_s', )
-    lines = ['| precision | seeds | ' + ' | '.join(keys) + ' |', '| --- ' * (len(keys) + 2) + '|']
-    for prec in PRECISIONS:
-        rows = [runs[(prec, s)] for s in seeds]
-        if len(rows) > 1:
-            lines.append(f'| {prec} | {len(rows)} | ' + ' | '.join(
-                f'{statistics.mean(r[k] for r in rows):.2f} ± '
-                f'{statistics.stdev(r[k] for r in rows):.2f}' for k in keys) + ' |')
-    paired = {k: paired_difference([runs[('bf16', s)][k] for s in seeds],
-                                   [runs[('fp32', s)][k] for s in seeds])
-              for k in keys} if len(seeds) > 1 else {}
-    lines += ['', '| bf16 - fp32 | seeds | ' + ' | '.join(keys) + ' |',
-              '| --- ' * (len(keys) + 2) + '|',
-              f'| paired | {len(seeds)} | ' + ' | '.join(
-                  format_difference(paired.get(k)) for k in keys) + ' |']
-    os.makedirs(args.logs_to, exist_ok=True)
-    write_json(osp.join(args.logs_to, 'results.json'), dict(
-        runs={f'{p}/seed{s}': v for (p, s), v in runs.items()}, paired=paired), indent=1)
-    atomic_write_text(osp.join(args.logs_to, 'results.md'), '\n'.join(lines) + '\n')
-    print('\n'.join(lines), flush=True)
+    lines, paired = two_arm_tables(runs, 'bf16', 'fp32', args.seeds, FIGURES + ('train_s', ))
+    write_results(args.logs_to, dict(
+        runs={f'{p}/seed{s}': v for (p, s), v in runs.items()}, paired=paired), lines)
     return paired
 
 
