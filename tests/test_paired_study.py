@@ -1,5 +1,5 @@
 """The paired study's pieces (benchmarks/studies/: paired_study.py,
-_synthetic_scoring.py, _synthetic_report.py) and the fine-tune resume of experiments.steps."""
+_synthetic_report.py, the harness) and the fine-tune resume of experiments.steps."""
 import sys
 from pathlib import Path
 
@@ -8,14 +8,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks' / 'studies'))
 import paired_study  # noqa: E402
-
-import _synthetic_report as study_report  # noqa: E402
-
-
-def test_report_tc_over_fixed_set_counts_never_predicted_as_zero():
-    counts = dict(intersect=[90, 50, 0], union=[100, 100, 0])
-    assert study_report.tc_over(counts, {0, 1, 2}) == pytest.approx(140 / 3)
-    assert study_report.tc_over(counts, {0, 1}) == pytest.approx(70.0)
 
 
 def check_arms_compute_what_their_labels_say(arms, num_classes):
@@ -84,27 +76,30 @@ def test_resumed_fine_tune_does_not_resume_from_load_from(tmp_path, monkeypatch)
     assert seen == dict(resume=True, load_from=None)
 
 
-def test_scorer_ceiling_and_a_dropped_class(tmp_path):
-    import numpy as np
-
-    import _synthetic_scoring as study_scoring
-    split = study_scoring.SyntheticSplit(
-        dict(type='SyntheticVideoDataset', data_root=str(tmp_path), split='test',
-             frames_per_video=10), num_videos=2)
-    gt = study_report.metrics_of(study_scoring.ground_truth_scores(split))
-    assert gt['mTC'] == pytest.approx(100) and gt['mIoU'] == pytest.approx(100)
-    assert gt['mVC_8'] == pytest.approx(100) and gt['never_predicted'] == []
-    assert 0 < sum(f.sum() for f in split.fast) < 20  # a top share of frames
-    # a model that never predicts the labels' rarest class
-    present = split.gt_classes
-    rare = present[-1]
-    preds = [np.where(lab == rare, 1 if rare != 1 else 0, lab).astype(np.int64)
-             for lab in split.labels]
-    dropped = study_report.metrics_of(study_scoring.score_predictions(split, preds))
-    assert dropped['never_predicted'] == [rare]
-    # fixed set: the class counts 0, so mTC falls by at least 1/K of 100
-    assert dropped['mTC'] <= 100 * (len(present) - 1) / len(present) + 1e-6
-    assert dropped['mTC_pred'] > dropped['mTC']
+def test_paired_study_scores_every_model_through_the_stock_test_loop(tmp_path):
+    """A toy run (2-iteration baseline and fine-tunes, one test video): the
+    baseline, its EMA and train-split variants and every arm are scored by
+    the synthetic config's own test loop with the run's student, and the
+    report has every figure, the exact flow's ceiling (100) and paired rows."""
+    import json
+    paired_study.main(['--work-dir', str(tmp_path), '--seeds', '0', '1',
+                       '--arms', 'control', 'tl_logits', '--baseline-iters', '2',
+                       '--baseline-val-every', '2', '--finetune-iters', '2',
+                       '--ckpt-every', '2', '--test-videos', '1', '--train-videos', '1',
+                       '--val-videos', '1', '--ema', '0.5', '--workers', '0',
+                       '--logs-to', str(tmp_path / 'logs')])
+    res = json.loads((tmp_path / 'logs' / 'results.json').read_text())
+    assert {'baseline', 'baseline+ema0.5', 'baseline (train split)', 'control/seed0',
+            'control+ema0.5/seed1', 'tl_logits/seed1'} <= set(res['models'])
+    for name, m in res['models'].items():
+        assert m['mTC_gt'] == 100.0, name
+        assert 0 <= m['mIoU_fast'] <= 100 and 0 <= m['mTC'] <= m['mTC_gt'], name
+    assert set(res['paired']) == {'tl_logits', 'control+ema0.5'}
+    assert res['paired']['tl_logits']['mTC_shared']['n'] == 2
+    run = json.loads((tmp_path / 'seed0' / 'control' / 'score.json').read_text())
+    assert run['fast_frames'] >= 5 and run['fast_threshold'] > 0  # of 20 frames
+    text = (tmp_path / 'logs' / 'results.md').read_text()
+    assert '| control (TL weight 0, triplets) | 2 |' in text
 
 
 def test_camvid_study_configs(tmp_path):

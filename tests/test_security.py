@@ -300,13 +300,16 @@ def test_onnx_export_refuses_the_gadget(evil_checkpoint, tmp_path):
     assert not out.exists()
 
 
-def test_study_scoring_refuses_the_gadget(evil_checkpoint):
-    sys.path.insert(0, str(ROOT / 'benchmarks' / 'studies'))
-    try:
-        import _synthetic_scoring as study_scoring
-    finally:
-        sys.path.remove(str(ROOT / 'benchmarks' / 'studies'))
-    _refused(lambda: study_scoring.load_student(str(DISTILL), evil_checkpoint))
+def test_study_test_loop_refuses_the_gadget(evil_checkpoint, tmp_path):
+    """Every study scores through the stock test loop of the checked runner
+    (``experiments.steps.test_checkpoint``)."""
+    from mmengine.config import Config
+
+    from mmseg_temporal.experiments.steps import test_checkpoint
+    cfg = Config.fromfile(str(DISTILL))
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.test_dataloader.dataset.update(data_root=str(tmp_path / 'data'), num_videos=1)
+    _refused(lambda: test_checkpoint(cfg, evil_checkpoint))
 
 
 def test_mmseg_init_model_refuses_the_gadget(evil_checkpoint):

@@ -20,7 +20,13 @@ from mmseg.registry import DATASETS
 import mmseg_temporal  # noqa: F401  (registers the plugin)
 from mmseg_temporal.evaluation.functional import shared_class_means
 from mmseg_temporal.experiments import format_difference, paired_difference, study_config
-from mmseg_temporal.experiments.records import cached_json, git_commit, train_recorded, write_json
+from mmseg_temporal.experiments.records import (
+    cached_json,
+    git_commit,
+    scalar_metrics,
+    train_recorded,
+    write_json,
+)
 from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.flow.sources.precomputed import PrecomputedFlow
 from mmseg_temporal.utils.atomic import atomic_write_text
@@ -167,21 +173,37 @@ def _score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
     if ema is not None:
         cfg.model.alpha = ema
     sub = 'test_15hz' if ema is None else f'test_15hz_ema{ema}'
-    metrics, tc = test_checkpoint(cfg, ckpt, sub, with_tc_result=True)
+    figures = test_figures(cfg, ckpt, sub)
     m_test = dict(mIoU=float('nan'))
     if ema is None:
         test_cfg = scoring_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args)
         test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
         m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
-    return dict(mIoU_15hz=float(metrics['mIoU']), mTC=float(metrics['mTC']),
-                mTC_gt=float(metrics.get('mTC_gt', float('nan'))),
-                mTC_pred=float(metrics['mTC_pred']),
-                mVC_8=float(metrics['mVC_8']), mVC_16=float(metrics['mVC_16']),
-                mIoU_test=float(m_test['mIoU']),
-                tc_per_class=[float(v) for v in tc['per_class']],
-                predicted=sorted(int(c) for c in tc['predicted_classes']),
-                classes=sorted(int(c) for c in tc['classes']),
-                scored_on=git_commit())
+    out = dict(mIoU_15hz=figures['mIoU'], mIoU_test=float(m_test['mIoU']))
+    out.update({k: figures.get(k, float('nan')) for k in (
+        'mTC', 'mTC_gt', 'mTC_pred', 'mVC_8', 'mVC_16', 'tc_per_class', 'predicted',
+        'classes', 'scored_on')})
+    return out
+
+
+def test_figures(cfg: Config, ckpt: str, sub_dir: str = 'test') -> dict:
+    """A checkpoint's figures from ``cfg``'s own test loop (work dir
+    ``<work_dir>/<sub_dir>``): every scalar metric, the TC metric's
+    per-class TC, class set and predicted classes, and the commit."""
+    metrics, tc = test_checkpoint(cfg, ckpt, sub_dir, with_tc_result=True)
+    out = scalar_metrics(metrics)
+    out.update(tc_per_class=[float(v) for v in tc['per_class']],
+               predicted=sorted(int(c) for c in tc['predicted_classes']),
+               classes=sorted(int(c) for c in tc['classes']), scored_on=git_commit())
+    return out
+
+
+def set_shared_tc(arm: dict, control: dict) -> None:
+    """Sets ``mTC_shared`` of two scored models of one seed: their TC mean
+    over the classes of the fixed set that both predict."""
+    (arm['mTC_shared'], control['mTC_shared']), _ = shared_class_means(
+        [arm['tc_per_class'], control['tc_per_class']],
+        [arm['predicted'], control['predicted']], classes=arm['classes'])
 
 
 def score_run(run_dir: str, ckpt: str, args, with_ema: bool = False) -> None:
@@ -219,10 +241,8 @@ def report(scores: dict, args) -> None:
             continue
         a = [scores[f'{arm}/seed{s}'] for s in seeds]
         c = [scores[f'control/seed{s}'] for s in seeds]
-        for x, y in zip(a, c):  # mTC over the classes both models predict
-            (x['mTC_shared'], y['mTC_shared']), _ = shared_class_means(
-                [x['tc_per_class'], y['tc_per_class']],
-                [x['predicted'], y['predicted']], classes=x['classes'])
+        for x, y in zip(a, c):
+            set_shared_tc(x, y)
         paired[arm] = {m: paired_difference([x[m] for x in a], [y[m] for y in c])
                        for m in PAIRED if not any(math.isnan(x[m]) for x in a + c)}
         lines.append(f'| {arm} | ' + ' | '.join(

@@ -1,16 +1,16 @@
-"""Tables of the paired study (``paired_study.py``) from its saved counts.
+"""Tables of the paired study (``paired_study.py``) from its saved scores.
 
-Every figure is computed here from the per-class counts that
-``_synthetic_scoring.py`` saved, so a definition can change without scoring
-again:
+Every model was scored by the stock test loop of the synthetic baseline
+config (the harness's ``test_figures``; one ``score*.json`` per model and
+variant); the figures (docs/results.md section 1):
 
-* ``mIoU``: per-class IoU over every test frame, mean over the classes with
-  a non-zero union (MMSeg's ``IoUMetric``); ``mIoU_fast`` the same on the
-  fast frames only.
+* ``mIoU``: MMSeg's ``IoUMetric`` over every test frame (``SparseIoUMetric``);
+  ``mIoU_fast`` the same on the fast frames only (``subset``: the frames whose
+  fastest visible object is at least the split's 75th percentile of speed).
 * ``mTC``: temporal consistency (exact flow and visibility; the ground
-  truth scores 100), per-class I and U summed over every frame pair, mean
-  over the *fixed* class set = the classes of the test labels; a class in
-  the set that the model never predicts scores 0.
+  truth scores 100, ``mTC_gt``), per-class I and U summed over every frame
+  pair, mean over the *fixed* class set = the classes of the test labels;
+  a class in the set that the model never predicts scores 0.
 * ``mTC_pred``: the mean over the classes of the set that this model
   predicts somewhere (a single-model figure).
 * ``mTC_shared`` (paired differences only): the mean over the classes that
@@ -31,41 +31,19 @@ import numpy as np
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.utils.atomic import atomic_write_text
 
-__all__ = ['metrics_of', 'build', 'write', 'to_markdown']
+from _harness import set_shared_tc
 
-METRICS = ('mIoU', 'mTC', 'mTC_pred', 'mVC_8', 'mVC_16', 'mIoU_fast')
+METRICS = ('mIoU', 'mTC', 'mTC_pred', 'mVC_8', 'mVC_16', 'mIoU_fast', 'mTC_gt')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU', 'mVC_8', 'mIoU_fast')
 CLASSES = ('sky', 'ground', 'vehicle', 'pedestrian', 'sign')
 
 
-def _per_class(counts: Dict) -> np.ndarray:
-    inter = np.asarray(counts['intersect'], dtype=np.float64)
-    union = np.asarray(counts['union'], dtype=np.float64)
-    return np.where(union > 0, inter / np.maximum(union, 1) * 100, np.nan)
-
-
-def tc_over(counts: Dict, classes) -> float:
-    """TC class mean over ``classes``; zero union scores 0 (never
-    predicted nor present in any compared pair)."""
-    pc = np.nan_to_num(_per_class(counts), nan=0.0)
-    ids = sorted(classes)
-    return float(pc[ids].mean()) if ids else float('nan')
-
-
 def metrics_of(s: Dict) -> Dict:
-    """The figures of one scored model (one variant's counts)."""
-    gt = set(s['gt_classes'])
-    pred = gt & set(s['predicted_classes'])
-    iou = _per_class(s['iou'])
-    iou_fast = _per_class(s['iou_fast'])
-    tc = np.nan_to_num(_per_class(s['tc']), nan=0.0)
-    return dict(mIoU=float(np.nanmean(iou)), mIoU_fast=float(np.nanmean(iou_fast)),
-                mTC=tc_over(s['tc'], gt), mTC_pred=tc_over(s['tc'], pred),
-                mVC_8=s['mVC_8'], mVC_16=s['mVC_16'],
-                tc_per_class=[round(float(v), 2) for v in tc],
-                iou_per_class=[None if math.isnan(v) else round(float(v), 2)
-                               for v in iou],
-                never_predicted=sorted(gt - pred))
+    """The figures of one scored model (its ``score*.json``)."""
+    out = {m: float(s[m]) for m in METRICS}
+    out.update(tc_per_class=[round(float(v), 2) for v in s['tc_per_class']],
+               never_predicted=sorted(set(s['classes']) - set(s['predicted'])))
+    return out
 
 
 def _load(path: str) -> Optional[Dict]:
@@ -99,11 +77,10 @@ def _paired(models: Dict, arm: str, control: str, seeds) -> Dict:
         for s in both:
             sa, sc = models[f'{arm}/seed{s}'], models[f'{control}/seed{s}']
             if m == 'mTC_shared':
-                shared = (set(sa['_raw']['predicted_classes'])
-                          & set(sc['_raw']['predicted_classes'])
-                          & set(sa['_raw']['gt_classes']))
-                a.append(tc_over(sa['_raw']['tc'], shared))
-                c.append(tc_over(sc['_raw']['tc'], shared))
+                raw_a, raw_c = dict(sa['_raw']), dict(sc['_raw'])
+                set_shared_tc(raw_a, raw_c)
+                a.append(raw_a['mTC_shared'])
+                c.append(raw_c['mTC_shared'])
             else:
                 a.append(sa[m])
                 c.append(sc[m])
@@ -111,33 +88,32 @@ def _paired(models: Dict, arm: str, control: str, seeds) -> Dict:
     return out
 
 
-def build(work_dir: str, seeds, arms, labels: Dict) -> Dict:
+def build(work_dir: str, seeds, arms, labels: Dict, test_videos: int = None) -> Dict:
     """Collects every score of a study work dir into one results dict."""
     models, prov = {}, {}
 
-    def add(name: str, score_file: str, variants=None) -> None:
-        res = _load(score_file)
+    def add(name: str, run_dir: str, score_file: str = 'score.json') -> None:
+        res = _load(osp.join(run_dir, score_file))
         if res is None:
             return
-        for var, counts in res['variants'].items():
-            if variants is not None and var not in variants:
-                continue
-            key = name if var == 'raw' else name.replace('/', f'+{var}/', 1) \
-                if '/' in name else f'{name}+{var}'
-            models[key] = dict(metrics_of(counts), _raw=counts)
-        p = _load(osp.join(osp.dirname(score_file), 'provenance.json')) or {}
+        models[name] = dict(metrics_of(res), _raw=res)
+        if score_file != 'score.json':
+            return
+        p = _load(osp.join(run_dir, 'provenance.json')) or {}
         prov[name] = dict(trained_on=p.get('commit'), scored_on=res['scored_on'],
                           train_s=p.get('train_s'))
+        for path in sorted(glob.glob(osp.join(run_dir, 'score_ema*.json'))):
+            variant = osp.basename(path)[len('score_'):-len('.json')]
+            key = name.replace('/', f'+{variant}/', 1) if '/' in name \
+                else f'{name}+{variant}'
+            models[key] = dict(metrics_of(_load(path)), _raw=_load(path))
 
-    add('baseline', osp.join(work_dir, 'baseline', 'score.json'))
-    add('baseline (train split)', osp.join(work_dir, 'baseline', 'score_train.json'))
-    add('teacher', osp.join(work_dir, 'teacher', 'score.json'))
-    gt = _load(osp.join(work_dir, 'ground_truth.json'))
-    if gt:
-        models['ground truth (ceiling)'] = dict(metrics_of(gt), _raw=gt)
+    add('baseline', osp.join(work_dir, 'baseline'))
+    add('baseline (train split)', osp.join(work_dir, 'baseline'), 'score_train.json')
+    add('teacher', osp.join(work_dir, 'teacher'))
     for arm in arms:
         for s in seeds:
-            add(f'{arm}/seed{s}', osp.join(work_dir, f'seed{s}', arm, 'score.json'))
+            add(f'{arm}/seed{s}', osp.join(work_dir, f'seed{s}', arm))
     ema = sorted({k.split('+')[1].split('/')[0] for k in models
                   if k.startswith('control+')})
     summary, paired = {}, {}
@@ -163,7 +139,7 @@ def build(work_dir: str, seeds, arms, labels: Dict) -> Dict:
                         for k, d in models.items()},
                 summary=summary, paired=paired, curves=curves,
                 provenance=prov, labels=labels, seeds=list(seeds),
-                test_videos=len(gt['tc']['per_seq']) if gt else None)
+                test_videos=test_videos)
 
 
 def _mean_sd(v: List[float]) -> List[float]:
@@ -180,14 +156,14 @@ def to_markdown(res: Dict) -> str:
     labels = res['labels']
     out = ['# Paired study on the synthetic video (benchmarks/studies/paired_study.py)',
            '', f'Seeds {res["seeds"]}; every arm fine-tuned from one baseline '
-           f'checkpoint; one scorer ({res.get("test_videos")} test videos, exact flow: '
-           'ground truth scores 100). Definitions: benchmarks/studies/_synthetic_report.py '
-           'and docs/results.md.', '',
+           f'checkpoint; scored by the stock test loop of {res.get("test_videos")} test '
+           'videos (exact flow: ground truth scores 100, mTC_gt). Definitions: '
+           'benchmarks/studies/_synthetic_report.py and docs/results.md.', '',
            '## Models (mean ± sd over seeds; single models without sd)', '',
            '| model | seeds | mIoU | mTC (fixed set) | mTC_pred | mVC_8 | '
-           'mVC_16 | mIoU fast frames | never predicted |',
-           '| --- ' * 9 + '|']
-    for name in ('ground truth (ceiling)', 'baseline', 'baseline (train split)',
+           'mVC_16 | mIoU fast frames | mTC_gt (ceiling) | never predicted |',
+           '| --- ' * 10 + '|']
+    for name in ('baseline', 'baseline (train split)',
                  'teacher') + tuple(k for k in res['models']
                                     if k.startswith('baseline+')):
         if name in res['models']:

@@ -26,16 +26,19 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
-from mmseg_temporal.evaluation.functional import shared_class_means
 from mmseg_temporal.experiments import study_config
-from mmseg_temporal.experiments.records import (
-    cached_json,
-    git_commit,
-    scalar_metrics,
-)
-from mmseg_temporal.experiments.steps import test_checkpoint
+from mmseg_temporal.experiments.records import cached_json
 
-from _harness import ROOT, absolute_paths, study_parser, train, two_arm_tables, write_results
+from _harness import (
+    ROOT,
+    absolute_paths,
+    set_shared_tc,
+    study_parser,
+    test_figures,
+    train,
+    two_arm_tables,
+    write_results,
+)
 
 CONFIG = osp.join(ROOT, 'configs', 'synthetic', 'pspnet_tiny_baseline_video_synthetic.py')
 BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
@@ -54,24 +57,15 @@ def run_cfg(arm: str, seed: int, args) -> Config:
 
 def score(cfg: Config, ckpt: str, args) -> dict:
     """The run's figures from the config's own test loop (cached)."""
-    def compute():
-        metrics, tc = test_checkpoint(cfg, ckpt, 'test', with_tc_result=True)
-        res = scalar_metrics(metrics)
-        res.update(tc_per_class=[float(v) for v in tc['per_class']],
-                   predicted=sorted(int(c) for c in tc['predicted_classes']),
-                   classes=sorted(int(c) for c in tc['classes']), scored_on=git_commit())
-        return res
-    return cached_json(osp.join(cfg.work_dir, 'score.json'), compute, args.rescore)
+    return cached_json(osp.join(cfg.work_dir, 'score.json'),
+                       lambda: test_figures(cfg, ckpt), args.rescore)
 
 
 def report(scores: dict, args) -> None:
     """Means per arm and the paired differences against ``plain``."""
     seeds = [s for s in args.seeds if all((a, s) in scores for a in BACKBONES)]
-    for s in seeds:  # mTC over the classes both models of a seed predict
-        a, p = scores[('antialiased', s)], scores[('plain', s)]
-        (a['mTC_shared'], p['mTC_shared']), _ = shared_class_means(
-            [a['tc_per_class'], p['tc_per_class']], [a['predicted'], p['predicted']],
-            classes=a['classes'])
+    for s in seeds:
+        set_shared_tc(scores[('antialiased', s)], scores[('plain', s)])
     lines, paired = two_arm_tables(scores, 'antialiased', 'plain', seeds,
                                    PAIRED + ('mTC_gt', ))
     write_results(args.logs_to, dict(

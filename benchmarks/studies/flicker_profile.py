@@ -28,19 +28,19 @@ import sys
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
+from mmseg_temporal.datasets.synthetic_flow import SyntheticExactFlow
 from mmseg_temporal.datasets.synthetic_video import SYNTHETIC_CLASSES
 from mmseg_temporal.evaluation.functional import flicker_profile
 from mmseg_temporal.flow.sources.base import build_flow_source
+from mmseg_temporal.inference.frame_models import PytorchFrameModel
 from mmseg_temporal.utils.cpu_info import machine_line
 
-import _synthetic_scoring as study_scoring
 from _harness import DIS_MEDIUM, read_label, sequences
 
 CAMVID_CLASSES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
@@ -57,24 +57,38 @@ def band_px(shape) -> int:
     return max(1, round(0.01 * min(shape)))
 
 
+def frame_model(run_dir: str) -> PytorchFrameModel:
+    """The run's student (its config's test pipeline, logits at the
+    frame's size as in the stock test loop) from its last checkpoint."""
+    return PytorchFrameModel(osp.join(run_dir, 'study_config.py'), last_checkpoint(run_dir))
+
+
+def predict(model: PytorchFrameModel, bgr: np.ndarray) -> np.ndarray:
+    return model.logits(bgr)[0].argmax(0).numpy()
+
+
 def synthetic_profile(run_dir: str, videos: int) -> dict:
     cfg = Config.fromfile(osp.join(run_dir, 'study_config.py'))
-    split = study_scoring.split_of(cfg, 'test', videos)
-    student = study_scoring.load_student(osp.join(run_dir, 'study_config.py'),
-                                         last_checkpoint(run_dir))
-    preds = [study_scoring.predict_logits(student, imgs).argmax(1).numpy()
-             for imgs in split.imgs]
-    flows = [[np.asarray(f, np.float32) for f in seq] for seq in split.flows]
-    res = flicker_profile(preds, split.labels, flows, study_scoring.NUM_CLASSES,
-                          valids=split.valids, boundary_px=band_px(preds[0].shape[1:]))
+    ds = dict(cfg.test_dataloader.dataset.to_dict(), num_videos=videos,
+              label_start=0, label_interval=1)
+    model, exact = frame_model(run_dir), SyntheticExactFlow()
+    preds, labels, flows, valids = [], [], [], []
+    for frames in sequences(ds).values():
+        preds.append(np.stack([predict(model, cv2.imread(f['img_path'], cv2.IMREAD_COLOR))
+                               for f in frames]))
+        labels.append(np.stack([read_label(f) for f in frames]))
+        pairs = [exact(a['img_path'], b['img_path']) for a, b in zip(frames, frames[1:])]
+        flows.append([f for f, _ in pairs])
+        valids.append([v for _, v in pairs])
+    res = flicker_profile(preds, labels, flows, len(SYNTHETIC_CLASSES),
+                          valids=valids, boundary_px=band_px(preds[0].shape[1:]))
     res['classes'] = list(SYNTHETIC_CLASSES)
     return res
 
 
 @torch.no_grad()
 def camvid_profile(run_dir: str, root: str) -> dict:
-    student = study_scoring.load_student(osp.join(run_dir, 'study_config.py'),
-                                         last_checkpoint(run_dir))
+    model = frame_model(run_dir)
     ds = dict(type='CamVidVideoDataset', data_root=root,
               data_prefix=dict(img_path='val', seg_map_path='valannot'), max_frame_gap=60)
     (frames,) = sequences(ds).values()
@@ -83,11 +97,7 @@ def camvid_profile(run_dir: str, root: str) -> dict:
     bar = ProgressBar(len(frames), file=sys.stderr)
     for info in frames:
         bgr = cv2.imread(info['img_path'], cv2.IMREAD_COLOR)
-        small = cv2.resize(bgr, (240, 180), interpolation=cv2.INTER_LINEAR)
-        logits = study_scoring.predict_logits(student, small[None])
-        logits = F.interpolate(logits, size=bgr.shape[:2], mode='bilinear',
-                               align_corners=False)
-        preds.append(logits.argmax(1)[0].numpy())
+        preds.append(predict(model, bgr))
         labels.append(read_label(info))
         if prev is not None:
             flows.append(np.asarray(flow_source(prev[0], info['img_path'], prev[1],

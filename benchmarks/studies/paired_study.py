@@ -17,10 +17,16 @@ Design (issue 12, items 1, 2 and 7a):
    with the same seed (same batches), differing only in the loss terms:
    ``control`` is TL with weight 0, the TL arms set its form and weight, and
    ``etc`` adds SF + PF + MF from one teacher (trained once, shared);
-3. every model (and the baseline smoothed with an EMA over its logits) is
-   scored by one scorer (``_synthetic_scoring.py``) on ``--test-videos`` test
-   videos with the exact flow; ``_synthetic_report.py`` turns the saved counts
-   into the paired differences (95 % t-intervals, positive-seed counts).
+3. every model (and the baseline and the controls smoothed with an EMA
+   over their logits, ``EMASmoothedSegmentor``) is scored by the stock test
+   loop of ``pspnet_tiny_baseline_video_synthetic.py`` with the student the
+   run trained (the harness's ``test_figures``): ``--test-videos`` test
+   videos, every frame labelled, ``SparseIoUMetric`` (mIoU, and
+   ``mIoU_fast`` on the frames whose fastest object is in the split's top
+   quarter of speed), ``TemporalConsistencyMetric`` with the exact flow
+   (ground truth scores 100) and ``VideoConsistencyMetric``;
+   ``_synthetic_report.py`` turns the saved figures into the paired
+   differences (95 % t-intervals, positive-seed counts).
 
 Resumable per step: a finished training (``iter_<N>.pth``) is not trained
 again, a killed one resumes from its last checkpoint, a scored model is
@@ -35,15 +41,17 @@ import time
 import torch
 from mmengine.config import Config
 
+from mmseg_temporal.datasets.synthetic_video import SYNTHETIC_CLASSES
 from mmseg_temporal.experiments import study_config
-from mmseg_temporal.experiments.records import git_commit, write_json
+from mmseg_temporal.experiments.records import cached_json, git_commit
 
 import _synthetic_report as study_report
-import _synthetic_scoring as study_scoring
-from _harness import ROOT, absolute_paths, study_parser, tl_arms, train
+from _harness import ROOT, absolute_paths, study_parser, test_figures, tl_arms, train
 
 SYN = osp.join(ROOT, 'configs', 'synthetic')
-NUM_CLASSES = study_scoring.NUM_CLASSES
+NUM_CLASSES = len(SYNTHETIC_CLASSES)
+#: the config whose test loop scores every model of the study
+TEST_CONFIG = 'pspnet_tiny_baseline_video_synthetic.py'
 
 ARMS = tl_arms(NUM_CLASSES)
 _TL_RELEASE = ARMS['tl_logits']['tl']
@@ -110,22 +118,37 @@ def arm_cfg(arm: str, seed: int, args, baseline_ckpt: str,
     return cfg
 
 
-def score(run_dir: str, ckpt: str, split, args, ema=(), out='score.json') -> None:
-    path = osp.join(run_dir, out)
-    if osp.exists(path) and not args.rescore:
-        return
-    t0 = time.time()
-    res = study_scoring.score_checkpoint(
-        split, osp.join(run_dir, 'study_config.py'), ckpt, ema)
-    res = dict(variants=res, checkpoint=ckpt, scored_on=git_commit(),
-               score_s=round(time.time() - t0, 1))
-    write_json(path, res)
-    print(f'[paired_study] {time.strftime("%T")} scored {run_dir} '
-          f'({res["score_s"]} s)', flush=True)
+def scoring_cfg(run_dir: str, args, ema: float = None, split: str = 'test') -> Config:
+    """:data:`TEST_CONFIG`'s test loop with the student the run trained;
+    ``ema``: its logits smoothed by ``EMASmoothedSegmentor``; ``split``
+    ``'train'``: on the ``--train-videos`` training videos instead."""
+    cfg = study_cfg(TEST_CONFIG, run_dir, args, 0, 1, 1)
+    cfg.model.student = Config.fromfile(osp.join(run_dir, 'study_config.py')).model.student
+    if split != 'test':
+        cfg.test_dataloader.dataset.update(split=split, num_videos=args.train_videos)
+    if ema is not None:
+        cfg.model = dict(type='EMASmoothedSegmentor', alpha=ema, segmentor=cfg.model)
+    return cfg
+
+
+def score(run_dir: str, ckpt: str, args, ema: float = None, split: str = 'test') -> dict:
+    """A run's figures (cached in ``score[_ema<a>][_<split>].json``)."""
+    name = 'score' + ('' if ema is None else f'_ema{ema}') + (
+        '' if split == 'test' else f'_{split}')
+
+    def compute():
+        t0 = time.time()
+        res = test_figures(scoring_cfg(run_dir, args, ema, split), ckpt, name)
+        res.update(checkpoint=ckpt, score_s=round(time.time() - t0, 1))
+        print(f'[paired_study] {time.strftime("%T")} scored {run_dir} {name} '
+              f'({res["score_s"]} s)', flush=True)
+        return res
+    return cached_json(osp.join(run_dir, f'{name}.json'), compute, args.rescore)
 
 
 def report(args) -> None:
-    res = study_report.build(args.work_dir, args.seeds, list(ARMS), ARM_LABELS)
+    res = study_report.build(args.work_dir, args.seeds, list(ARMS), ARM_LABELS,
+                             args.test_videos)
     study_report.write(res, args.logs_to)
 
 
@@ -160,28 +183,24 @@ def main(argv=None):
                          osp.join(args.work_dir, 'baseline'), args, 0,
                          args.baseline_iters, args.baseline_val_every)
     base_ckpt = train(base_cfg, 'baseline', args)
-    test_split = study_scoring.split_of(base_cfg, 'test', args.test_videos)
-    gt = osp.join(args.work_dir, 'ground_truth.json')
-    if not osp.exists(gt) or args.rescore:
-        write_json(gt, study_scoring.ground_truth_scores(test_split))
-    score(base_cfg.work_dir, base_ckpt, test_split, args, args.ema)
-    score(base_cfg.work_dir, base_ckpt, study_scoring.split_of(
-        base_cfg, 'train', args.train_videos), args, out='score_train.json')
+    for ema in [None] + args.ema:
+        score(base_cfg.work_dir, base_ckpt, args, ema)
+    score(base_cfg.work_dir, base_ckpt, args, split='train')
     report(args)
     teacher_ckpt = None
     for arm in args.arms:
         if arm in ('etc', 'teacher') and teacher_ckpt is None:
             t_cfg = teacher_cfg(args)
             teacher_ckpt = train(t_cfg, 'teacher', args)
-            score(t_cfg.work_dir, teacher_ckpt, test_split, args)
+            score(t_cfg.work_dir, teacher_ckpt, args)
             report(args)
         if arm == 'teacher':
             continue
         for seed in args.seeds:
             cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
             ckpt = train(cfg, f'seed{seed}_{arm}', args)
-            score(cfg.work_dir, ckpt, test_split, args,
-                  args.ema if arm == 'control' else ())
+            for ema in [None] + (args.ema if arm == 'control' else []):
+                score(cfg.work_dir, ckpt, args, ema)
             report(args)
     print(f'[paired_study] {time.strftime("%T")} done', flush=True)
 

@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Sequence
 from mmseg.registry import DATASETS
 
 from .base_video import BaseVideoSegDataset
-from .synthetic_format import synthetic_paths
+from .synthetic_format import fastest_object_speed, read_layers, read_velocities, synthetic_paths
 from .synthetic_split import write_synthetic_split
 from .synthetic_video import SYNTHETIC_CLASSES, SYNTHETIC_PALETTE, SyntheticVideoGenerator
 
@@ -28,7 +28,11 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
     are rendered (other generator parameters are refused, naming the keys). Frames are labelled
     every ``label_interval`` frames starting at ``label_start`` (all frames
     have labels on disk; the others are served as unlabelled neighbours, as
-    in Cityscapes; ``label_path`` names every frame's label). Beside each
+    in Cityscapes; ``label_path`` names every frame's label). Every frame
+    carries ``object_speed``, the speed (pixels/frame) of its fastest
+    visible object (:func:`.synthetic_format.fastest_object_speed`), which
+    ``PackSequenceSegInputs`` packs as metainfo and ``SparseIoUMetric``'s
+    ``subset`` scores the fast frames by. Beside each
     image lie its layer map and its video's motion file
     (:mod:`mmseg_temporal.datasets.synthetic_format`), from which
     ``LoadFlow(source=dict(type='SyntheticExactFlow'))`` (alias
@@ -96,6 +100,10 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
                              self.label_interval))
         sequences = []
         for k in range(self.num_videos):
+            motion = synthetic_paths(self.data_root, self.split, k, 0)['motion']
+            if not osp.exists(motion):
+                raise FileNotFoundError(f'synthetic motion file missing: {motion}')
+            velocities = read_velocities(motion)
             frames = []
             for t in range(self.frames_per_video):
                 p = synthetic_paths(self.data_root, self.split, k, t)
@@ -106,10 +114,9 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
                             f'frame {t} of split {self.split!r})')
                 frames.append(dict(
                     img_path=p['img'], frame_id=t, label_path=p['label'],
-                    seg_map_path=p['label'] if t in labelled else None))
-            motion = synthetic_paths(self.data_root, self.split, k, 0)['motion']
-            if not osp.exists(motion):
-                raise FileNotFoundError(f'synthetic motion file missing: {motion}')
+                    seg_map_path=p['label'] if t in labelled else None,
+                    object_speed=fastest_object_speed(read_layers(p['layers']),
+                                                      velocities)))
             sequences.append(dict(name=f'{self.split}/video_{k:03d}',
                                   frames=frames))
         return sequences

@@ -13,6 +13,9 @@ __all__ = ['PackVideoSegInputs', 'PackSequenceSegInputs']
 
 #: The metainfo that ``TemporalConsistencyMetric`` regroups frames by.
 SEQUENCE_META_KEYS = ('seq_name', 'frame_index')
+#: Per-frame figures a dataset may give, packed when present
+#: (``SparseIoUMetric``'s ``subset`` scores a share of frames by one).
+FRAME_META_KEYS = ('object_speed', )
 
 
 @TRANSFORMS.register_module()
@@ -68,7 +71,9 @@ class PackVideoSegInputs(BaseTransform):
 class PackSequenceSegInputs(PackSegInputs):
     """MMSeg's ``PackSegInputs`` for one frame of a ``sample_mode='sequence'``
     dataset: the same packing, with ``seq_name`` and ``frame_index`` always
-    added to ``meta_keys`` (``TemporalConsistencyMetric`` needs them).
+    added to ``meta_keys`` (``TemporalConsistencyMetric`` needs them), and
+    the per-frame figures of ``FRAME_META_KEYS`` (the synthetic video's
+    ``object_speed``) where the dataset gives them.
 
     Args:
         meta_keys: as ``PackSegInputs``'s (default: its defaults).
@@ -80,4 +85,4 @@ class PackSequenceSegInputs(PackSegInputs):
             'reduce_zero_label')) -> None:
         meta_keys = tuple(meta_keys)
         super().__init__(meta_keys + tuple(
-            k for k in SEQUENCE_META_KEYS if k not in meta_keys))
+            k for k in SEQUENCE_META_KEYS + FRAME_META_KEYS if k not in meta_keys))
