@@ -13,23 +13,20 @@ A config's ``console_log_level`` (e.g. ``'WARNING'``) keeps the console
 to that level and above while the run's log file keeps everything (the
 main job sets it; ``ProgressBarHook`` then shows progress).
 
-Its ``train()`` also removes the ``.NAME.tmp-XXXXXXXX`` leftovers of a run
-killed while saving from the work_dir first, and, when the run diverges
-(``FloatingPointError``), adds a note naming the last checkpoint whose
-weights and losses were finite (kept by
-:class:`~mmseg_temporal.engine.hooks.FiniteCheckpointHook`).
+When a run diverges (``FloatingPointError``), its ``train()`` adds a note
+naming the last checkpoint whose weights and losses were finite (kept by
+:class:`~mmseg_temporal.engine.hooks.FiniteCheckpointHook`, which also
+removes the ``.NAME.tmp-XXXXXXXX`` leftovers of a run killed while saving).
 """
 import logging
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Union
 
-from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from .atomic import remove_stale_tmp
 from .checkpoint import CheckpointError, check_state_dict_fits, model_state_dict, read_checkpoint
 
 __all__ = ['CheckedLoadRunner', 'exit_on_checkpoint_error']
@@ -65,12 +62,8 @@ class CheckedLoadRunner(Runner):
         return logger
 
     def train(self):
-        """As MMEngine's, after removing stale temporary files; a diverged
-        run's ``FloatingPointError`` names the last good checkpoint."""
-        if is_main_process():
-            for path in remove_stale_tmp(self.work_dir):
-                self.logger.info(f'removed {path}: an unfinished write of a '
-                                 'run killed while saving')
+        """As MMEngine's; a diverged run's ``FloatingPointError`` names the
+        last good checkpoint."""
         try:
             return super().train()
         except FloatingPointError as e:
