@@ -67,3 +67,21 @@ def test_a_run_folder_keeps_its_model(tmp_path):
         train_recorded(study_config(str(mnv2), str(run), 0, 10), 'mnv2',
                        str(tmp_path / 'logs'))
     assert (run / 'iter_10.pth').read_bytes() == b'the tiny run'
+
+
+def test_bf16_precision_swaps_the_wrapper_and_keeps_the_optimiser(tmp_path, monkeypatch):
+    """``precision='bf16'`` trains under CPU autocast with the config's own
+    optimiser; on a CPU without bf16 hardware it is refused, naming it."""
+    from mmseg_temporal.utils import cpu_info
+    fp32 = study_config(str(SYN), str(tmp_path / 'a'), 0, 10)
+    monkeypatch.setattr(cpu_info, 'native_bf16', lambda: True)
+    bf16 = study_config(str(SYN), str(tmp_path / 'b'), 0, 10, precision='bf16')
+    assert bf16.optim_wrapper.type == 'CPUAutocastOptimWrapper'
+    assert bf16.optim_wrapper.dtype == 'bfloat16'
+    assert bf16.optim_wrapper.optimizer == fp32.optim_wrapper.optimizer
+    assert fp32.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    monkeypatch.setattr(cpu_info, 'native_bf16', lambda: False)
+    with pytest.raises(cpu_info.CPUFeatureError, match='pspnet_tiny_baseline_synthetic.py'):
+        study_config(str(SYN), str(tmp_path / 'c'), 0, 10, precision='bf16')
+    with pytest.raises(ValueError, match='fp16'):
+        study_config(str(SYN), str(tmp_path / 'd'), 0, 10, precision='fp16')

@@ -77,7 +77,7 @@ def study_parser(doc: str, work_dir: str, logs_to: str, ckpt_every: int,
     ``--data-root`` (default ``data_root``; None: the study's own),
     ``--work-dir``, ``--seeds`` (0-4), ``--ckpt-every``, ``--logs-to``
     (under ``benchmarks/``), ``--threads`` and ``--workers`` (1 each),
-    ``--rescore``, ``--report-only``."""
+    ``--rescore``, ``--report-only``, ``--precision`` (of training)."""
     p = argparse.ArgumentParser(description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data-root', default=data_root)
@@ -88,6 +88,9 @@ def study_parser(doc: str, work_dir: str, logs_to: str, ckpt_every: int,
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--workers', type=int, default=1)
     p.add_argument('--rescore', action='store_true')
+    p.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
+                   help='training precision (bf16: CPU autocast; lands inside '
+                        "fp32's seed spread, docs/benchmarks.md)")
     p.add_argument('--report-only', action='store_true',
                    help='rebuild the tables from the saved scores')
     return p
@@ -109,14 +112,16 @@ def train(cfg: Config, name: str, args) -> str:
 
 
 def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int,
-               fb_check: bool = False) -> Config:
+               fb_check: bool = False, precision: str = None) -> Config:
     """The CamVid CPU config ``name`` set for one run of a study (through
     the package's one adjuster), its flow read from the study's cache
-    (``fb_check``: forward-backward checked)."""
+    (``fb_check``: forward-backward checked); ``precision`` (default
+    ``--precision``) of its training."""
     cfg = study_config(osp.join(CFG, name), work_dir, seed, iters,
                        data_root=args.data_root, val_every=max(iters // 5, 1),
                        ckpt_every=args.ckpt_every, workers=args.workers,
-                       run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT)
+                       run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT,
+                       precision=precision or args.precision)
     cache = osp.join(args.work_dir, 'flow_cache')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for step in cfg[key].dataset.get('pipeline', []):

@@ -102,7 +102,7 @@ def build(work_dir: str, seeds, arms, labels: Dict, test_videos: int = None) -> 
         p = _load(osp.join(run_dir, 'provenance.json')) or {}
         prov[name] = dict(trained_on=p.get('commit'), scored_on=res['scored_on'],
                           train_s=p.get('train_s'))
-        for path in sorted(glob.glob(osp.join(run_dir, 'score_ema*.json'))):
+        for path in sorted(glob.glob(osp.join(run_dir, 'score_*ema*.json'))):
             variant = osp.basename(path)[len('score_'):-len('.json')]
             key = name.replace('/', f'+{variant}/', 1) if '/' in name \
                 else f'{name}+{variant}'
@@ -131,6 +131,9 @@ def build(work_dir: str, seeds, arms, labels: Dict, test_videos: int = None) -> 
             if any(c in r['never_predicted'] for r in rows)}
         if arm != 'control':
             paired[arm] = _paired(models, arm, 'control', seeds)
+        plain = arm.replace('+mcema', '+ema').split('-')[0]
+        if '+mcema' in arm and plain in summary:  # motion compensation's own effect
+            paired[f'{arm} vs {plain}'] = _paired(models, arm, plain, seeds)
     curves = {'baseline': val_curve(osp.join(work_dir, 'baseline')),
               'teacher': val_curve(osp.join(work_dir, 'teacher'))}
     for arm in arms:

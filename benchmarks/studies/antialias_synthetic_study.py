@@ -49,7 +49,8 @@ def run_cfg(arm: str, seed: int, args) -> Config:
     work_dir = osp.join(args.work_dir, f'seed{seed}', arm)
     cfg = study_config(CONFIG, work_dir, seed, args.iters, data_root=args.data_root,
                        val_every=args.iters, ckpt_every=args.ckpt_every, log_every=50,
-                       workers=args.workers, run_name=f'seed{seed}_{arm}', repo_root=ROOT)
+                       workers=args.workers, run_name=f'seed{seed}_{arm}', repo_root=ROOT,
+                       precision=args.precision)
     cfg.model.student.backbone.type = BACKBONES[arm]
     cfg.test_dataloader.dataset.num_videos = args.test_videos
     return cfg

@@ -41,11 +41,8 @@ FIGURES = ('mIoU_15hz', 'mIoU_test', 'mTC', 'mTC_pred')
 
 def run_cfg(precision: str, seed: int, args):
     cfg = camvid_cfg(args.config, osp.join(args.work_dir, f'seed{seed}', precision),
-                     args, seed, args.iters)
+                     args, seed, args.iters, precision=precision)
     cfg.load_from = args.baseline
-    if precision == 'bf16':
-        cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16'
     return cfg
 
 

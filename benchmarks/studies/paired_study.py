@@ -73,7 +73,8 @@ def study_cfg(name: str, work_dir: str, args, seed: int, iters: int,
     cfg = study_config(osp.join(SYN, name), work_dir, seed, iters,
                        data_root=args.data_root, val_every=val_every,
                        ckpt_every=args.ckpt_every, log_every=25, workers=args.workers,
-                       run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT)
+                       run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT,
+                       precision=args.precision)
     sizes = dict(train_dataloader=args.train_videos,
                  val_dataloader=args.val_videos,
                  test_dataloader=args.test_videos)
@@ -118,32 +119,55 @@ def arm_cfg(arm: str, seed: int, args, baseline_ckpt: str,
     return cfg
 
 
-def scoring_cfg(run_dir: str, args, ema: float = None, split: str = 'test') -> Config:
+#: flow sources of motion-compensated EMA (``--mcema-flow``): DIS as users
+#: run it, or the video's exact flow (the best a flow could do)
+MCEMA_FLOWS = dict(fast=dict(type='DISFlow', preset='fast'),
+                   ultrafast=dict(type='DISFlow', preset='ultrafast'),
+                   exact=dict(type='SyntheticExactFlow'))
+
+
+def scoring_cfg(run_dir: str, args, ema: float = None, split: str = 'test',
+                motion: bool = False) -> Config:
     """:data:`TEST_CONFIG`'s test loop with the student the run trained;
-    ``ema``: its logits smoothed by ``EMASmoothedSegmentor``; ``split``
-    ``'train'``: on the ``--train-videos`` training videos instead."""
+    ``ema``: its logits smoothed by ``EMASmoothedSegmentor`` (``motion``:
+    motion-compensated, flow ``--mcema-flow``); ``split`` ``'train'``: on
+    the ``--train-videos`` training videos instead."""
     cfg = study_cfg(TEST_CONFIG, run_dir, args, 0, 1, 1)
     cfg.model.student = Config.fromfile(osp.join(run_dir, 'study_config.py')).model.student
     if split != 'test':
         cfg.test_dataloader.dataset.update(split=split, num_videos=args.train_videos)
     if ema is not None:
         cfg.model = dict(type='EMASmoothedSegmentor', alpha=ema, segmentor=cfg.model)
+        if motion:
+            cfg.model['motion'] = MCEMA_FLOWS[args.mcema_flow]
     return cfg
 
 
-def score(run_dir: str, ckpt: str, args, ema: float = None, split: str = 'test') -> dict:
-    """A run's figures (cached in ``score[_ema<a>][_<split>].json``)."""
-    name = 'score' + ('' if ema is None else f'_ema{ema}') + (
+def score(run_dir: str, ckpt: str, args, ema: float = None, split: str = 'test',
+          motion: bool = False) -> dict:
+    """A run's figures (cached in ``score[_ema<a>|_mcema<a>][_<split>].json``;
+    motion-compensated EMA with another flow than DIS ``fast``:
+    ``_mcema<a>-<flow>``)."""
+    name = 'score' + ('' if ema is None else f'_{"mc" if motion else ""}ema{ema}') + (
+        f'-{args.mcema_flow}' if motion and args.mcema_flow != 'fast' else '') + (
         '' if split == 'test' else f'_{split}')
 
     def compute():
         t0 = time.time()
-        res = test_figures(scoring_cfg(run_dir, args, ema, split), ckpt, name)
+        res = test_figures(scoring_cfg(run_dir, args, ema, split, motion), ckpt, name)
         res.update(checkpoint=ckpt, score_s=round(time.time() - t0, 1))
         print(f'[paired_study] {time.strftime("%T")} scored {run_dir} {name} '
               f'({res["score_s"]} s)', flush=True)
         return res
     return cached_json(osp.join(run_dir, f'{name}.json'), compute, args.rescore)
+
+
+def score_smoothed(run_dir: str, ckpt: str, args) -> None:
+    """The EMA variants of a model (``--ema``, ``--mcema``)."""
+    for alpha in args.ema:
+        score(run_dir, ckpt, args, alpha)
+    for alpha in args.mcema:
+        score(run_dir, ckpt, args, alpha, motion=True)
 
 
 def report(args) -> None:
@@ -170,6 +194,10 @@ def parse_args(argv=None):
     p.add_argument('--val-videos', type=int, default=4)
     p.add_argument('--test-videos', type=int, default=10)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5, 0.7])
+    p.add_argument('--mcema', type=float, nargs='*', default=[],
+                   help='alphas of motion-compensated EMA scored beside --ema '
+                        '(baseline and controls)')
+    p.add_argument('--mcema-flow', choices=sorted(MCEMA_FLOWS), default='fast')
     return absolute_paths(p.parse_args(argv))
 
 
@@ -183,8 +211,8 @@ def main(argv=None):
                          osp.join(args.work_dir, 'baseline'), args, 0,
                          args.baseline_iters, args.baseline_val_every)
     base_ckpt = train(base_cfg, 'baseline', args)
-    for ema in [None] + args.ema:
-        score(base_cfg.work_dir, base_ckpt, args, ema)
+    score(base_cfg.work_dir, base_ckpt, args)
+    score_smoothed(base_cfg.work_dir, base_ckpt, args)
     score(base_cfg.work_dir, base_ckpt, args, split='train')
     report(args)
     teacher_ckpt = None
@@ -199,8 +227,9 @@ def main(argv=None):
         for seed in args.seeds:
             cfg = arm_cfg(arm, seed, args, base_ckpt, teacher_ckpt)
             ckpt = train(cfg, f'seed{seed}_{arm}', args)
-            for ema in [None] + (args.ema if arm == 'control' else []):
-                score(cfg.work_dir, ckpt, args, ema)
+            score(cfg.work_dir, ckpt, args)
+            if arm == 'control':
+                score_smoothed(cfg.work_dir, ckpt, args)
             report(args)
     print(f'[paired_study] {time.strftime("%T")} done', flush=True)
 

@@ -34,7 +34,8 @@ def study_config(config: str, work_dir: str, seed: int, iters: int, *,
                  workers: Optional[int] = None,
                  run_name: Optional[str] = None,
                  repo_root: Optional[str] = None,
-                 quiet: bool = False) -> Config:
+                 quiet: bool = False,
+                 precision: str = 'fp32') -> Config:
     """``config`` (a file) set for one run.
 
     Args:
@@ -54,7 +55,14 @@ def study_config(config: str, work_dir: str, seed: int, iters: int, *,
             made absolute against it.
         quiet: the console shows progress bars, MMEngine's log goes to the
             run's log file only.
+        precision: ``'bf16'`` trains under bfloat16 autocast on the CPU
+            (``CPUAutocastOptimWrapper``, the optimiser kept; refused on a CPU
+            without bf16 hardware); ``'fp32'`` keeps the config's wrapper.
+            A 300-iteration CamVid fine-tune lands inside fp32's seed spread
+            (docs/benchmarks.md, bf16_finetune_study).
     """
+    if precision not in ('fp32', 'bf16'):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
@@ -70,6 +78,10 @@ def study_config(config: str, work_dir: str, seed: int, iters: int, *,
     teacher = cfg.model.get('teacher')
     if teacher and repo_root and not osp.isabs(teacher.config):
         teacher.config = osp.join(repo_root, teacher.config)
+    if precision == 'bf16':
+        from ..utils.cpu_info import check_native_bf16
+        check_native_bf16(f'bf16 training of {osp.basename(config)}')
+        cfg.optim_wrapper.update(type='CPUAutocastOptimWrapper', dtype='bfloat16')
     if quiet:
         cfg.console_log_level = 'ERROR'
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
