@@ -86,15 +86,18 @@ def test_paired_study_scores_every_model_through_the_stock_test_loop(tmp_path):
                        '--arms', 'control', 'tl_logits', '--baseline-iters', '2',
                        '--baseline-val-every', '2', '--finetune-iters', '2',
                        '--ckpt-every', '2', '--test-videos', '1', '--train-videos', '1',
-                       '--val-videos', '1', '--ema', '0.5', '--workers', '0',
+                       '--val-videos', '1', '--ema', '0.5', '--mcema', '0.5',
+                       '--mcema-flow', 'exact', '--workers', '0',
                        '--logs-to', str(tmp_path / 'logs')])
     res = json.loads((tmp_path / 'logs' / 'results.json').read_text())
-    assert {'baseline', 'baseline+ema0.5', 'baseline (train split)', 'control/seed0',
+    assert {'baseline', 'baseline+ema0.5', 'baseline+mcema0.5-exact',
+            'baseline (train split)', 'control/seed0',
             'control+ema0.5/seed1', 'tl_logits/seed1'} <= set(res['models'])
     for name, m in res['models'].items():
         assert m['mTC_gt'] == 100.0, name
         assert 0 <= m['mIoU_fast'] <= 100 and 0 <= m['mTC'] <= m['mTC_gt'], name
-    assert set(res['paired']) == {'tl_logits', 'control+ema0.5'}
+    assert set(res['paired']) == {'tl_logits', 'control+ema0.5', 'control+mcema0.5-exact',
+                                  'control+mcema0.5-exact vs control+ema0.5'}
     assert res['paired']['tl_logits']['mTC_shared']['n'] == 2
     run = json.loads((tmp_path / 'seed0' / 'control' / 'score.json').read_text())
     assert run['fast_frames'] >= 5 and run['fast_threshold'] > 0  # of 20 frames
