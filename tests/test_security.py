@@ -245,7 +245,7 @@ def test_resume_refuses_the_gadget(tmp_path, marker, runner_type):
     with the gadget in ``message_hub.runtime_info`` is refused."""
     work = tmp_path / 'work'
     _toy_runner(work, 'first', runner_type).train()
-    saved = torch.load(work / 'iter_2.pth', weights_only=False)  # our own file
+    saved = read_checkpoint(str(work / 'iter_2.pth'))  # our own file
     hub = saved['message_hub']
     assert 'train/loss' in hub['log_scalars'] and 'iter' in hub['runtime_info']
     resumed = _toy_runner(work, 'resumed', runner_type, resume=True, iters=3)

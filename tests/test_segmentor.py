@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 import mmseg_temporal  # noqa: F401
-from mmseg_temporal.utils.checkpoint import CheckpointError
+from mmseg_temporal.utils.checkpoint import CheckpointError, read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SYN = ROOT / 'configs' / 'synthetic'
@@ -97,8 +97,7 @@ def test_scheme_trains(scheme, data_root, teacher_ckpt, tmp_path):
         for k, v in model.teacher.state_dict().items():
             assert torch.equal(v, teacher_before[k]), k
         assert not model.teacher.training
-        ckpt = torch.load(osp.join(cfg.work_dir, 'iter_16.pth'),
-                          map_location='cpu', weights_only=False)
+        ckpt = read_checkpoint(osp.join(cfg.work_dir, 'iter_16.pth'))
         assert not any(k.startswith('teacher.') for k in ckpt['state_dict'])
         assert any(k.startswith('losses.mf.conv_lstm') for k in ckpt['state_dict'])
 
@@ -113,7 +112,7 @@ def test_teacher_with_other_classes_is_refused(teacher_ckpt):
 
 
 def test_teacher_checkpoint_mismatch_names_keys(teacher_ckpt, tmp_path):
-    state = torch.load(teacher_ckpt, map_location='cpu', weights_only=False)
+    state = read_checkpoint(teacher_ckpt)
     sd = state['state_dict']
     del sd['student.decode_head.conv_seg.weight']
     sd['student.decode_head.conv_seg.bias'] = torch.zeros(3)
@@ -146,7 +145,7 @@ def test_teacher_is_loaded_once_and_kept_by_init_weights(teacher_ckpt):
     cfg.model.teacher.config = str(ROOT / cfg.model.teacher.config)
     cfg.model.teacher.checkpoint = teacher_ckpt
     model = MODELS.build(cfg.model)
-    saved = torch.load(teacher_ckpt, map_location='cpu', weights_only=False)
+    saved = read_checkpoint(teacher_ckpt)
     want = {k[8:]: v for k, v in saved['state_dict'].items()
             if k.startswith('student.')}
     model.init_weights()  # MMEngine's runner calls it after building

@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmseg_temporal  # noqa: F401
+from mmseg_temporal.utils.checkpoint import read_checkpoint
 
 from conftest import data_cfg_options
 
@@ -59,7 +60,7 @@ def test_train_kill_resume_test(config, default_synthetic_root, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     last = _recorded_iter(work)  # what --resume finds (it may have gone on)
-    saved = torch.load(work / f'iter_{last}.pth', map_location='cpu', weights_only=False)
+    saved = read_checkpoint(str(work / f'iter_{last}.pth'))
     assert saved['meta']['iter'] == last
     end = last + 3
 
@@ -72,7 +73,7 @@ def test_train_kill_resume_test(config, default_synthetic_root, tmp_path):
     assert out.returncode == 0, log[-3000:]
     assert f'resumed epoch: 0, iter: {last}' in log
     assert f'Iter(train) [{last + 1}/{end}]' in log and f'Iter(train) [1/{end}]' not in log
-    final = torch.load(work / f'iter_{end}.pth', map_location='cpu', weights_only=False)
+    final = read_checkpoint(str(work / f'iter_{end}.pth'))
     assert final['meta']['iter'] == end
     # The optimiser state went on from the saved one (SGD momentum buffers).
     mom6 = [s['momentum_buffer'] for s in saved['optimizer']['state'].values()]

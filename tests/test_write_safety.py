@@ -37,6 +37,7 @@ from mmseg_temporal.utils.atomic import (
     failed_sibling,
     remove_stale_tmp,
 )
+from mmseg_temporal.utils.checkpoint import read_checkpoint
 from mmseg_temporal.utils.runner import CheckedLoadRunner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -300,7 +301,7 @@ def test_diverged_checkpoint_never_pushes_out_the_last_good_one(tmp_path, factor
     with pytest.raises(FloatingPointError) as info:
         _train(work, 'FiniteCheckpointHook', diverge_at=6, factor=factor)
     assert _ckpts(work) == ['iter_4.pth', 'iter_6.pth']
-    good = torch.load(work / 'iter_4.pth', map_location='cpu', weights_only=False)
+    good = read_checkpoint(str(work / 'iter_4.pth'))
     assert torch.isfinite(good['state_dict']['w']).all()
     assert good['state_dict']['w'].abs().max() < 2
     assert any(str(work / 'iter_4.pth') in n for n in info.value.__notes__)

@@ -55,7 +55,8 @@ __all__ = ['CheckpointError', 'checkpoint_safe_globals', 'history_buffer_statist
 
 _URL = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
 _SHOWN = 5  # keys shown per list in an error line
-_TRUST = 'load only files you trust, and those with torch.load(weights_only=False) yourself'
+_TRUST = ('load only files you trust, and those yourself with torch.load, '
+          'weights-only loading switched off')
 
 
 class CheckpointError(ValueError):
