@@ -229,3 +229,32 @@ def test_bf16_finetune_study_pairs_the_precisions(tmp_path):
     assert paired['mIoU_15hz']['diffs'] == pytest.approx([0.5, 0.2])
     assert paired['train_s']['mean'] == pytest.approx(-30)
     assert paired['mTC']['mean'] == 0.0
+
+
+def test_stillclip_study_arms_differ_only_in_tl_weight(tmp_path):
+    """Each arm fine-tunes the base run's own student (its backbone) from
+    its checkpoint on still clips; control and TL differ in TL's weight only."""
+    import stillclip_tl_study as study
+    from mmengine.config import Config
+    base = tmp_path / 'scratch' / 'seed1' / 'antialiased'
+    base.mkdir(parents=True)
+    trained = Config.fromfile(str(ROOT / 'configs' / 'camvid_cpu' /
+                                  'pspnet_tiny_baseline_camvid_cpu.py'))
+    trained.model.student.backbone.type = 'AntiAliasedResNetV1c'
+    trained.dump(str(base / 'study_config.py'))
+    (base / 'iter_1500.pth').write_bytes(b'')
+    args = study.parse_args(['--from-dir', str(tmp_path / 'scratch'), '--work-dir',
+                             str(tmp_path / 'w'), '--arms', 'control', 'tl_kl0.5'])
+    control, tl = (study.arm_cfg(arm, 1, args) for arm in ('control', 'tl_kl0.5'))
+    assert control.model.losses.tl.loss_weight == 0.0 and tl.model.losses.tl.loss_weight == 0.5
+    assert control.model.losses.tl.compare == 'kl'
+    assert control.model.student.backbone.type == 'AntiAliasedResNetV1c'
+    assert control.load_from == str(base / 'iter_1500.pth')
+    assert control.train_dataloader.dataset.pipeline[2]['type'] == 'StillToClip'
+    strip = ('work_dir', 'visualizer')
+    assert {k: v for k, v in control.to_dict().items() if k not in strip and k != 'model'} == \
+        {k: v for k, v in tl.to_dict().items() if k not in strip and k != 'model'}
+    with pytest.raises(FileNotFoundError, match='seed3'):
+        study.arm_cfg('control', 3, args)
+    with pytest.raises(ValueError, match='tl_mse'):
+        study.tl_weight('tl_mse')

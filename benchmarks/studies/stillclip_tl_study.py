@@ -1,0 +1,121 @@
+"""Paired, multi-seed study of the temporal loss on clips made of still
+frames, on top of a converged CamVid CPU student (issue 23, item 5).
+
+    OMP_NUM_THREADS=1 python benchmarks/studies/stillclip_tl_study.py \\
+        --from-dir work_dirs/aa_study/scratch --base antialiased \\
+        [--work-dir work_dirs/stillclip_study] [--seeds 0 1 2 3 4] \\
+        [--arms control tl_kl1] [--iters 300] [--precision bf16]
+
+Per seed, the student of ``<from-dir>/seed<s>/<base>/iter_1500.pth`` (the
+anti-aliasing study's from-scratch runs: ``plain`` or ``antialiased``) is
+fine-tuned ``--iters`` iterations with
+``configs/camvid_cpu/pspnet_tiny_tl_stillclip_camvid_cpu.py``: every labelled
+training frame becomes a clip (f, labelled, b) under independent random
+camera motions with exact flow (``StillToClip``), CE on the labelled frame
+plus TL in its symmetric-KL form. Every arm of a seed sees the same clips
+(same seed); arms differ only in TL's weight: ``control`` 0, ``tl_kl<w>``
+``w``. Scored by the CamVid protocol of ``_harness`` (stock test loop on the
+15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the test
+split's mIoU; EMA variants of the control with ``--ema``); paired
+differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
+Resumable.
+"""
+import json
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+
+from _harness import (
+    CAMVID_ROOT,
+    absolute_paths,
+    camvid_cfg,
+    report,
+    score_path,
+    score_run,
+    study_parser,
+    train,
+)
+
+CONFIG = 'pspnet_tiny_tl_stillclip_camvid_cpu.py'
+
+
+def tl_weight(arm: str) -> float:
+    """``control`` -> 0, ``tl_kl<w>`` -> w."""
+    if arm == 'control':
+        return 0.0
+    if not arm.startswith('tl_kl'):
+        raise ValueError(f'arm must be control or tl_kl<weight>, got {arm!r}')
+    return float(arm[len('tl_kl'):])
+
+
+def base_run(seed: int, args) -> str:
+    run = osp.join(args.from_dir, f'seed{seed}', args.base)
+    ckpt = osp.join(run, 'iter_1500.pth')
+    if not osp.exists(ckpt):
+        raise FileNotFoundError(f'{ckpt}: the converged {args.base} student of seed '
+                                f'{seed} (train it with antialias_study.py)')
+    return run
+
+
+def arm_cfg(arm: str, seed: int, args) -> Config:
+    """The still-clip TL config for one arm and seed, with the base run's
+    student (its backbone: plain or anti-aliased) and its weights."""
+    run = base_run(seed, args)
+    cfg = camvid_cfg(CONFIG, osp.join(args.work_dir, f'seed{seed}', arm), args, seed,
+                     args.iters)
+    cfg.model.student = Config.fromfile(osp.join(run, 'study_config.py')).model.student
+    cfg.model.losses.tl.loss_weight = tl_weight(arm)
+    cfg.load_from = osp.join(run, 'iter_1500.pth')
+    return cfg
+
+
+def saved_scores(args) -> dict:
+    out = {}
+    for seed in args.seeds:
+        for arm in args.arms:
+            run = osp.join(args.work_dir, f'seed{seed}', arm)
+            for ema in [None] + (list(args.ema) if arm == 'control' else []):
+                path = score_path(run, ema)
+                if osp.exists(path):
+                    name = arm if ema is None else f'{arm}+ema{ema}'
+                    with open(path) as f:
+                        out[f'{name}/seed{seed}'] = json.load(f)
+    return out
+
+
+def parse_args(argv=None):
+    p = study_parser(__doc__, 'work_dirs/stillclip_study', 'stillclip_study_logs', 100,
+                     data_root=CAMVID_ROOT)
+    p.add_argument('--from-dir', required=True,
+                   help='the anti-aliasing study scratch folder (seed<s>/<base>/)')
+    p.add_argument('--base', choices=('plain', 'antialiased'), default='antialiased')
+    p.add_argument('--arms', nargs='+', default=['control', 'tl_kl1'])
+    p.add_argument('--iters', type=int, default=300)
+    p.add_argument('--ema', type=float, nargs='*', default=[0.5])
+    args = absolute_paths(p.parse_args(argv))
+    args.from_dir = osp.abspath(args.from_dir)
+    for arm in args.arms:
+        tl_weight(arm)
+    if 'control' not in args.arms:
+        p.error('--arms needs control (the paired reference)')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not args.report_only:
+        os.makedirs(args.work_dir, exist_ok=True)
+        for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
+            for arm in args.arms:
+                cfg = arm_cfg(arm, seed, args)
+                ckpt = train(cfg, f'seed{seed}_{arm}', args)
+                score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')
+            report(saved_scores(args), args)
+    report(saved_scores(args), args)
+
+
+if __name__ == '__main__':
+    main()
