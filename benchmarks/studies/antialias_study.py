@@ -33,7 +33,6 @@ import os.path as osp
 
 import torch
 
-from mmseg_temporal.evaluation.functional import shared_class_means
 from mmseg_temporal.experiments.records import cached_json, scalar_metrics
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.experiments.steps import test_checkpoint
@@ -48,6 +47,7 @@ from _harness import (
     score_path,
     score_run,
     scoring_cfg,
+    set_shared_tc,
     study_parser,
     train,
 )
@@ -179,9 +179,7 @@ def report(scores: dict, args) -> None:
             pairs = [(dict(scores[run_name(arm, s, ema)]), dict(scores[run_name('plain', s)]))
                      for s in seeds]
             for x, y in pairs:
-                (x['mTC_shared'], y['mTC_shared']), _ = shared_class_means(
-                    [x['tc_per_class'], y['tc_per_class']],
-                    [x['predicted'], y['predicted']], classes=x['classes'])
+                set_shared_tc(x, y)
             paired[name] = {m: paired_difference([x[m] for x, _ in pairs],
                                                  [y[m] for _, y in pairs])
                             for m in PAIRED if not any(
