@@ -243,7 +243,8 @@ def test_sequence_selection(camvid_root, tmp_path):
 def test_pack_sequence_seg_inputs_adds_sequence_keys(synthetic_root):
     """PackSequenceSegInputs = PackSegInputs + seq_name and frame_index in
     the metainfo (what TemporalConsistencyMetric regroups by), given or not
-    among meta_keys, and the same image tensor as PackSegInputs."""
+    among meta_keys, + the synthetic frame's object_speed, and the same
+    image tensor as PackSegInputs."""
     from mmseg.datasets.transforms import PackSegInputs
 
     from mmseg_temporal.datasets.transforms import PackSequenceSegInputs
@@ -259,8 +260,9 @@ def test_pack_sequence_seg_inputs_adds_sequence_keys(synthetic_root):
     assert meta['frame_index'] == info['frame_index'] == 1
     assert 'seq_name' not in ref['data_samples'].metainfo
     assert set(meta) == set(ref['data_samples'].metainfo) | {
-        'seq_name', 'frame_index'}
+        'seq_name', 'frame_index', 'object_speed'}
+    assert meta['object_speed'] == info['object_speed']
     assert (out['inputs'] == ref['inputs']).all()
     keys = PackSequenceSegInputs(meta_keys=('img_path', 'seq_name')).meta_keys
-    assert keys == ('img_path', 'seq_name', 'frame_index')
+    assert keys == ('img_path', 'seq_name', 'frame_index', 'object_speed')
     assert issubclass(PackSequenceSegInputs, PackSegInputs)
