@@ -71,6 +71,17 @@ def test_without_subset_it_is_iou_metric_and_a_missing_key_is_named():
         metric.process({}, batch)
 
 
+def test_a_frame_without_a_finite_value_is_named():
+    labels = [np.zeros((4, 4), np.int64)]
+    metric = SparseIoUMetric(subset=dict(key='object_speed'))
+    metric.dataset_meta = dict(classes=[f'c{i}' for i in range(K)])
+    with pytest.raises(ValueError, match='frame_0.png has object_speed=nan'):
+        metric.process({}, samples(labels, labels, [float('nan')]))
+    with pytest.raises(ValueError, match='format_only'):
+        SparseIoUMetric(subset=dict(key='object_speed'), format_only=True,
+                        output_dir='/tmp')
+
+
 @pytest.mark.parametrize('subset, word', [(dict(quantile=0.5), 'key'),
                                           (dict(key='s', share=0.5), 'share'),
                                           (dict(key='s', quantile=1.5), '1.5')])

@@ -85,3 +85,30 @@ def test_bf16_precision_swaps_the_wrapper_and_keeps_the_optimiser(tmp_path, monk
         study_config(str(SYN), str(tmp_path / 'c'), 0, 10, precision='bf16')
     with pytest.raises(ValueError, match='fp16'):
         study_config(str(SYN), str(tmp_path / 'd'), 0, 10, precision='fp16')
+
+
+def test_a_run_refuses_to_resume_in_another_precision(tmp_path, monkeypatch):
+    from mmseg_temporal.experiments.records import train_recorded
+    from mmseg_temporal.utils import cpu_info
+    monkeypatch.setattr(cpu_info, 'native_bf16', lambda: True)
+    run = tmp_path / 'run'
+    first = study_config(str(SYN), str(run), 0, 10)
+    run.mkdir()
+    first.dump(str(run / 'study_config.py'))
+    (run / 'iter_10.pth').write_bytes(b'fp32 run')
+    with pytest.raises(ValueError, match='CPUAutocastOptimWrapper.*another precision'):
+        train_recorded(study_config(str(SYN), str(run), 0, 10, precision='bf16'), 'r',
+                       str(tmp_path / 'logs'))
+
+
+def test_cached_scores_of_an_older_format_are_refused(tmp_path):
+    import json
+
+    from mmseg_temporal.experiments.records import cached_json
+    path = tmp_path / 'score.json'
+    path.write_text(json.dumps({'variants': {}}))
+    with pytest.raises(ValueError, match=r"score.json: cached scores without \['mIoU'\]"):
+        cached_json(str(path), lambda: {'mIoU': 1.0}, required=('mIoU', ))
+    assert cached_json(str(path), lambda: {'mIoU': 1.0}, recompute=True,
+                       required=('mIoU', )) == {'mIoU': 1.0}
+    assert cached_json(str(path), lambda: {}, required=('mIoU', )) == {'mIoU': 1.0}

@@ -10,7 +10,7 @@ import math
 import os
 import os.path as osp
 import statistics
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -112,7 +112,7 @@ def train(cfg: Config, name: str, args) -> str:
 
 
 def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int,
-               fb_check: bool = False, precision: str = None) -> Config:
+               fb_check: bool = False, precision: Optional[str] = None) -> Config:
     """The CamVid CPU config ``name`` set for one run of a study (through
     the package's one adjuster), its flow read from the study's cache
     (``fb_check``: forward-backward checked); ``precision`` (default
@@ -156,7 +156,7 @@ def score_path(run_dir: str, ema: float = None) -> str:
 def scoring_cfg(name: str, run_dir: str, args) -> Config:
     """The test config ``name`` with the student the run trained (the
     teacher is wider than the tiny student the test configs name)."""
-    cfg = camvid_cfg(name, run_dir, args, 0, 1)
+    cfg = camvid_cfg(name, run_dir, args, 0, 1, precision='fp32')
     trained = Config.fromfile(osp.join(run_dir, 'study_config.py')).model.student
     model = cfg.model.segmentor if 'segmentor' in cfg.model else cfg.model
     model.student = trained
@@ -184,9 +184,10 @@ def _score(run_dir: str, ckpt: str, args, ema: float = None) -> dict:
         test_cfg = scoring_cfg('pspnet_tiny_baseline_camvid_cpu.py', run_dir, args)
         test_cfg.test_evaluator = [dict(type='SparseIoUMetric', iou_metrics=['mIoU'])]
         m_test = test_checkpoint(test_cfg, ckpt, 'test_split')
-    out = dict(mIoU_15hz=figures['mIoU'], mIoU_test=float(m_test['mIoU']))
-    out.update({k: figures.get(k, float('nan')) for k in (
-        'mTC', 'mTC_gt', 'mTC_pred', 'mVC_8', 'mVC_16', 'tc_per_class', 'predicted',
+    out = dict(mIoU_15hz=figures['mIoU'], mIoU_test=float(m_test['mIoU']),
+               mTC_gt=figures.get('mTC_gt', float('nan')))
+    out.update({k: figures[k] for k in (
+        'mTC', 'mTC_pred', 'mVC_8', 'mVC_16', 'tc_per_class', 'predicted',
         'classes', 'scored_on')})
     return out
 
@@ -196,6 +197,9 @@ def test_figures(cfg: Config, ckpt: str, sub_dir: str = 'test') -> dict:
     ``<work_dir>/<sub_dir>``): every scalar metric, the TC metric's
     per-class TC, class set and predicted classes, and the commit."""
     metrics, tc = test_checkpoint(cfg, ckpt, sub_dir, with_tc_result=True)
+    if tc is None:
+        raise ValueError(f'{cfg.work_dir}: the test loop has no '
+                         'TemporalConsistencyMetric, so a study cannot score TC with it')
     out = scalar_metrics(metrics)
     out.update(tc_per_class=[float(v) for v in tc['per_class']],
                predicted=sorted(int(c) for c in tc['predicted_classes']),

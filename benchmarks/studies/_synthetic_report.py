@@ -23,6 +23,7 @@ import json
 import math
 import os
 import os.path as osp
+import re
 import statistics
 from typing import Dict, List, Optional
 
@@ -88,7 +89,7 @@ def _paired(models: Dict, arm: str, control: str, seeds) -> Dict:
     return out
 
 
-def build(work_dir: str, seeds, arms, labels: Dict, test_videos: int = None) -> Dict:
+def build(work_dir: str, seeds, arms, labels: Dict) -> Dict:
     """Collects every score of a study work dir into one results dict."""
     models, prov = {}, {}
 
@@ -131,8 +132,9 @@ def build(work_dir: str, seeds, arms, labels: Dict, test_videos: int = None) -> 
             if any(c in r['never_predicted'] for r in rows)}
         if arm != 'control':
             paired[arm] = _paired(models, arm, 'control', seeds)
-        plain = arm.replace('+mcema', '+ema').split('-')[0]
-        if '+mcema' in arm and plain in summary:  # motion compensation's own effect
+        mc = re.fullmatch(r'(.+)\+mcema([\d.]+)(?:-\w+)?', arm)
+        if mc and f'{mc[1]}+ema{mc[2]}' in summary:  # motion compensation's own effect
+            plain = f'{mc[1]}+ema{mc[2]}'
             paired[f'{arm} vs {plain}'] = _paired(models, arm, plain, seeds)
     curves = {'baseline': val_curve(osp.join(work_dir, 'baseline')),
               'teacher': val_curve(osp.join(work_dir, 'teacher'))}
@@ -142,7 +144,21 @@ def build(work_dir: str, seeds, arms, labels: Dict, test_videos: int = None) -> 
                         for k, d in models.items()},
                 summary=summary, paired=paired, curves=curves,
                 provenance=prov, labels=labels, seeds=list(seeds),
-                test_videos=test_videos)
+                test_videos=_test_videos(work_dir, models))
+
+
+def _test_videos(work_dir: str, models: Dict) -> Optional[int]:
+    """How many test videos the baseline was scored on: from its scores, or
+    (scores of before they recorded it) its run's config, which the scoring
+    config copies."""
+    base = models.get('baseline')
+    if base is None:
+        return None
+    if 'videos' in base['_raw']:
+        return base['_raw']['videos']
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(work_dir, 'baseline', 'study_config.py'))
+    return cfg.test_dataloader.dataset.num_videos
 
 
 def _mean_sd(v: List[float]) -> List[float]:

@@ -33,9 +33,8 @@ import os.path as osp
 
 import torch
 
-from mmseg_temporal.experiments.records import cached_json, scalar_metrics
+from mmseg_temporal.experiments.records import cached_json
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
-from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.visualization import plot_scatter
 
 import _harness
@@ -49,6 +48,7 @@ from _harness import (
     scoring_cfg,
     set_shared_tc,
     study_parser,
+    test_figures,
     train,
 )
 
@@ -91,12 +91,7 @@ def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
         cfg = scoring_cfg(name, run_dir, args)
         if alpha is not None:
             cfg.model.alpha = alpha
-        metrics, tc = test_checkpoint(cfg, ckpt, f'test_15hz_{kind}', with_tc_result=True)
-        res = scalar_metrics(metrics)
-        res.update(tc_per_class=[float(v) for v in tc['per_class']],
-                   predicted=sorted(int(c) for c in tc['predicted_classes']),
-                   classes=sorted(int(c) for c in tc['classes']))
-        return res
+        return test_figures(cfg, ckpt, f'test_15hz_{kind}')
     return cached_json(osp.join(run_dir, f'score_{kind}.json'), compute, args.rescore)
 
 

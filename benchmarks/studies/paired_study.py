@@ -68,13 +68,14 @@ ARM_LABELS = {
 
 
 def study_cfg(name: str, work_dir: str, args, seed: int, iters: int,
-              val_every: int) -> Config:
-    """A synthetic config set to the study's data, schedule and seed."""
+              val_every: int, precision: str = None) -> Config:
+    """A synthetic config set to the study's data, schedule and seed
+    (``precision``: of training, default ``--precision``)."""
     cfg = study_config(osp.join(SYN, name), work_dir, seed, iters,
                        data_root=args.data_root, val_every=val_every,
                        ckpt_every=args.ckpt_every, log_every=25, workers=args.workers,
                        run_name=osp.relpath(work_dir, args.work_dir), repo_root=ROOT,
-                       precision=args.precision)
+                       precision=precision or args.precision)
     sizes = dict(train_dataloader=args.train_videos,
                  val_dataloader=args.val_videos,
                  test_dataloader=args.test_videos)
@@ -132,7 +133,7 @@ def scoring_cfg(run_dir: str, args, ema: float = None, split: str = 'test',
     ``ema``: its logits smoothed by ``EMASmoothedSegmentor`` (``motion``:
     motion-compensated, flow ``--mcema-flow``); ``split`` ``'train'``: on
     the ``--train-videos`` training videos instead."""
-    cfg = study_cfg(TEST_CONFIG, run_dir, args, 0, 1, 1)
+    cfg = study_cfg(TEST_CONFIG, run_dir, args, 0, 1, 1, precision='fp32')
     cfg.model.student = Config.fromfile(osp.join(run_dir, 'study_config.py')).model.student
     if split != 'test':
         cfg.test_dataloader.dataset.update(split=split, num_videos=args.train_videos)
@@ -154,12 +155,15 @@ def score(run_dir: str, ckpt: str, args, ema: float = None, split: str = 'test',
 
     def compute():
         t0 = time.time()
-        res = test_figures(scoring_cfg(run_dir, args, ema, split, motion), ckpt, name)
-        res.update(checkpoint=ckpt, score_s=round(time.time() - t0, 1))
+        cfg = scoring_cfg(run_dir, args, ema, split, motion)
+        res = test_figures(cfg, ckpt, name)
+        res.update(checkpoint=ckpt, score_s=round(time.time() - t0, 1),
+                   videos=cfg.test_dataloader.dataset.num_videos)
         print(f'[paired_study] {time.strftime("%T")} scored {run_dir} {name} '
               f'({res["score_s"]} s)', flush=True)
         return res
-    return cached_json(osp.join(run_dir, f'{name}.json'), compute, args.rescore)
+    return cached_json(osp.join(run_dir, f'{name}.json'), compute, args.rescore,
+                       required=('mIoU', 'tc_per_class'))
 
 
 def score_smoothed(run_dir: str, ckpt: str, args) -> None:
@@ -171,8 +175,7 @@ def score_smoothed(run_dir: str, ckpt: str, args) -> None:
 
 
 def report(args) -> None:
-    res = study_report.build(args.work_dir, args.seeds, list(ARMS), ARM_LABELS,
-                             args.test_videos)
+    res = study_report.build(args.work_dir, args.seeds, list(ARMS), ARM_LABELS)
     study_report.write(res, args.logs_to)
 
 

@@ -45,9 +45,13 @@ def tl_weight(arm: str) -> float:
     """``control`` -> 0, ``tl_kl<w>`` -> w."""
     if arm == 'control':
         return 0.0
-    if not arm.startswith('tl_kl'):
-        raise ValueError(f'arm must be control or tl_kl<weight>, got {arm!r}')
-    return float(arm[len('tl_kl'):])
+    try:
+        weight = float(arm[len('tl_kl'):]) if arm.startswith('tl_kl') else -1.0
+    except ValueError:
+        weight = -1.0
+    if not weight > 0:
+        raise ValueError(f'arm must be control or tl_kl<weight > 0>, got {arm!r}')
+    return weight
 
 
 def base_run(seed: int, args) -> str:
@@ -113,8 +117,9 @@ def main(argv=None):
                 cfg = arm_cfg(arm, seed, args)
                 ckpt = train(cfg, f'seed{seed}_{arm}', args)
                 score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')
-            report(saved_scores(args), args)
-    report(saved_scores(args), args)
+            report(saved_scores(args), args)  # after every seed: the logs stay current
+    else:
+        report(saved_scores(args), args)
 
 
 if __name__ == '__main__':

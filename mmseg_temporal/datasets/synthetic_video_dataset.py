@@ -100,10 +100,9 @@ class SyntheticVideoDataset(BaseVideoSegDataset):
                              self.label_interval))
         sequences = []
         for k in range(self.num_videos):
-            motion = synthetic_paths(self.data_root, self.split, k, 0)['motion']
-            if not osp.exists(motion):
-                raise FileNotFoundError(f'synthetic motion file missing: {motion}')
-            velocities = read_velocities(motion)
+            # read_velocities names a missing or corrupt motion file
+            velocities = read_velocities(
+                synthetic_paths(self.data_root, self.split, k, 0)['motion'])
             frames = []
             for t in range(self.frames_per_video):
                 p = synthetic_paths(self.data_root, self.split, k, t)

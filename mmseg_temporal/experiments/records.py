@@ -9,7 +9,7 @@ import os.path as osp
 import shutil
 import subprocess
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -38,11 +38,18 @@ def write_json(path: str, obj, indent: Optional[int] = None) -> None:
 
 
 def cached_json(path: str, compute: Callable[[], Dict],
-                recompute: bool = False) -> Dict:
-    """The JSON at ``path``, else ``compute()`` written there atomically."""
+                recompute: bool = False, required: Sequence[str] = ()) -> Dict:
+    """The JSON at ``path``, else ``compute()`` written there atomically. A
+    cached file without every key of ``required`` (written by an older
+    version of its study) is refused, naming the file and the keys."""
     if osp.exists(path) and not recompute:
         with open(path) as f:
-            return json.load(f)
+            cached = json.load(f)
+        missing = [k for k in required if k not in cached]
+        if missing:
+            raise ValueError(f'{path}: cached scores without {missing} (an older '
+                             'format): score again with --rescore')
+        return cached
     result = compute()
     write_json(path, result)
     return result
@@ -64,10 +71,16 @@ def _check_same_model(cfg: Config, path: str) -> None:
         return
     def plain(model) -> str:  # tuples and lists alike, as a dump reads back
         return json.dumps(model.to_dict(), sort_keys=True, default=str)
-    if plain(Config.fromfile(path).model) != plain(cfg.model):
+    saved = Config.fromfile(path)
+    if plain(saved.model) != plain(cfg.model):
         raise ValueError(f'{cfg.work_dir} holds a run of another model '
                          f'({path} differs from this config\'s model): use '
                          'another work dir')
+    wrappers = [c.get('optim_wrapper', {}).get('type', 'OptimWrapper') for c in (saved, cfg)]
+    if wrappers[0] != wrappers[1]:
+        raise ValueError(f'{cfg.work_dir} holds a run trained with {wrappers[0]}, '
+                         f'this config trains with {wrappers[1]} (another precision): '
+                         'resume it as it was, or use another work dir')
 
 
 def _copy_logs(work_dir: str, name: str, logs_to: str) -> None:

@@ -31,9 +31,10 @@ class SparseIoUMetric(IoUMetric):
             quantile=0.75, name='fast')`` scores the frames whose
             ``object_speed`` is at least the 0.75 quantile of that figure
             over the scored frames (the synthetic video's fast frames), as
-            ``mIoU_fast`` (each of ``iou_metrics`` with ``_<name>``), with
-            ``<name>_threshold`` and ``<name>_frames``. A frame without the
-            key is an error naming the key and the frame.
+            ``mIoU_fast`` (every class-mean figure the metric reports, e.g.
+            also ``mAcc_fast``), with ``<name>_threshold`` and
+            ``<name>_frames``. A frame without the key, or with a value that
+            is not finite, is an error naming the key and the frame.
         **kwargs: ``IoUMetric``'s arguments.
     """
 
@@ -48,6 +49,9 @@ class SparseIoUMetric(IoUMetric):
             if not 0 <= subset['quantile'] <= 1:
                 raise ValueError(f'SparseIoUMetric subset quantile must lie in '
                                  f'[0, 1], got {subset["quantile"]}')
+            if self.format_only:
+                raise ValueError('SparseIoUMetric: subset scores labelled frames; '
+                                 'it cannot run with format_only=True')
         self.subset = subset
 
     def process(self, data_batch: dict, data_samples: Sequence) -> None:
@@ -68,6 +72,9 @@ class SparseIoUMetric(IoUMetric):
                     raise KeyError(f'SparseIoUMetric subset: frame '
                                    f'{s.get("img_path", "?")} has no metainfo '
                                    f'{key!r} (does its dataset give it?)')
+                if not np.isfinite(float(s[key])):
+                    raise ValueError(f'SparseIoUMetric subset: frame '
+                                     f'{s.get("img_path", "?")} has {key}={s[key]}')
                 self.results[first + i] = (*self.results[first + i], float(s[key]))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
