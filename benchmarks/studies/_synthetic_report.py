@@ -107,7 +107,8 @@ def build(work_dir: str, seeds, arms, labels: Dict) -> Dict:
             variant = osp.basename(path)[len('score_'):-len('.json')]
             key = name.replace('/', f'+{variant}/', 1) if '/' in name \
                 else f'{name}+{variant}'
-            models[key] = dict(metrics_of(_load(path)), _raw=_load(path))
+            res = _load(path)
+            models[key] = dict(metrics_of(res), _raw=res)
 
     add('baseline', osp.join(work_dir, 'baseline'))
     add('baseline (train split)', osp.join(work_dir, 'baseline'), 'score_train.json')
