@@ -5,11 +5,14 @@ item 3; docs/benchmarks.md).
     python benchmarks/speed/antialias_latency.py [--models tiny mobilenetv2 pspnet_r18] \\
         [--size 360x480] [--repeats 30] [--threads 2]
 
-For each student (random weights: latency does not depend on them) both
-variants run eval-mode PyTorch on the same normalised input, alternating
-which goes first each round, so both see the same machine state. Prints the
-median and p90 ms per variant, the ratio of the medians, and one RESULT
-line with the machine.
+For each student (random weights: latency does not depend on them) three
+variants run eval-mode PyTorch on the same normalised input: plain,
+anti-aliased (strided convolutions evaluated densely, then blurred: the
+form the studies trained) and anti-aliased with ``blur_first=True``
+(strided convolutions blur their input and keep their stride), in an order
+that rotates each round, so all see the same machine state. Prints the
+median and p90 ms per variant, the ratios of the medians to plain, and one
+RESULT line with the machine.
 """
 import argparse
 import os.path as osp
@@ -35,25 +38,32 @@ STUDENTS = {
 }
 
 
-def build(name: str, antialiased: bool) -> torch.nn.Module:
+VARIANTS = {'plain': None, 'antialiased': False, 'blur_first': True}
+
+
+def build(name: str, blur_first) -> torch.nn.Module:
+    """The student ``name``: plain (``blur_first`` None) or anti-aliased in
+    the given form."""
     init_default_scope('mmseg')
     cfg = student_model_config(Config.fromfile(osp.join(ROOT, STUDENTS[name])))
-    if antialiased:
+    if blur_first is not None:
         cfg.backbone.type = 'AntiAliased' + cfg.backbone.type
+        cfg.backbone.blur_first = blur_first
     torch.manual_seed(0)
     return MODELS.build(cfg).eval()
 
 
 def interleaved_ms(models: dict, x: torch.Tensor, repeats: int) -> dict:
     """Per-variant wall times (ms) of ``model.forward(x, mode='tensor')``,
-    one warm-up call each, then ``repeats`` rounds in alternating order."""
+    one warm-up call each, then ``repeats`` rounds in rotating order."""
     times = {k: [] for k in models}
     names = list(models)
     with torch.no_grad():
         for model in models.values():
             model(x, mode='tensor')
         for r in range(repeats):
-            for k in (names if r % 2 == 0 else names[::-1]):
+            shift = r % len(names)
+            for k in names[shift:] + names[:shift]:
                 t0 = time.perf_counter()
                 models[k](x, mode='tensor')
                 times[k].append(1e3 * (time.perf_counter() - t0))
@@ -72,18 +82,19 @@ def main(argv=None):
     h, w = (int(v) for v in args.size.split('x'))
     x = torch.randn(1, 3, h, w)
     print(machine_line(), flush=True)
-    print('| student | plain ms p50 / p90 | anti-aliased ms p50 / p90 | ratio (p50) |')
-    print('| --- | --- | --- | --- |')
+    print('| student | plain ms p50 / p90 | anti-aliased ms p50 / p90 | ratio (p50) | '
+          'blur-first ms p50 / p90 | ratio (p50) |')
+    print('| --- | --- | --- | --- | --- | --- |')
     rows = {}
     for name in args.models:
-        times = interleaved_ms(dict(plain=build(name, False), antialiased=build(name, True)),
-                               x, args.repeats)
+        models = {k: build(name, form) for k, form in VARIANTS.items()}
+        times = interleaved_ms(models, x, args.repeats)
         stats = {k: (float(np.median(v)), float(np.percentile(v, 90))) for k, v in times.items()}
-        ratio = stats['antialiased'][0] / stats['plain'][0]
-        rows[name] = dict(plain=stats['plain'], antialiased=stats['antialiased'], ratio=ratio)
-        print(f'| {name} | {stats["plain"][0]:.1f} / {stats["plain"][1]:.1f} | '
-              f'{stats["antialiased"][0]:.1f} / {stats["antialiased"][1]:.1f} | '
-              f'{ratio:.2f}x |', flush=True)
+        rows[name] = dict(stats, ratio=stats['antialiased'][0] / stats['plain'][0],
+                          ratio_blur_first=stats['blur_first'][0] / stats['plain'][0])
+        cells = [f'{stats[k][0]:.1f} / {stats[k][1]:.1f}' for k in VARIANTS]
+        print(f'| {name} | {cells[0]} | {cells[1]} | {rows[name]["ratio"]:.2f}x | '
+              f'{cells[2]} | {rows[name]["ratio_blur_first"]:.2f}x |', flush=True)
     emit_result(dict(size=args.size, repeats=args.repeats, threads=args.threads,
                      machine=machine_line(), rows=rows))
 

@@ -10,7 +10,9 @@ make the flicker). Here every stride-2 step is evaluated densely (stride 1)
 and then blurred with a fixed binomial filter and subsampled:
 
 - ``nn.Conv2d`` with stride 2 -> :class:`BlurSubsampledConv2d` (the same
-  weights, stride 1, then blur + subsample);
+  weights, stride 1, then blur + subsample; with ``blur_first=True`` the
+  input is blurred and the convolution keeps its stride: the same linear
+  map away from the border, a quarter of a dense convolution's work);
 - ``nn.MaxPool2d`` with stride 2 -> :class:`BlurSubsampledMaxPool2d`
   (max at stride 1, then blur + subsample: Zhang's MaxBlurPool).
 
@@ -20,7 +22,13 @@ loads strictly into the anti-aliased one and back, and the output sizes are
 the plain ones. ``AntiAliased<Backbone>`` registers one variant per MMSeg
 backbone in :data:`ANTIALIASED_BACKBONES`; in a config::
 
-    backbone=dict(type='AntiAliasedResNetV1c', blur_size=3, ...)
+    backbone=dict(type='AntiAliasedResNetV1c', blur_size=3, blur_first=False, ...)
+
+Blur and convolution are both linear and shift-invariant, so blurring the
+input and convolving at stride ``s`` computes what the dense convolution
+followed by blur + subsample computes, except in the outermost output
+row and column (the two forms pad different tensors). ``blur_first=False``
+is the form the studies of docs/results.md section 6 trained and scored.
 """
 from typing import Tuple
 
@@ -67,16 +75,25 @@ def _pair(value) -> Tuple[int, int]:
 
 class BlurSubsampledConv2d(nn.Conv2d):
     """A ``nn.Conv2d`` of stride ``s`` evaluated at stride 1, then blurred
-    and subsampled by ``s``: same parameters, same output size."""
+    and subsampled by ``s``: same parameters, same output size. With
+    ``blur_first`` the input is blurred (stride 1) and convolved at stride
+    ``s`` instead: equal away from the border, cheaper for dense
+    convolutions."""
 
-    def __init__(self, *args, subsample: int = 2, blur_size: int = 3, **kwargs):
+    def __init__(self, *args, subsample: int = 2, blur_size: int = 3,
+                 blur_first: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if blur_first and self.padding_mode != 'zeros':
+            raise ValueError('blur_first needs zero padding, got padding_mode '
+                             f'{self.padding_mode!r}')
         self.subsample = subsample
+        self.blur_first = blur_first
         self.register_buffer('blur_kernel', binomial_kernel(blur_size),
                              persistent=False)
 
     @classmethod
-    def from_conv(cls, conv: nn.Conv2d, blur_size: int) -> 'BlurSubsampledConv2d':
+    def from_conv(cls, conv: nn.Conv2d, blur_size: int,
+                  blur_first: bool = False) -> 'BlurSubsampledConv2d':
         """The anti-aliased twin of ``conv``, sharing its parameters."""
         stride = _pair(conv.stride)
         if stride[0] != stride[1]:
@@ -85,16 +102,21 @@ class BlurSubsampledConv2d(nn.Conv2d):
                   stride=1, padding=conv.padding, dilation=conv.dilation,
                   groups=conv.groups, bias=conv.bias is not None,
                   padding_mode=conv.padding_mode, subsample=stride[0],
-                  blur_size=blur_size)
+                  blur_size=blur_size, blur_first=blur_first)
         new.weight = conv.weight
         new.bias = conv.bias
         return new.to(conv.weight.device)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.blur_first:
+            return F.conv2d(blur_subsample(x, self.blur_kernel, 1), self.weight,
+                            self.bias, self.subsample, self.padding, self.dilation,
+                            self.groups)
         return blur_subsample(super().forward(x), self.blur_kernel, self.subsample)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f', subsample={self.subsample} (blurred)'
+        order = 'blur first' if self.blur_first else 'blurred'
+        return super().extra_repr() + f', subsample={self.subsample} ({order})'
 
 
 class BlurSubsampledMaxPool2d(nn.MaxPool2d):
@@ -142,24 +164,27 @@ def _max3x3(x: Tensor) -> Tensor:
     return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
 
 
-def antialias_downsampling(module: nn.Module, blur_size: int = 3) -> int:
+def antialias_downsampling(module: nn.Module, blur_size: int = 3,
+                           blur_first: bool = False) -> int:
     """Replaces, in place, every strided ``nn.Conv2d`` and ``nn.MaxPool2d``
-    inside ``module`` by its blurred twin; returns how many it replaced.
-    Strided average pools (ResNetV1d's ``avg_down``) already low-pass and
-    are kept."""
+    inside ``module`` by its blurred twin (convolutions in the
+    ``blur_first`` form if asked); returns how many it replaced. Strided
+    average pools (ResNetV1d's ``avg_down``) already low-pass and are
+    kept."""
     replaced = 0
     for name, child in module.named_children():
         if isinstance(child, BlurSubsampledConv2d) or \
                 isinstance(child, BlurSubsampledMaxPool2d):
             continue
         if isinstance(child, nn.Conv2d) and max(_pair(child.stride)) > 1:
-            setattr(module, name, BlurSubsampledConv2d.from_conv(child, blur_size))
+            setattr(module, name,
+                    BlurSubsampledConv2d.from_conv(child, blur_size, blur_first))
             replaced += 1
         elif isinstance(child, nn.MaxPool2d) and max(_pair(child.stride)) > 1:
             setattr(module, name, BlurSubsampledMaxPool2d.from_pool(child, blur_size))
             replaced += 1
         else:
-            replaced += antialias_downsampling(child, blur_size)
+            replaced += antialias_downsampling(child, blur_size, blur_first)
     return replaced
 
 
@@ -167,16 +192,18 @@ def _antialiased_variant(base: type) -> type:
     """``AntiAliased<base>``: ``base`` with its downsampling anti-aliased
     after it is built (keys, shapes and init unchanged)."""
 
-    def __init__(self, *args, blur_size: int = 3, **kwargs):
+    def __init__(self, *args, blur_size: int = 3, blur_first: bool = False, **kwargs):
         base.__init__(self, *args, **kwargs)
         self.blur_size = blur_size
-        if antialias_downsampling(self, blur_size) == 0:
+        if antialias_downsampling(self, blur_size, blur_first) == 0:
             raise ValueError(f'AntiAliased{base.__name__}: the backbone has no '
                              'strided convolution or max-pool to anti-alias')
 
     doc = (f'MMSeg\'s ``{base.__name__}`` with every stride-2 convolution and '
            'max-pool evaluated densely, blurred (binomial, ``blur_size`` taps) '
-           'and subsampled; loads ``{base.__name__}`` checkpoints unchanged.')
+           'and subsampled (``blur_first``: strided convolutions blur their '
+           'input instead, equal away from the border and cheaper); loads '
+           '``{base.__name__}`` checkpoints unchanged.')
     return type(f'AntiAliased{base.__name__}', (base,),
                 dict(__init__=__init__, __doc__=doc, __module__=__name__))
 
