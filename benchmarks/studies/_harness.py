@@ -6,6 +6,7 @@ metrics, the means and paired tables), recorded training, and the readers
 of a sequence dataset's frames and labels.
 """
 import argparse
+import json
 import math
 import os
 import os.path as osp
@@ -146,6 +147,17 @@ def fill_flow_cache(args) -> None:
                              args.data_root, on_missing='compute', estimator=DIS_MEDIUM)
     print(f'[camvid_study] flow cache: {source.fill(pairs)} of {len(pairs)} '
           'pairs computed', flush=True)
+
+
+def read_scores(named_paths) -> dict:
+    """``{name: the JSON at path}`` for every ``(name, path)`` whose file
+    exists, in the order given (the reports keep it)."""
+    scores = {}
+    for name, path in named_paths:
+        if osp.exists(path):
+            with open(path) as f:
+                scores[name] = json.load(f)
+    return scores
 
 
 def score_path(run_dir: str, ema: float = None) -> str:

@@ -43,6 +43,7 @@ from _harness import (
     ROOT,
     absolute_paths,
     camvid_cfg,
+    read_scores,
     score_path,
     score_run,
     scoring_cfg,
@@ -146,14 +147,9 @@ def report_extra(scores: dict, extra: dict, args) -> list:
 
 
 def saved_scores(args) -> dict:
-    scores = {}
-    for seed, arm, run_dir in runs(args):
-        for ema in [None] + list(args.ema):
-            path = score_path(run_dir, ema)
-            if osp.exists(path):
-                with open(path) as f:
-                    scores[run_name(arm, seed, ema)] = json.load(f)
-    return scores
+    return read_scores((run_name(arm, seed, ema), score_path(run_dir, ema))
+                       for seed, arm, run_dir in runs(args)
+                       for ema in [None] + list(args.ema))
 
 
 def report(scores: dict, args) -> None:

@@ -19,7 +19,6 @@ Paired differences ``antialiased - plain`` (95 % t-intervals, positive
 seeds) go to ``--logs-to``. Resumable; ``--prepare-only`` renders the
 videos once (run it before starting parallel processes).
 """
-import json
 import os.path as osp
 
 import torch
@@ -32,6 +31,7 @@ from mmseg_temporal.experiments.records import cached_json
 from _harness import (
     ROOT,
     absolute_paths,
+    read_scores,
     set_shared_tc,
     study_parser,
     test_figures,
@@ -74,14 +74,8 @@ def report(scores: dict, args) -> None:
 
 
 def saved_scores(args) -> dict:
-    out = {}
-    for seed in args.seeds:
-        for arm in BACKBONES:
-            path = osp.join(args.work_dir, f'seed{seed}', arm, 'score.json')
-            if osp.exists(path):
-                with open(path) as f:
-                    out[(arm, seed)] = json.load(f)
-    return out
+    return read_scores(((arm, seed), osp.join(args.work_dir, f'seed{seed}', arm, 'score.json'))
+                       for seed in args.seeds for arm in BACKBONES)
 
 
 def parse_args(argv=None):

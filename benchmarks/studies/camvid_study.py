@@ -31,7 +31,6 @@
 
 Resumable per step like ``paired_study.py``.
 """
-import json
 import os.path as osp
 
 import torch
@@ -43,6 +42,7 @@ from _harness import (
     absolute_paths,
     camvid_cfg,
     fill_flow_cache,
+    read_scores,
     report,
     score_path,
     score_run,
@@ -71,22 +71,17 @@ def parse_args(argv=None):
 
 def saved_scores(args) -> dict:
     """The scores on disk, under the names the study gives them."""
-    scores = {}
-    runs = [('baseline', 'baseline'), ('teacher_base', 'teacher_base'),
-            ('teacher', 'teacher')] + [
-        (f'seed{s}/{a}', f'{a}/seed{s}') for s in args.seeds for a in args.arms]
-    for run, name in runs:
-        path = score_path(osp.join(args.work_dir, run))
-        if osp.exists(path):
-            with open(path) as f:
-                scores[name] = json.load(f)
-        for alpha in args.ema if run == 'baseline' or run.endswith('/control') else ():
-            path = score_path(osp.join(args.work_dir, run), alpha)
-            if osp.exists(path):
-                with open(path) as f:
-                    stem, _, seed = name.partition('/')
-                    scores[f'{stem}+ema{alpha}' + (f'/{seed}' if seed else '')] = json.load(f)
-    return scores
+    def named_paths():
+        runs = [('baseline', 'baseline'), ('teacher_base', 'teacher_base'),
+                ('teacher', 'teacher')] + [
+            (f'seed{s}/{a}', f'{a}/seed{s}') for s in args.seeds for a in args.arms]
+        for run, name in runs:
+            yield name, score_path(osp.join(args.work_dir, run))
+            stem, _, seed = name.partition('/')
+            for alpha in args.ema if run == 'baseline' or run.endswith('/control') else ():
+                yield (f'{stem}+ema{alpha}' + (f'/{seed}' if seed else ''),
+                       score_path(osp.join(args.work_dir, run), alpha))
+    return read_scores(named_paths())
 
 
 def main(argv=None):

@@ -20,7 +20,6 @@ split's mIoU; EMA variants of the control with ``--ema``); paired
 differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
 Resumable.
 """
-import json
 import os
 import os.path as osp
 
@@ -31,6 +30,7 @@ from _harness import (
     CAMVID_ROOT,
     absolute_paths,
     camvid_cfg,
+    read_scores,
     report,
     score_path,
     score_run,
@@ -76,17 +76,14 @@ def arm_cfg(arm: str, seed: int, args) -> Config:
 
 
 def saved_scores(args) -> dict:
-    out = {}
-    for seed in args.seeds:
-        for arm in args.arms:
-            run = osp.join(args.work_dir, f'seed{seed}', arm)
-            for ema in [None] + (list(args.ema) if arm == 'control' else []):
-                path = score_path(run, ema)
-                if osp.exists(path):
+    def named_paths():
+        for seed in args.seeds:
+            for arm in args.arms:
+                run = osp.join(args.work_dir, f'seed{seed}', arm)
+                for ema in [None] + (list(args.ema) if arm == 'control' else []):
                     name = arm if ema is None else f'{arm}+ema{ema}'
-                    with open(path) as f:
-                        out[f'{name}/seed{seed}'] = json.load(f)
-    return out
+                    yield f'{name}/seed{seed}', score_path(run, ema)
+    return read_scores(named_paths())
 
 
 def parse_args(argv=None):
