@@ -258,3 +258,23 @@ def test_stillclip_study_arms_differ_only_in_tl_weight(tmp_path):
         study.arm_cfg('control', 3, args)
     with pytest.raises(ValueError, match='tl_mse'):
         study.tl_weight('tl_mse')
+
+
+@pytest.mark.parametrize('student, backbone, width', [
+    ('tiny', 'ResNetV1c', 16), ('small', 'ResNetV1c', 32), ('mobilenetv2', 'MobileNetV2', None)])
+def test_antialias_study_arms_differ_only_in_the_backbone_type(tmp_path, student, backbone,
+                                                               width):
+    """Per student, plain and anti-aliased train the same config with the
+    same seed; only the backbone's type differs (``small``: twice the width)."""
+    import antialias_study as study
+    args = study.parse_args(['--work-dir', str(tmp_path), '--student', student,
+                             '--logs-to', str(tmp_path / 'logs'), '--precision', 'fp32'])
+    plain, aa = (study.arm_cfg(arm, 2, args).to_dict() for arm in ('plain', 'antialiased'))
+    assert plain['model']['student']['backbone']['type'] == backbone
+    assert aa['model']['student']['backbone']['type'] == 'AntiAliased' + backbone
+    assert plain['model']['student']['backbone'].get('base_channels') == width
+    assert plain['randomness'] == aa['randomness'] and plain['randomness']['seed'] == 2
+    for cfg in (plain, aa):
+        cfg['model']['student']['backbone'].pop('type')
+        cfg.pop('work_dir'), cfg.pop('visualizer')
+    assert plain == aa

@@ -3,7 +3,7 @@
 
     OMP_NUM_THREADS=2 python benchmarks/studies/antialias_study.py --threads 2 \\
         [--work-dir work_dirs/camvid_study] [--seeds 0 1 2 3 4] \\
-        [--arms plain antialiased] [--iters 1500] [--student tiny|mobilenetv2]
+        [--arms plain antialiased] [--iters 1500] [--student tiny|mobilenetv2|small]
 
 Per seed, every arm trains the single-frame baseline config
 (``pspnet_tiny_baseline_camvid_cpu.py``: CE on labelled frames, 1500
@@ -11,7 +11,8 @@ iterations of 4 crops) from scratch with the same seed, hence the same
 initial weights of the layers they share, batches and augmentations; the
 arms differ only in the backbone: ``plain`` = ``ResNetV1c`` (``--student
 mobilenetv2``: ``mobilenetv2_tiny_baseline_camvid_cpu.py``, a MobileNetV2-D8
-at widen factor 0.5, and ``MobileNetV2``),
+at widen factor 0.5, and ``MobileNetV2``; ``--student small``: the CPU
+teacher's twice-wider ``pspnet_small_baseline_camvid_cpu.py``),
 ``antialiased`` = ``AntiAliasedResNetV1c`` (every stride-2 convolution and
 max-pool evaluated densely, blurred and subsampled). Every model is scored
 like ``camvid_study.py``'s (stock test loop on the 15 Hz run: mIoU, mTC
@@ -56,7 +57,8 @@ from _harness import (
 # --student: (training config, plain backbone); the anti-aliased arm uses
 # AntiAliased<plain backbone>
 STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
-                mobilenetv2=('mobilenetv2_tiny_baseline_camvid_cpu.py', 'MobileNetV2'))
+                mobilenetv2=('mobilenetv2_tiny_baseline_camvid_cpu.py', 'MobileNetV2'),
+                small=('pspnet_small_baseline_camvid_cpu.py', 'ResNetV1c'))
 ARMS = ('plain', 'antialiased')
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 # --extra: name -> (test config, EMA alpha)
