@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,18 +38,24 @@ def test_quickstart_runs_end_to_end(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
-    for k in range(1, 8):
-        assert f'[{k}/7] ' in log, k
+    for k in range(1, 9):
+        assert f'[{k}/8] ' in log, k
     assert 'elapsed' in log and 'total time:' in log
-    assert 'mIoU %' in log and 'mTC %' in log and 'mVC_8 %' in log
+    assert 'mIoU %' in log and 'mTC %' in log and 'mVC_8 %' in log and 'mMC %' in log
     assert 'never predicted' in log and 'exact flow' in log
     assert 'test set 2 videos x 20 frames, 4 training iterations each, ' \
         'seed 0' in log
     # its own data folder
     assert (tmp_path / 'qs' / 'data' / 'synthetic_video_camvid_like' / 'test').is_dir()
     rows = json.loads((tmp_path / 'qs' / 'results.json').read_text())
-    assert [r['model'] for r in rows] == ['baseline', '+TL', 'ETC']
-    assert rows[0]['params'] == rows[1]['params'] == rows[2]['params'] > 0
+    assert [r['model'] for r in rows] == ['baseline', '+TL', 'ETC', 'anti-aliased',
+                                          'baseline+mcEMA']
+    # the anti-aliased student has the plain one's parameters; the smoothed
+    # row is the baseline's model
+    assert len({r['params'] for r in rows}) == 1 and rows[0]['params'] > 0
+    for r in rows[:4]:
+        assert 0 <= r['mMC'] <= 100
+    assert math.isnan(rows[4]['mMC']) and 'export' not in rows[4]
     for r in rows:
         assert 0 <= r['mIoU'] <= 100 and 0 <= r['mTC'] <= 100
         assert 0 <= r['mVC_8'] <= 100 and r['mTC_gt'] == pytest.approx(100)
@@ -62,8 +69,11 @@ def test_quickstart_runs_end_to_end(tmp_path):
         fixed = [r['tc_per_class'][c] for c in r['class_set']]
         assert r['mTC'] == pytest.approx(
             sum(0 if math.isnan(v) else v for v in fixed) / len(fixed), abs=0.01)
-    for name in ('baseline', '+TL', 'ETC'):
+    for name in ('baseline', '+TL', 'ETC', 'anti-aliased'):
         assert (tmp_path / 'qs' / 'export' / name / 'student.pth').exists()
+    exported = Config.fromfile(str(tmp_path / 'qs' / 'export' / 'anti-aliased' /
+                                   'student.py'))
+    assert exported.model.backbone.type == 'AntiAliasedResNetV1c'
     for f in ('overlay.mp4', 'tc_curve.png', 'latency.json'):
         assert (tmp_path / 'qs' / 'demo' / f).exists(), f
     assert (tmp_path / 'qs' / 'demo.log').exists()  # beside the folder the demo replaces
@@ -74,7 +84,6 @@ def test_quickstart_runs_end_to_end(tmp_path):
     lines = [line for line in out.stdout.split('\n') if not bar.match(line)]
     assert len(lines) <= 100, len(lines)
     # every training run is seeded (--seed, default 0): repeatable figures
-    from mmengine.config import Config
-    for name in ('baseline', 'tl', 'etc'):
+    for name in ('baseline', 'tl', 'etc', 'antialiased'):
         cfg = Config.fromfile(str(tmp_path / 'qs' / name / 'config.py'))
         assert cfg.randomness == dict(seed=0), name

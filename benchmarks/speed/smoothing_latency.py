@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 import mmseg_temporal  # noqa: F401
+from mmseg_temporal.experiments.steps import interleaved_frame_timings
 from mmseg_temporal.inference.inferencer import VideoInferencer
 from mmseg_temporal.utils.cpu_info import machine_line
 
@@ -65,19 +66,6 @@ def exported(tmp: str, config: str):
     return random_student(config, tmp)
 
 
-def run(arms: dict, files, imgs, warmup: int) -> dict:
-    """Per arm, the timing dicts of the counted frames (interleaved)."""
-    timings = {name: [] for name in arms}
-    names = list(arms)
-    for i, (path, img) in enumerate(zip(files, imgs)):
-        k = i % len(names)
-        for name in names[k:] + names[:k]:  # rotate who goes first
-            pred = arms[name].predict(img, i, path=path)
-            if i >= warmup:
-                timings[name].append(pred.timing)
-    return timings
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--frames', type=int, default=101)
@@ -101,7 +89,7 @@ def main(argv=None) -> None:
             arms[f'EMA + DIS {preset}'] = VideoInferencer(
                 cfg, ckpt, smooth=args.alpha,
                 motion=dict(type='DISFlow', preset=preset))
-        timings = run(arms, files, imgs, args.warmup)
+        timings = interleaved_frame_timings(arms, imgs, files, warmup=args.warmup)
     rows = []
     base = float(np.median([t['total'] for t in timings['plain EMA']]))
     print(f'{len(imgs) - args.warmup} frames at {SIZE[0]}x{SIZE[1]}, '

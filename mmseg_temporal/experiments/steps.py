@@ -9,14 +9,15 @@ Used by ``tools/quickstart.py`` and the studies in ``benchmarks/``.
 import copy
 import os.path as osp
 import time
-from typing import Dict, Tuple
+from typing import Dict, List, Optional, Sequence
 
-import torch
+import numpy as np
 from mmengine.config import Config
 
 from ..utils.runner import CheckedLoadRunner
 
-__all__ = ['train_unless_done', 'test_checkpoint', 'interleaved_ms_per_frame']
+__all__ = ['train_unless_done', 'test_checkpoint', 'interleaved_frame_timings',
+           'median_and_spread']
 
 
 def train_unless_done(cfg: Config) -> str:
@@ -68,28 +69,41 @@ def test_checkpoint(cfg: Config, ckpt: str, sub_dir: str = 'test',
     return metrics, (getattr(tc[0], 'last_result', None) if tc else None)
 
 
-def interleaved_ms_per_frame(models: Dict[str, torch.nn.Module],
-                             hw: Tuple[int, int], rounds: int = 50,
-                             warmup: int = 3) -> Dict[str, Dict[str, float]]:
-    """CPU latency (ms) of each model's ``_forward`` on one ``hw`` frame,
-    measured interleaved: every round times each model once, in turn, so
-    load that comes and goes on the machine hits all models alike and
-    equal architectures read equal. Returns per model the ``median`` and
-    the ``p10`` / ``p90`` of the ``rounds`` timings."""
-    models = {k: m.cpu().eval() for k, m in models.items()}
-    x = torch.randn(1, 3, *hw)
-    times: Dict[str, list] = {k: [] for k in models}
-    with torch.no_grad():
-        for r in range(warmup + rounds):
-            for name, model in models.items():
-                t = time.perf_counter()
-                model._forward(x)
-                if r >= warmup:
-                    times[name].append((time.perf_counter() - t) * 1000)
-    out = {}
-    for name, ts in times.items():
-        ts.sort()
-        out[name] = dict(median=ts[len(ts) // 2], p10=ts[len(ts) // 10],
-                         p90=ts[(9 * len(ts)) // 10])
-    return out
+def interleaved_frame_timings(inferencers: Dict[str, object],
+                              frames: Sequence[np.ndarray],
+                              paths: Optional[Sequence[str]] = None,
+                              warmup: int = 3, rounds: int = 1) -> Dict[str, List[dict]]:
+    """Per-frame timings of several :class:`~mmseg_temporal.inference.
+    inferencer.VideoInferencer` s on the same video, interleaved.
 
+    Frame by frame, every inferencer segments the same frame (its
+    ``predict``, with the frame's file from ``paths`` for a motion source),
+    in an order that rotates each frame, so load that comes and goes hits
+    all alike; each keeps its own smoothing state over the video (reset at
+    each of the ``rounds`` passes). Returns per inferencer the timing dicts
+    (ms: ``prep``, ``model``, ``flow``, ``post``, ``total``) of the counted
+    frames: all but the first ``warmup`` of the first pass."""
+    paths = list(paths) if paths is not None else [None] * len(frames)
+    if len(paths) != len(frames) or warmup >= len(frames) * rounds:
+        raise ValueError(f'{len(frames)} frames, {len(paths)} paths, warmup {warmup}, '
+                         f'rounds {rounds}: nothing to count')
+    timings: Dict[str, List[dict]] = {name: [] for name in inferencers}
+    names, counter = list(inferencers), 0
+    for _ in range(rounds):
+        for inferencer in inferencers.values():
+            inferencer.reset()
+        for index, (frame, path) in enumerate(zip(frames, paths)):
+            first = counter % len(names)
+            for name in names[first:] + names[:first]:
+                pred = inferencers[name].predict(frame, index, path=path)
+                if counter >= warmup:
+                    timings[name].append(pred.timing)
+            counter += 1
+    return timings
+
+
+def median_and_spread(values: Sequence[float]) -> Dict[str, float]:
+    """``median``, ``p10`` and ``p90`` of ``values`` (ms)."""
+    ordered = sorted(values)
+    return dict(median=ordered[len(ordered) // 2], p10=ordered[len(ordered) // 10],
+                p90=ordered[(9 * len(ordered)) // 10])
