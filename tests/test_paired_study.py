@@ -278,3 +278,48 @@ def test_antialias_study_arms_differ_only_in_the_backbone_type(tmp_path, student
         cfg['model']['student']['backbone'].pop('type')
         cfg.pop('work_dir'), cfg.pop('visualizer')
     assert plain == aa
+
+
+def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_path,
+                                                                           monkeypatch):
+    """Each seed's anti-aliased run is scored with ``blur_first=True`` and
+    paired against its own saved score; a plain run is refused."""
+    import json
+
+    import blur_first_check as check
+    from mmengine.config import Config
+    seen = []
+
+    def fake_figures(cfg, ckpt, sub_dir):
+        seen.append((cfg.model.student.backbone.to_dict(), ckpt, sub_dir))
+        return dict(mIoU=30.0 + len(seen), mTC=47.0 + len(seen), mTC_pred=80.0, mVC_8=90.0)
+    monkeypatch.setattr(check, 'test_figures', fake_figures)
+    trained = Config.fromfile(str(ROOT / 'configs' / 'camvid_cpu' /
+                                  'pspnet_tiny_antialiased_baseline_camvid_cpu.py'))
+    for seed in (0, 1):
+        run = tmp_path / 'scratch' / f'seed{seed}' / 'antialiased'
+        run.mkdir(parents=True)
+        trained.dump(str(run / 'study_config.py'))
+        (run / 'iter_1500.pth').write_bytes(b'')
+        (run / 'score.json').write_text(json.dumps(
+            dict(mIoU_15hz=30.0, mTC=47.0, mTC_pred=80.0, mVC_8=90.0)))
+    logs = tmp_path / 'logs'
+    check.main(['--work-dir', str(tmp_path), '--seeds', '0', '1', '--logs-to', str(logs)])
+    assert [s[0]['type'] for s in seen] == ['AntiAliasedResNetV1c'] * 2
+    assert all(s[0]['blur_first'] is True and s[2] == 'test_15hz_blurfirst' for s in seen)
+    assert seen[1][1].endswith('seed1/antialiased/iter_1500.pth')
+    paired = json.loads((logs / 'results.json').read_text())['paired']
+    assert paired['mTC']['mean'] == pytest.approx(1.5) and paired['mIoU']['n'] == 2
+    # cached: a second run scores nothing again
+    check.main(['--work-dir', str(tmp_path), '--seeds', '0', '1', '--logs-to', str(logs)])
+    assert len(seen) == 2
+    plain = tmp_path / 'scratch' / 'seed2' / 'antialiased'
+    plain.mkdir(parents=True)
+    Config.fromfile(str(ROOT / 'configs' / 'camvid_cpu' /
+                        'pspnet_tiny_baseline_camvid_cpu.py')).dump(str(plain / 'study_config.py'))
+    (plain / 'iter_1500.pth').write_bytes(b'')
+    (plain / 'score.json').write_text('{"mIoU_15hz": 1}')
+    with pytest.raises(ValueError, match='not anti-aliased'):
+        check.main(['--work-dir', str(tmp_path), '--seeds', '2', '--logs-to', str(logs)])
+    with pytest.raises(FileNotFoundError, match='seed3'):
+        check.main(['--work-dir', str(tmp_path), '--seeds', '3', '--logs-to', str(logs)])
