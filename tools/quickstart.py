@@ -95,7 +95,8 @@ def parse_args(argv=None):
                    help='random seed of every training run (MMEngine '
                         'randomness.seed)')
     p.add_argument('--latency-rounds', type=int, default=50,
-                   help='interleaved timing rounds (median reported)')
+                   help='frames timed per row, interleaved (the first test '
+                        'video, looped; median and 10th-90th percentile reported)')
     p.add_argument('--verbose', action='store_true',
                    help="show MMEngine's logs on the console too (they always "
                         "go to each run's log file)")
