@@ -19,7 +19,7 @@ into ``--data-root``, by default ``<work-dir>/data``, on first use):
 
 then print one table and what it means. Every step writes under
 ``--work-dir``; a step whose final checkpoint is already there is not
-trained again (re-running resumes the job). About 12 minutes on 2 CPU
+trained again (re-running resumes the job). About 10 minutes on 2 CPU
 cores after the install.
 """
 import argparse
