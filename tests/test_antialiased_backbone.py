@@ -68,28 +68,33 @@ def test_replacements_keep_parameters_and_output_sizes(size):
     assert torch.allclose(blurred(x), blur_subsample(dense, binomial_kernel(3), 2), atol=1e-6)
 
 
-@pytest.mark.parametrize('conv_args', [
-    dict(in_channels=3, out_channels=4, kernel_size=3, padding=1),
-    dict(in_channels=3, out_channels=4, kernel_size=1, bias=False),
-    dict(in_channels=4, out_channels=4, kernel_size=3, padding=2, dilation=2, groups=4),
+@pytest.mark.parametrize('conv_args, blur_size', [
+    (dict(in_channels=3, out_channels=4, kernel_size=3, padding=1), 3),
+    (dict(in_channels=3, out_channels=4, kernel_size=1, bias=False), 3),
+    (dict(in_channels=4, out_channels=4, kernel_size=3, padding=2, dilation=2, groups=4), 3),
+    (dict(in_channels=3, out_channels=4, kernel_size=7, padding=3), 3),  # ResNet's stem
+    (dict(in_channels=3, out_channels=4, kernel_size=3, padding=1), 5),
 ])
-def test_blur_first_equals_the_dense_form_away_from_the_border(conv_args):
+def test_blur_first_equals_the_dense_form_away_from_the_border(conv_args, blur_size):
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(stride=2, **conv_args)
-    x = torch.randn(2, conv.in_channels, 21, 26)
-    dense = BlurSubsampledConv2d.from_conv(conv, 3)
-    first = BlurSubsampledConv2d.from_conv(conv, 3, blur_first=True)
+    x = torch.randn(2, conv.in_channels, 27, 34)
+    dense = BlurSubsampledConv2d.from_conv(conv, blur_size)
+    first = BlurSubsampledConv2d.from_conv(conv, blur_size, blur_first=True)
     assert first.weight is conv.weight and first.blur_first
     out_dense, out_first = dense(x), first(x)
     assert out_first.shape == out_dense.shape == conv(x).shape
     # naive reference: blur every channel by hand, then the strided conv
-    k = binomial_kernel(3)[0, 0]
-    padded = F.pad(x, (1, 1, 1, 1), mode='reflect')
-    blurred = sum(k[a, b] * padded[..., a:a + 21, b:b + 26] for a in range(3) for b in range(3))
+    k, r = binomial_kernel(blur_size)[0, 0], blur_size // 2
+    padded = F.pad(x, (r, r, r, r), mode='reflect')
+    blurred = sum(k[a, b] * padded[..., a:a + 27, b:b + 34]
+                  for a in range(blur_size) for b in range(blur_size))
     assert torch.allclose(out_first, conv(blurred), atol=1e-5)
-    # the same linear map inside; only the outermost rows and columns differ
-    margin = 1 + conv.dilation[0] * (conv.kernel_size[0] // 2) // 2
-    inner = (..., slice(margin, -margin), slice(margin, -margin))
+    # the same linear map inside; only the border band the docstring names differs
+    reach = conv.dilation[0] * (conv.kernel_size[0] // 2) + blur_size // 2
+    margin = -(-reach // 2) if conv.kernel_size != (1, 1) else 0
+    inner = (..., slice(margin, out_first.shape[-2] - margin),
+             slice(margin, out_first.shape[-1] - margin))
     assert torch.allclose(out_first[inner], out_dense[inner], atol=1e-5)
     # a 1x1 conv commutes with the reflect padding too: equal everywhere
     pointwise = conv.kernel_size == (1, 1)
@@ -98,9 +103,11 @@ def test_blur_first_equals_the_dense_form_away_from_the_border(conv_args):
 
 def test_blur_first_backbone_loads_the_same_checkpoint():
     torch.manual_seed(0)
+    plain = MODELS.build(TINY)
     dense = MODELS.build(dict(TINY, type='AntiAliasedResNetV1c'))
     first = MODELS.build(dict(TINY, type='AntiAliasedResNetV1c', blur_first=True))
-    first.load_state_dict(dense.state_dict(), strict=True)
+    dense.load_state_dict(plain.state_dict(), strict=True)
+    first.load_state_dict(plain.state_dict(), strict=True)
     convs = [m for m in first.modules() if isinstance(m, BlurSubsampledConv2d)]
     assert len(convs) == 3 and all(m.blur_first for m in convs)
     dense.eval(), first.eval()

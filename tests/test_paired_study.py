@@ -313,6 +313,11 @@ def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_pa
     # cached: a second run scores nothing again
     check.main(['--work-dir', str(tmp_path), '--seeds', '0', '1', '--logs-to', str(logs)])
     assert len(seen) == 2
+    (tmp_path / 'scratch' / 'seed1' / 'antialiased' / 'score_blurfirst.json').unlink()
+    check.main(['--work-dir', str(tmp_path), '--seeds', '0', '1', '--logs-to', str(logs),
+                '--report-only'])  # scores nothing: seed 1 is left out
+    assert len(seen) == 2
+    assert json.loads((logs / 'results.json').read_text())['paired'] == {}
     plain = tmp_path / 'scratch' / 'seed2' / 'antialiased'
     plain.mkdir(parents=True)
     Config.fromfile(str(ROOT / 'configs' / 'camvid_cpu' /

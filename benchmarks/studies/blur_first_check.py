@@ -9,9 +9,10 @@ Per seed, the anti-aliased student that ``antialias_study.py`` trained
 form: strided convolutions evaluated densely, then blurred) is scored again
 by the CamVid protocol's 15 Hz test loop with its backbone built with
 ``blur_first=True`` (strided convolutions blur their input and keep their
-stride: equal except in the outermost output row and column), nothing
+stride: equal except in the border row and column of each 3x3 one), nothing
 retrained; paired differences ``blur_first - studied form`` against the
-run's own ``score.json``. Cached per run in ``score_blurfirst.json``.
+run's own ``score.json``. Cached per run in ``score_blurfirst.json``
+(``--report-only``: the cached ones only, nothing scored).
 """
 import os.path as osp
 
@@ -63,7 +64,11 @@ def main(argv=None):
             raise FileNotFoundError(f'{score_path(run_dir)}: score the run with '
                                     'antialias_study.py first')
         runs[('studied', seed)] = dict(studied, mIoU=studied['mIoU_15hz'])
-        runs[('blur_first', seed)] = blur_first_figures(run_dir, args)
+        if args.report_only:  # the cached scores only
+            runs.update(read_scores([(('blur_first', seed),
+                                      osp.join(run_dir, 'score_blurfirst.json'))]))
+        else:
+            runs[('blur_first', seed)] = blur_first_figures(run_dir, args)
     lines, paired = two_arm_tables(runs, 'blur_first', 'studied', args.seeds, KEYS)
     write_results(args.logs_to, dict(runs={f'{a}/seed{s}': v for (a, s), v in runs.items()},
                                      paired=paired), lines)

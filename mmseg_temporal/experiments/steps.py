@@ -84,9 +84,11 @@ def interleaved_frame_timings(inferencers: Dict[str, object],
     (ms: ``prep``, ``model``, ``flow``, ``post``, ``total``) of the counted
     frames: all but the first ``warmup`` of the first pass."""
     paths = list(paths) if paths is not None else [None] * len(frames)
-    if len(paths) != len(frames) or warmup >= len(frames) * rounds:
-        raise ValueError(f'{len(frames)} frames, {len(paths)} paths, warmup {warmup}, '
-                         f'rounds {rounds}: nothing to count')
+    if len(paths) != len(frames):
+        raise ValueError(f'{len(frames)} frames but {len(paths)} paths')
+    if warmup >= len(frames) * rounds:
+        raise ValueError(f'{len(frames)} frames, warmup {warmup}, rounds {rounds}: '
+                         'nothing to count')
     timings: Dict[str, List[dict]] = {name: [] for name in inferencers}
     names, counter = list(inferencers), 0
     for _ in range(rounds):
@@ -103,7 +105,7 @@ def interleaved_frame_timings(inferencers: Dict[str, object],
 
 
 def median_and_spread(values: Sequence[float]) -> Dict[str, float]:
-    """``median``, ``p10`` and ``p90`` of ``values`` (ms)."""
-    ordered = sorted(values)
-    return dict(median=ordered[len(ordered) // 2], p10=ordered[len(ordered) // 10],
-                p90=ordered[(9 * len(ordered)) // 10])
+    """``median``, ``p10`` and ``p90`` of ``values`` (ms; NumPy's linear
+    interpolation, as the benchmarks report them)."""
+    p10, median, p90 = np.percentile(np.asarray(values, dtype=float), (10, 50, 90))
+    return dict(median=float(median), p10=float(p10), p90=float(p90))

@@ -12,7 +12,8 @@ and then blurred with a fixed binomial filter and subsampled:
 - ``nn.Conv2d`` with stride 2 -> :class:`BlurSubsampledConv2d` (the same
   weights, stride 1, then blur + subsample; with ``blur_first=True`` the
   input is blurred and the convolution keeps its stride: the same linear
-  map away from the border, a quarter of a dense convolution's work);
+  map away from the border (below), a quarter of a dense convolution's
+  work);
 - ``nn.MaxPool2d`` with stride 2 -> :class:`BlurSubsampledMaxPool2d`
   (max at stride 1, then blur + subsample: Zhang's MaxBlurPool).
 
@@ -26,9 +27,14 @@ backbone in :data:`ANTIALIASED_BACKBONES`; in a config::
 
 Blur and convolution are both linear and shift-invariant, so blurring the
 input and convolving at stride ``s`` computes what the dense convolution
-followed by blur + subsample computes, except in the outermost output
-row and column (the two forms pad different tensors). ``blur_first=False``
-is the form the studies of docs/results.md section 6 trained and scored.
+followed by blur + subsample computes, except in the border rows and
+columns whose window reaches the padding (the two forms pad different
+tensors): one at each edge for the 3x3, padding-1 convolutions and 3-tap
+blur of ResNetV1c, ResNetV1d and MobileNetV2; up to
+``ceil((dilation * (k // 2) + blur_size // 2) / s)`` for a wider kernel
+(ResNet's 7x7 stem: 2), a dilation or a larger blur; none for a 1x1
+convolution. ``blur_first=False`` is the form the studies of
+docs/results.md section 6 trained and scored.
 """
 from typing import Tuple
 
@@ -77,8 +83,8 @@ class BlurSubsampledConv2d(nn.Conv2d):
     """A ``nn.Conv2d`` of stride ``s`` evaluated at stride 1, then blurred
     and subsampled by ``s``: same parameters, same output size. With
     ``blur_first`` the input is blurred (stride 1) and convolved at stride
-    ``s`` instead: equal away from the border, cheaper for dense
-    convolutions."""
+    ``s`` instead: equal except in the border rows whose window reaches the
+    padding (module docstring), cheaper for dense convolutions."""
 
     def __init__(self, *args, subsample: int = 2, blur_size: int = 3,
                  blur_first: bool = False, **kwargs):
