@@ -328,3 +328,33 @@ def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_pa
         check.main(['--work-dir', str(tmp_path), '--seeds', '2', '--logs-to', str(logs)])
     with pytest.raises(FileNotFoundError, match='seed3'):
         check.main(['--work-dir', str(tmp_path), '--seeds', '3', '--logs-to', str(logs)])
+
+
+def test_stillclip_study_from_scratch_and_mixed(tmp_path):
+    """``--from-scratch`` trains the --base student untrained for 1500
+    iterations; ``--mix`` trains on real triplets, half replaced by still
+    clips; the arms still differ only in TL's weight."""
+    import stillclip_tl_study as study
+    args = study.parse_args(['--from-scratch', '--work-dir', str(tmp_path), '--mix',
+                             '--arms', 'control', 'tl_kl1'])
+    assert args.iters == 1500 and args.from_dir is None
+    control, tl = (study.arm_cfg(arm, 0, args) for arm in ('control', 'tl_kl1'))
+    assert control.model.student.backbone.type == 'AntiAliasedResNetV1c'
+    assert control.get('load_from') is None and control.train_cfg.max_iters == 1500
+    steps = control.train_dataloader.dataset.pipeline
+    assert [s['type'] for s in steps[:4]] == ['LoadVideoFrames', 'LoadVideoAnnotations',
+                                             'LoadPrecomputedFlow', 'StillToClip']
+    assert steps[3]['prob'] == 0.5 and steps[2]['cache_dir'] == str(tmp_path / 'flow_cache')
+    assert (control.model.losses.tl.loss_weight, tl.model.losses.tl.loss_weight) == (0.0, 1.0)
+    strip = ('work_dir', 'visualizer', 'model')
+    assert {k: v for k, v in control.to_dict().items() if k not in strip} == \
+        {k: v for k, v in tl.to_dict().items() if k not in strip}
+    plain = study.parse_args(['--from-scratch', '--base', 'plain', '--iters', '20',
+                              '--work-dir', str(tmp_path)])
+    cfg = study.arm_cfg('control', 1, plain)
+    assert cfg.model.student.backbone.type == 'ResNetV1c' and cfg.train_cfg.max_iters == 20
+    assert cfg.train_dataloader.dataset.pipeline[2]['type'] == 'StillToClip'
+    with pytest.raises(SystemExit):  # a start point is needed, and only one
+        study.parse_args(['--work-dir', str(tmp_path)])
+    with pytest.raises(SystemExit):
+        study.parse_args(['--from-scratch', '--from-dir', str(tmp_path)])

@@ -2,19 +2,24 @@
 frames, on top of a converged CamVid CPU student (issue 23, item 5).
 
     OMP_NUM_THREADS=1 python benchmarks/studies/stillclip_tl_study.py \\
-        --from-dir work_dirs/aa_study/scratch --base antialiased \\
-        [--work-dir work_dirs/stillclip_study] [--seeds 0 1 2 3 4] \\
-        [--arms control tl_kl1] [--iters 300] [--precision bf16]
+        (--from-dir work_dirs/aa_study/scratch | --from-scratch) \\
+        [--base antialiased] [--mix] [--work-dir work_dirs/stillclip_study] \\
+        [--seeds 0 1 2 3 4] [--arms control tl_kl1] [--iters 300] [--precision bf16]
 
 Per seed, the student of ``<from-dir>/seed<s>/<base>/iter_1500.pth`` (the
 anti-aliasing study's from-scratch runs: ``plain`` or ``antialiased``) is
-fine-tuned ``--iters`` iterations with
+fine-tuned ``--iters`` iterations (default 300) with
 ``configs/camvid_cpu/pspnet_tiny_tl_stillclip_camvid_cpu.py``: every labelled
 training frame becomes a clip (f, labelled, b) under independent random
 camera motions with exact flow (``StillToClip``), CE on the labelled frame
-plus TL in its symmetric-KL form. Every arm of a seed sees the same clips
-(same seed); arms differ only in TL's weight: ``control`` 0, ``tl_kl<w>``
-``w``. Scored by the CamVid protocol of ``_harness`` (stock test loop on the
+plus TL in its symmetric-KL form. ``--from-scratch``: the ``--base``
+student (its backbone plain or anti-aliased) is trained from its random
+initialisation instead, ``--iters`` default 1500, like the
+anti-aliasing study's runs. ``--mix``: the clips are real CamVid triplets
+(DIS flow cache, filled first) of which half are replaced by still clips
+(``pspnet_tiny_tl_stillclip_mixed_camvid_cpu.py``). Every arm of a seed sees
+the same clips (same seed); arms differ only in TL's weight: ``control`` 0,
+``tl_kl<w>`` ``w``. Scored by the CamVid protocol of ``_harness`` (stock test loop on the
 15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the test
 split's mIoU; EMA variants of the control with ``--ema``); paired
 differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
@@ -30,6 +35,7 @@ from _harness import (
     CAMVID_ROOT,
     absolute_paths,
     camvid_cfg,
+    fill_flow_cache,
     read_scores,
     report,
     score_path,
@@ -39,6 +45,7 @@ from _harness import (
 )
 
 CONFIG = 'pspnet_tiny_tl_stillclip_camvid_cpu.py'
+MIXED = 'pspnet_tiny_tl_stillclip_mixed_camvid_cpu.py'
 
 
 def tl_weight(arm: str) -> float:
@@ -54,6 +61,9 @@ def tl_weight(arm: str) -> float:
     return weight
 
 
+BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
+
+
 def base_run(seed: int, args) -> str:
     run = osp.join(args.from_dir, f'seed{seed}', args.base)
     ckpt = osp.join(run, 'iter_1500.pth')
@@ -65,13 +75,17 @@ def base_run(seed: int, args) -> str:
 
 def arm_cfg(arm: str, seed: int, args) -> Config:
     """The still-clip TL config for one arm and seed, with the base run's
-    student (its backbone: plain or anti-aliased) and its weights."""
-    run = base_run(seed, args)
-    cfg = camvid_cfg(CONFIG, osp.join(args.work_dir, f'seed{seed}', arm), args, seed,
-                     args.iters)
-    cfg.model.student = Config.fromfile(osp.join(run, 'study_config.py')).model.student
+    student (its backbone: plain or anti-aliased) and its weights, or
+    (``--from-scratch``) the ``--base`` student untrained."""
+    cfg = camvid_cfg(MIXED if args.mix else CONFIG,
+                     osp.join(args.work_dir, f'seed{seed}', arm), args, seed, args.iters)
+    if args.from_scratch:
+        cfg.model.student.backbone.type = BACKBONES[args.base]
+    else:
+        run = base_run(seed, args)
+        cfg.model.student = Config.fromfile(osp.join(run, 'study_config.py')).model.student
+        cfg.load_from = osp.join(run, 'iter_1500.pth')
     cfg.model.losses.tl.loss_weight = tl_weight(arm)
-    cfg.load_from = osp.join(run, 'iter_1500.pth')
     return cfg
 
 
@@ -89,14 +103,22 @@ def saved_scores(args) -> dict:
 def parse_args(argv=None):
     p = study_parser(__doc__, 'work_dirs/stillclip_study', 'stillclip_study_logs', 100,
                      data_root=CAMVID_ROOT)
-    p.add_argument('--from-dir', required=True,
-                   help='the anti-aliasing study scratch folder (seed<s>/<base>/)')
-    p.add_argument('--base', choices=('plain', 'antialiased'), default='antialiased')
+    start = p.add_mutually_exclusive_group(required=True)
+    start.add_argument('--from-dir',
+                       help='the anti-aliasing study scratch folder (seed<s>/<base>/)')
+    start.add_argument('--from-scratch', action='store_true',
+                       help='train the --base student from scratch')
+    p.add_argument('--base', choices=tuple(BACKBONES), default='antialiased')
+    p.add_argument('--mix', action='store_true',
+                   help='real triplets, half replaced by still clips')
     p.add_argument('--arms', nargs='+', default=['control', 'tl_kl1'])
-    p.add_argument('--iters', type=int, default=300)
+    p.add_argument('--iters', type=int, default=None,
+                   help='default 300 (fine-tune) or 1500 (--from-scratch)')
     p.add_argument('--ema', type=float, nargs='*', default=[0.5])
     args = absolute_paths(p.parse_args(argv))
-    args.from_dir = osp.abspath(args.from_dir)
+    args.from_dir = args.from_dir and osp.abspath(args.from_dir)
+    if args.iters is None:
+        args.iters = 1500 if args.from_scratch else 300
     for arm in args.arms:
         tl_weight(arm)
     if 'control' not in args.arms:
@@ -109,6 +131,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     if not args.report_only:
         os.makedirs(args.work_dir, exist_ok=True)
+        if args.mix:
+            fill_flow_cache(args)
         for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
             for arm in args.arms:
                 cfg = arm_cfg(arm, seed, args)
