@@ -354,6 +354,21 @@ def test_stillclip_study_from_scratch_and_mixed(tmp_path):
     cfg = study.arm_cfg('control', 1, plain)
     assert cfg.model.student.backbone.type == 'ResNetV1c' and cfg.train_cfg.max_iters == 20
     assert cfg.train_dataloader.dataset.pipeline[2]['type'] == 'StillToClip'
+    # ETC with still clips: the teacher's terms added, the clips the same
+    teacher = tmp_path / 'teacher.pth'
+    teacher.write_bytes(b'')
+    etc_args = study.parse_args(['--from-scratch', '--work-dir', str(tmp_path), '--arms',
+                                 'control', 'etc', '--teacher', str(teacher)])
+    control, etc = (study.arm_cfg(arm, 0, etc_args) for arm in ('control', 'etc'))
+    assert etc.model.teacher.checkpoint == str(teacher)
+    assert sorted(etc.model.losses) == ['mf', 'pf', 'sf_pair', 'sf_pixel', 'tl']
+    assert etc.model.losses.tl.loss_weight == 1.0 and control.model.losses.tl.loss_weight == 0
+    assert etc.train_dataloader == control.train_dataloader
+    for bad in ([], ['--teacher', str(tmp_path / 'missing.pth')],
+                ['--teacher', str(teacher), '--mix']):
+        with pytest.raises(SystemExit):
+            study.parse_args(['--from-scratch', '--work-dir', str(tmp_path), '--arms',
+                              'control', 'etc', *bad])
     with pytest.raises(SystemExit):  # a start point is needed, and only one
         study.parse_args(['--work-dir', str(tmp_path)])
     with pytest.raises(SystemExit):

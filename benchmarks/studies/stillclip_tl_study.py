@@ -19,7 +19,9 @@ anti-aliasing study's runs. ``--mix``: the clips are real CamVid triplets
 (DIS flow cache, filled first) of which half are replaced by still clips
 (``pspnet_tiny_tl_stillclip_mixed_camvid_cpu.py``). Every arm of a seed sees
 the same clips (same seed); arms differ only in TL's weight: ``control`` 0,
-``tl_kl<w>`` ``w``. Scored by the CamVid protocol of ``_harness`` (stock test loop on the
+``tl_kl<w>`` ``w``; the ``etc`` arm adds SF + PF + MF from ``--teacher``
+(``pspnet_tiny_etc_stillclip_camvid_cpu.py``: ETC with still clips; TL at
+weight 1). Scored by the CamVid protocol of ``_harness`` (stock test loop on the
 15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the test
 split's mIoU; EMA variants of the control with ``--ema``); paired
 differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
@@ -46,18 +48,21 @@ from _harness import (
 
 CONFIG = 'pspnet_tiny_tl_stillclip_camvid_cpu.py'
 MIXED = 'pspnet_tiny_tl_stillclip_mixed_camvid_cpu.py'
+ETC = 'pspnet_tiny_etc_stillclip_camvid_cpu.py'
 
 
 def tl_weight(arm: str) -> float:
-    """``control`` -> 0, ``tl_kl<w>`` -> w."""
+    """``control`` -> 0, ``tl_kl<w>`` -> w, ``etc`` -> 1 (with SF, PF, MF)."""
     if arm == 'control':
         return 0.0
+    if arm == 'etc':
+        return 1.0
     try:
         weight = float(arm[len('tl_kl'):]) if arm.startswith('tl_kl') else -1.0
     except ValueError:
         weight = -1.0
     if not weight > 0:
-        raise ValueError(f'arm must be control or tl_kl<weight > 0>, got {arm!r}')
+        raise ValueError(f'arm must be control, etc or tl_kl<weight > 0>, got {arm!r}')
     return weight
 
 
@@ -77,8 +82,11 @@ def arm_cfg(arm: str, seed: int, args) -> Config:
     """The still-clip TL config for one arm and seed, with the base run's
     student (its backbone: plain or anti-aliased) and its weights, or
     (``--from-scratch``) the ``--base`` student untrained."""
-    cfg = camvid_cfg(MIXED if args.mix else CONFIG,
-                     osp.join(args.work_dir, f'seed{seed}', arm), args, seed, args.iters)
+    config = ETC if arm == 'etc' else MIXED if args.mix else CONFIG
+    cfg = camvid_cfg(config, osp.join(args.work_dir, f'seed{seed}', arm), args, seed,
+                     args.iters)
+    if arm == 'etc':
+        cfg.model.teacher.checkpoint = args.teacher
     if args.from_scratch:
         cfg.model.student.backbone.type = BACKBONES[args.base]
     else:
@@ -115,6 +123,8 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=None,
                    help='default 300 (fine-tune) or 1500 (--from-scratch)')
     p.add_argument('--ema', type=float, nargs='*', default=[0.5])
+    p.add_argument('--teacher', help="the etc arm's teacher checkpoint (base width 32, "
+                   'e.g. antialias_study.py --student small, plain)')
     args = absolute_paths(p.parse_args(argv))
     args.from_dir = args.from_dir and osp.abspath(args.from_dir)
     if args.iters is None:
@@ -123,6 +133,11 @@ def parse_args(argv=None):
         tl_weight(arm)
     if 'control' not in args.arms:
         p.error('--arms needs control (the paired reference)')
+    if 'etc' in args.arms:
+        if args.mix or not args.teacher or not osp.isfile(args.teacher):
+            p.error(f'the etc arm needs --teacher, an existing checkpoint (got '
+                    f'{args.teacher!r}), and still clips only (no --mix)')
+        args.teacher = osp.abspath(args.teacher)
     return args
 
 
