@@ -280,6 +280,18 @@ def test_antialias_study_arms_differ_only_in_the_backbone_type(tmp_path, student
     assert plain == aa
 
 
+def test_antialias_study_blur5_arm_sets_only_the_blur_taps(tmp_path):
+    import antialias_study as study
+    args = study.parse_args(['--work-dir', str(tmp_path), '--logs-to', str(tmp_path / 'l'),
+                             '--arms', 'plain', 'antialiased', 'antialiased_blur5'])
+    aa, blur5 = (study.arm_cfg(arm, 0, args).model.student.backbone.to_dict()
+                 for arm in ('antialiased', 'antialiased_blur5'))
+    assert 'blur_size' not in aa and blur5.pop('blur_size') == 5
+    assert aa == blur5
+    assert study.parse_args(['--work-dir', str(tmp_path), '--logs-to', str(tmp_path)]).arms == \
+        ['plain', 'antialiased']
+
+
 def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_path,
                                                                            monkeypatch):
     """Each seed's anti-aliased run is scored with ``blur_first=True`` and

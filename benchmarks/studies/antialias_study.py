@@ -14,7 +14,8 @@ mobilenetv2``: ``mobilenetv2_tiny_baseline_camvid_cpu.py``, a MobileNetV2-D8
 at widen factor 0.5, and ``MobileNetV2``; ``--student small``: the CPU
 teacher's twice-wider ``pspnet_small_baseline_camvid_cpu.py``),
 ``antialiased`` = ``AntiAliasedResNetV1c`` (every stride-2 convolution and
-max-pool evaluated densely, blurred and subsampled). Every model is scored
+max-pool evaluated densely, blurred and subsampled; ``antialiased_blur5``:
+with a 5-tap blur instead of 3). Every model is scored
 like ``camvid_study.py``'s (stock test loop on the 15 Hz run: mIoU, mTC
 over the fixed 11 classes with DIS ``medium`` and its ceiling, mTC_pred,
 mVC_8; mIoU on the test split) and, with ``--ema``, with its logits
@@ -59,7 +60,8 @@ from _harness import (
 STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
                 mobilenetv2=('mobilenetv2_tiny_baseline_camvid_cpu.py', 'MobileNetV2'),
                 small=('pspnet_small_baseline_camvid_cpu.py', 'ResNetV1c'))
-ARMS = ('plain', 'antialiased')
+# arm -> blur taps of the anti-aliased backbone (None: the plain one)
+ARMS = dict(plain=None, antialiased=3, antialiased_blur5=5)
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 # --extra: name -> (test config, EMA alpha)
 EXTRA = {'mc': ('camvid_cpu_15hz_motion_consistency_test.py', None),
@@ -79,6 +81,8 @@ def arm_cfg(arm: str, seed: int, args):
     cfg = camvid_cfg(
         config, osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
     cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
+    if ARMS[arm] not in (None, 3):  # 3: the backbone's default, left unset
+        cfg.model.student.backbone.blur_size = ARMS[arm]
     return cfg
 
 
@@ -212,7 +216,7 @@ def score_trained(args) -> None:
 
 def parse_args(argv=None):
     p = study_parser(__doc__, 'work_dirs/camvid_study', None, 250, data_root=CAMVID_ROOT)
-    p.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
+    p.add_argument('--arms', nargs='+', default=['plain', 'antialiased'], choices=list(ARMS))
     p.add_argument('--student', default='tiny', choices=list(STUDENTS))
     p.add_argument('--iters', type=int, default=1500)
     p.add_argument('--ema', type=float, nargs='*', default=[0.3, 0.5])
