@@ -123,6 +123,7 @@ def arm_cfg(arm: str, seed: int, args, baseline_ckpt: str,
 #: flow sources of motion-compensated EMA (``--mcema-flow``): DIS as users
 #: run it, or the video's exact flow (the best a flow could do)
 MCEMA_FLOWS = dict(fast=dict(type='DISFlow', preset='fast'),
+                   medium=dict(type='DISFlow', preset='medium'),
                    ultrafast=dict(type='DISFlow', preset='ultrafast'),
                    exact=dict(type='SyntheticExactFlow'))
 
