@@ -63,10 +63,12 @@ STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
 # arm -> blur taps of the anti-aliased backbone (None: the plain one)
 ARMS = dict(plain=None, antialiased=3, antialiased_blur5=5)
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
-# --extra: name -> (test config, EMA alpha)
-EXTRA = {'mc': ('camvid_cpu_15hz_motion_consistency_test.py', None),
-         'mcema0.3': ('camvid_cpu_15hz_mcema_test.py', 0.3),
-         'mcema0.5': ('camvid_cpu_15hz_mcema_test.py', 0.5)}
+# --extra: name -> (test config, EMA alpha, DIS preset of the mc-EMA flow:
+# None = the config's, fast)
+EXTRA = {'mc': ('camvid_cpu_15hz_motion_consistency_test.py', None, None),
+         'mcema0.3': ('camvid_cpu_15hz_mcema_test.py', 0.3, None),
+         'mcema0.5': ('camvid_cpu_15hz_mcema_test.py', 0.5, None),
+         'mcema0.5-medium': ('camvid_cpu_15hz_mcema_test.py', 0.5, 'medium')}
 
 
 def runs(args):
@@ -94,10 +96,12 @@ def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
     """The ``--extra`` loop ``kind`` of a run (cached in
     ``score_<kind>.json``): every scalar metric and TC per class."""
     def compute() -> dict:
-        name, alpha = EXTRA[kind]
+        name, alpha, preset = EXTRA[kind]
         cfg = scoring_cfg(name, run_dir, args)
         if alpha is not None:
             cfg.model.alpha = alpha
+        if preset is not None:
+            cfg.model.motion.preset = preset
         return test_figures(cfg, ckpt, f'test_15hz_{kind}')
     return cached_json(osp.join(run_dir, f'score_{kind}.json'), compute, args.rescore)
 
@@ -112,6 +116,28 @@ def extra_scores(args) -> dict:
                 with open(path) as f:
                     out.setdefault(run_name(arm, seed), {})[kind] = json.load(f)
     return out
+
+
+def smoothing_rows(scores: dict, extra: dict, args) -> list:
+    """Paired rows of each motion-compensated EMA 0.5 loop: against the
+    same model unsmoothed, with plain EMA 0.5, and against plain + EMA 0.5
+    (mTC and the 15 Hz run's mIoU)."""
+    rows = ['', '| --extra: smoothing | seeds | mTC | mIoU_15hz |', '| --- ' * 4 + '|']
+    for kind in [k for k in EXTRA if k.startswith('mcema0.5')]:
+        for arm in args.arms:
+            refs = [(arm, None), (arm, 0.5)] + ([('plain', 0.5)] if arm != 'plain' else [])
+            for ref_arm, ref_ema in refs:
+                pairs = [(extra.get(run_name(arm, s), {}).get(kind),
+                          scores.get(run_name(ref_arm, s, ref_ema))) for s in args.seeds]
+                pairs = [p for p in pairs if None not in p]
+                if len(pairs) < 2:
+                    continue
+                cells = [format_difference(paired_difference(
+                    [a[key] for a, _ in pairs], [b[ref_key] for _, b in pairs]))
+                    for key, ref_key in (('mTC', 'mTC'), ('mIoU', 'mIoU_15hz'))]
+                ref = ref_arm + ('' if ref_ema is None else f'+ema{ref_ema}')
+                rows.append(f'| {arm}+{kind} - {ref} | {len(pairs)} | ' + ' | '.join(cells) + ' |')
+    return rows if len(rows) > 3 else []
 
 
 def report_extra(scores: dict, extra: dict, args) -> list:
@@ -134,6 +160,7 @@ def report_extra(scores: dict, extra: dict, args) -> list:
             cells.append(format_difference(paired_difference(
                 [a for a, _ in pairs], [b for _, b in pairs])) if len(pairs) > 1 else '-')
         rows.append(f'| {arm} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+    rows += smoothing_rows(scores, extra, args)
     rows += ['', '| model (mMC vs real TC) | mMC | mTC | mMC_pred | mTC_pred |',
              '| --- ' * 5 + '|']
     for name, kinds in sorted(extra.items()):
