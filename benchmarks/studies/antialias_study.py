@@ -212,7 +212,8 @@ def report(scores: dict, args) -> None:
                 format_difference(paired[name].get(m)) for m in PAIRED) + ' |')
     rows += ['', '| arm - smoothed plain | seeds | mTC | mIoU_15hz |', '| --- ' * 4 + '|']
     for arm, ctrl in (('antialiased', 'plain+ema0.3'), ('antialiased', 'plain+ema0.5'),
-                      ('antialiased+ema0.3', 'plain+ema0.5')):
+                      ('antialiased+ema0.3', 'plain+ema0.5'),
+                      ('antialiased+ema0.3', 'plain+ema0.7')):
         seeds = [s for s in args.seeds if f'{arm}/seed{s}' in scores
                  and f'{ctrl}/seed{s}' in scores]
         if len(seeds) > 1:
