@@ -109,12 +109,10 @@ def score_extra(run_dir: str, ckpt: str, kind: str, args) -> dict:
 def extra_scores(args) -> dict:
     """``{run_name: {kind: scores}}`` of the ``--extra`` loops on disk."""
     out = {}
-    for seed, arm, run_dir in runs(args):
-        for kind in EXTRA:
-            path = osp.join(run_dir, f'score_{kind}.json')
-            if osp.exists(path):
-                with open(path) as f:
-                    out.setdefault(run_name(arm, seed), {})[kind] = json.load(f)
+    found = read_scores(((run_name(arm, seed), kind), osp.join(run_dir, f'score_{kind}.json'))
+                        for seed, arm, run_dir in runs(args) for kind in EXTRA)
+    for (name, kind), figures in found.items():
+        out.setdefault(name, {})[kind] = figures
     return out
 
 
