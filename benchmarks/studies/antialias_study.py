@@ -15,7 +15,9 @@ at widen factor 0.5, and ``MobileNetV2``; ``--student small``: the CPU
 teacher's twice-wider ``pspnet_small_baseline_camvid_cpu.py``),
 ``antialiased`` = ``AntiAliasedResNetV1c`` (every stride-2 convolution and
 max-pool evaluated densely, blurred and subsampled; ``antialiased_blur5``:
-with a 5-tap blur instead of 3). Every model is scored
+with a 5-tap blur instead of 3; ``antialiased_blur5_first``: 5 taps in the
+cheaper ``blur_first`` form, strided convolutions blur their input and keep
+their stride). Every model is scored
 like ``camvid_study.py``'s (stock test loop on the 15 Hz run: mIoU, mTC
 over the fixed 11 classes with DIS ``medium`` and its ceiling, mTC_pred,
 mVC_8; mIoU on the test split) and, with ``--ema``, with its logits
@@ -60,8 +62,10 @@ from _harness import (
 STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
                 mobilenetv2=('mobilenetv2_tiny_baseline_camvid_cpu.py', 'MobileNetV2'),
                 small=('pspnet_small_baseline_camvid_cpu.py', 'ResNetV1c'))
-# arm -> blur taps of the anti-aliased backbone (None: the plain one)
-ARMS = dict(plain=None, antialiased=3, antialiased_blur5=5)
+# arm -> options of the anti-aliased backbone beyond its defaults (3-tap
+# blur, the studied form); None: the plain backbone
+ARMS = dict(plain=None, antialiased={}, antialiased_blur5=dict(blur_size=5),
+            antialiased_blur5_first=dict(blur_size=5, blur_first=True))
 PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 # --extra: name -> (test config, EMA alpha, DIS preset of the mc-EMA flow:
 # None = the config's, fast)
@@ -83,8 +87,7 @@ def arm_cfg(arm: str, seed: int, args):
     cfg = camvid_cfg(
         config, osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
     cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
-    if ARMS[arm] not in (None, 3):  # 3: the backbone's default, left unset
-        cfg.model.student.backbone.blur_size = ARMS[arm]
+    cfg.model.student.backbone.update(ARMS[arm] or {})
     return cfg
 
 
@@ -209,9 +212,9 @@ def report(scores: dict, args) -> None:
             rows.append(f'| {name} | {len(seeds)} | ' + ' | '.join(
                 format_difference(paired[name].get(m)) for m in PAIRED) + ' |')
     rows += ['', '| arm - smoothed plain | seeds | mTC | mIoU_15hz |', '| --- ' * 4 + '|']
-    for arm, ctrl in (('antialiased', 'plain+ema0.3'), ('antialiased', 'plain+ema0.5'),
-                      ('antialiased+ema0.3', 'plain+ema0.5'),
-                      ('antialiased+ema0.3', 'plain+ema0.7')):
+    for arm, ctrl in [(a + sm, ctrl) for a in args.arms[1:] for sm, ctrl in (
+            ('', 'plain+ema0.3'), ('', 'plain+ema0.5'), ('+ema0.3', 'plain+ema0.5'),
+            ('+ema0.3', 'plain+ema0.7'))]:
         seeds = [s for s in args.seeds if f'{arm}/seed{s}' in scores
                  and f'{ctrl}/seed{s}' in scores]
         if len(seeds) > 1:
