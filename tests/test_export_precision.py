@@ -325,3 +325,19 @@ def test_an_antialiased_student_quantises_like_a_plain_one(tmp_path):
     assert all(np.isfinite(v.astype(np.float64)).all() for v in values if v.size)
     report = _int8((*exported, _frames(tmp_path / 'frames', 10)), tmp_path / 'aa_int8.onnx')
     assert report['calibration']['heldout']['argmax_agreement'] >= RANDOM_MODEL_AGREEMENT
+
+
+def test_antialias_latency_times_the_wide_student_with_5_taps(capsys):
+    """Every variant of the twice-wider student is timed with the requested
+    blur: its anti-aliased convolutions carry 5 taps in both forms."""
+    from mmseg_temporal.models.backbones.antialiased import BlurSubsampledConv2d
+    bench = _bench('antialias_latency')
+    for blur_first in (False, True):
+        convs = [m for m in bench.build('small', blur_first, 5).modules()
+                 if isinstance(m, BlurSubsampledConv2d)]
+        assert convs and all(c.blur_first is blur_first and c.blur_kernel.shape[-1] == 5
+                             for c in convs)
+    bench.main(['--models', 'small', '--size', '32x32', '--repeats', '1',
+                '--threads', '1', '--blur-size', '5'])
+    row = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith('| small |')]
+    assert len(row) == 1 and row[0].count('x |') == 2

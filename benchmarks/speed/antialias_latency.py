@@ -2,14 +2,15 @@
 ``AntiAliased<backbone>`` side by side, interleaved in one run (issue 23,
 item 3; docs/benchmarks.md).
 
-    python benchmarks/speed/antialias_latency.py [--models tiny mobilenetv2 pspnet_r18] \\
-        [--size 360x480] [--repeats 30] [--threads 2]
+    python benchmarks/speed/antialias_latency.py [--models tiny small mobilenetv2 pspnet_r18] \\
+        [--size 360x480] [--repeats 30] [--threads 2] [--blur-size 3]
 
 For each student (random weights: latency does not depend on them) three
 variants run eval-mode PyTorch on the same normalised input: plain,
 anti-aliased (strided convolutions evaluated densely, then blurred: the
 form the studies trained) and anti-aliased with ``blur_first=True``
-(strided convolutions blur their input and keep their stride), in an order
+(strided convolutions blur their input and keep their stride), both with
+``--blur-size`` taps, in an order
 that rotates each round, so all see the same machine state. Prints the
 median and p90 ms per variant, the ratios of the medians to plain, and one
 RESULT line with the machine.
@@ -33,6 +34,7 @@ from _common import emit_result
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STUDENTS = {
     'tiny': 'configs/camvid_cpu/pspnet_tiny_baseline_camvid_cpu.py',
+    'small': 'configs/camvid_cpu/pspnet_small_baseline_camvid_cpu.py',
     'mobilenetv2': 'configs/camvid/mobilenetv2_d8_pspnet_baseline_camvid.py',
     'pspnet_r18': 'configs/cityscapes/pspnet_r18_d8_baseline_cityscapes.py',
 }
@@ -41,14 +43,14 @@ STUDENTS = {
 VARIANTS = {'plain': None, 'antialiased': False, 'blur_first': True}
 
 
-def build(name: str, blur_first) -> torch.nn.Module:
+def build(name: str, blur_first, blur_size: int = 3) -> torch.nn.Module:
     """The student ``name``: plain (``blur_first`` None) or anti-aliased in
-    the given form."""
+    the given form with ``blur_size`` taps."""
     init_default_scope('mmseg')
     cfg = student_model_config(Config.fromfile(osp.join(ROOT, STUDENTS[name])))
     if blur_first is not None:
         cfg.backbone.type = 'AntiAliased' + cfg.backbone.type
-        cfg.backbone.blur_first = blur_first
+        cfg.backbone.update(blur_first=blur_first, blur_size=blur_size)
     torch.manual_seed(0)
     return MODELS.build(cfg).eval()
 
@@ -77,6 +79,7 @@ def main(argv=None):
     p.add_argument('--size', default='360x480')
     p.add_argument('--repeats', type=int, default=30)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--blur-size', type=int, default=3, help='taps of the binomial blur')
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     h, w = (int(v) for v in args.size.split('x'))
@@ -87,7 +90,7 @@ def main(argv=None):
     print('| --- | --- | --- | --- | --- | --- |')
     rows = {}
     for name in args.models:
-        models = {k: build(name, form) for k, form in VARIANTS.items()}
+        models = {k: build(name, form, args.blur_size) for k, form in VARIANTS.items()}
         times = interleaved_ms(models, x, args.repeats)
         stats = {k: (float(np.median(v)), float(np.percentile(v, 90))) for k, v in times.items()}
         rows[name] = dict(stats, ratio=stats['antialiased'][0] / stats['plain'][0],
@@ -96,6 +99,7 @@ def main(argv=None):
         print(f'| {name} | {cells[0]} | {cells[1]} | {rows[name]["ratio"]:.2f}x | '
               f'{cells[2]} | {rows[name]["ratio_blur_first"]:.2f}x |', flush=True)
     emit_result(dict(size=args.size, repeats=args.repeats, threads=args.threads,
+                     blur_size=args.blur_size,
                      machine=machine_line(), rows=rows))
 
 
