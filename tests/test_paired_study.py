@@ -302,6 +302,36 @@ def test_antialias_study_blur5_arm_sets_only_the_blur_taps(tmp_path):
         ['plain', 'antialiased']
 
 
+def test_antialias_report_pairs_each_arm_with_smoothed_plain_and_the_3_tap_arm(tmp_path):
+    """Report-only over saved scores: every anti-aliased arm gets its rows
+    against plain + EMA and the 5-tap arm one against the 3-tap arm, with
+    the paired means of the saved figures."""
+    import json
+
+    import antialias_study as study
+    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
+                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
+                predicted=[0, 1], classes=list(range(11)))
+    mtc = {('plain', ''): 40., ('plain', '_ema0.5'): 44., ('antialiased', ''): 43.,
+           ('antialiased_blur5', ''): 44.5, ('antialiased_blur5', '_ema0.3'): 46.}
+    for seed in (0, 1):
+        for (arm, ema), value in mtc.items():
+            path = tmp_path / 'scratch' / f'seed{seed}' / arm / f'score{ema}.json'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(dict(fake, mTC=value + seed)))
+    args = study.parse_args(['--work-dir', str(tmp_path), '--logs-to', str(tmp_path / 'l'),
+                             '--seeds', '0', '1', '--arms', 'plain', 'antialiased',
+                             'antialiased_blur5', '--ema', '0.3', '0.5', '--report-only'])
+    study.report(study.saved_scores(args), args)
+    rows = {ln.split(' | ')[0][2:]: ln for ln in
+            (tmp_path / 'l' / 'results.md').read_text().splitlines() if ' - (' in ln}
+    assert rows['antialiased_blur5 - (antialiased)'].split(' | ')[2].startswith('+1.50 ')
+    assert rows['antialiased_blur5 - (plain+ema0.5)'].split(' | ')[2].startswith('+0.50 ')
+    assert rows['antialiased_blur5+ema0.3 - (plain+ema0.5)'].split(' | ')[2].startswith('+2.00 ')
+    assert 'antialiased - (antialiased)' not in rows
+    assert 'antialiased - (plain+ema0.5)' in rows
+
+
 def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_path,
                                                                            monkeypatch):
     """Each seed's anti-aliased run is scored with ``blur_first=True`` and
