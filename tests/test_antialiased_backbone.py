@@ -267,3 +267,24 @@ def test_the_separable_3x3_max_is_the_max_pool():
     assert torch.equal(pool(x), expected)
     pool(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize('config, blur_first', [
+    ('camvid_cpu/pspnet_tiny_antialiased_baseline_camvid_cpu.py', False),
+    ('synthetic/pspnet_tiny_antialiased_baseline_video_synthetic.py', False),
+    ('camvid_cpu/pspnet_small_antialiased_baseline_camvid_cpu.py', True)])
+def test_antialiased_configs_build_the_studied_winning_form(config, blur_first):
+    """The ready-made anti-aliased students are the forms the studies found
+    best: 5 taps on every blurred step, ``blur_first`` for the wide one."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(Path(__file__).resolve().parents[1] / 'configs' / config))
+    backbone = MODELS.build(cfg.model.student.backbone)
+    convs = [m for m in backbone.modules() if isinstance(m, BlurSubsampledConv2d)]
+    pools = [m for m in backbone.modules() if isinstance(m, BlurSubsampledMaxPool2d)]
+    assert len(convs) == 3 and len(pools) == 1  # stem, strided block + shortcut; max-pool
+    assert all(m.blur_kernel.shape[-1] == 5 for m in convs + pools)
+    assert all(c.blur_first is blur_first for c in convs)
