@@ -198,6 +198,13 @@ def test_antialias_synthetic_study_trains_scores_and_pairs(tmp_path):
     cfg = study.run_cfg('antialiased', 1, study.parse_args(['--work-dir', str(tmp_path)]))
     assert cfg.model.student.backbone.type == 'AntiAliasedResNetV1c'
     assert cfg.randomness.seed == 1
+    mnv2 = study.parse_args(['--student', 'mobilenetv2'])
+    assert mnv2.work_dir.endswith('aa_synthetic_mobilenetv2')
+    assert mnv2.logs_to.endswith('synthetic/mobilenetv2')
+    plain, aa = (study.run_cfg(arm, 0, mnv2).model.student for arm in ('plain', 'antialiased'))
+    assert (plain.backbone.type, aa.backbone.type) == ('MobileNetV2', 'AntiAliasedMobileNetV2')
+    plain.backbone.pop('type'), aa.backbone.pop('type')
+    assert plain.to_dict() == aa.to_dict() and plain.decode_head.in_channels == 160
 
 
 def test_bf16_finetune_study_pairs_the_precisions(tmp_path):

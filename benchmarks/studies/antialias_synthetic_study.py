@@ -1,15 +1,18 @@
-"""Paired, multi-seed study of the anti-aliased tiny student on the
+"""Paired, multi-seed study of anti-aliased students on the
 CamVid-like synthetic video (issue 23, item 5), scored through the
 package's harness: the stock test loop and the registered metrics.
 
     OMP_NUM_THREADS=1 python benchmarks/studies/antialias_synthetic_study.py \\
         [--work-dir work_dirs/aa_synthetic] [--seeds 0 1 2 3 4] \\
-        [--iters 1500] [--test-videos 10] [--prepare-only] [--report-only]
+        [--iters 1500] [--test-videos 10] [--prepare-only] [--report-only] \\
+        [--student tiny|mobilenetv2]
 
-Per seed, ``plain`` (``ResNetV1c``) and ``antialiased``
-(``AntiAliasedResNetV1c``: every stride-2 step dense, blurred, subsampled)
+Per seed, ``plain`` (``ResNetV1c``; ``--student mobilenetv2``: the CPU
+study's narrow MobileNetV2-D8, ``MobileNetV2``) and ``antialiased``
+(``AntiAliased<backbone>``: every stride-2 step dense, blurred, subsampled)
 train from scratch with the same seed, batches and augmentations on the
-labelled frames of 8 training videos (``pspnet_tiny_baseline_video_synthetic.py``:
+labelled frames of 8 training videos (``pspnet_tiny_baseline_video_synthetic.py``
+or ``mobilenetv2_tiny_baseline_video_synthetic.py``:
 CE only, the seeded camera-like nuisances of the CamVid-like variant), and
 each is scored by that config's own test loop on ``--test-videos`` test
 videos, every frame labelled: ``SparseIoUMetric`` (mIoU),
@@ -40,18 +43,23 @@ from _harness import (
     write_results,
 )
 
-CONFIG = osp.join(ROOT, 'configs', 'synthetic', 'pspnet_tiny_baseline_video_synthetic.py')
-BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
+# --student: (training config, plain backbone); the anti-aliased arm uses
+# AntiAliased<plain backbone>
+STUDENTS = dict(tiny=('pspnet_tiny_baseline_video_synthetic.py', 'ResNetV1c'),
+                mobilenetv2=('mobilenetv2_tiny_baseline_video_synthetic.py', 'MobileNetV2'))
+ARMS = ('plain', 'antialiased')
 PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8')
 
 
 def run_cfg(arm: str, seed: int, args) -> Config:
     work_dir = osp.join(args.work_dir, f'seed{seed}', arm)
-    cfg = study_config(CONFIG, work_dir, seed, args.iters, data_root=args.data_root,
+    config, backbone = STUDENTS[args.student]
+    cfg = study_config(osp.join(ROOT, 'configs', 'synthetic', config), work_dir, seed,
+                       args.iters, data_root=args.data_root,
                        val_every=args.iters, ckpt_every=args.ckpt_every, log_every=50,
                        workers=args.workers, run_name=f'seed{seed}_{arm}', repo_root=ROOT,
                        precision=args.precision)
-    cfg.model.student.backbone.type = BACKBONES[arm]
+    cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
     cfg.test_dataloader.dataset.num_videos = args.test_videos
     return cfg
 
@@ -64,7 +72,7 @@ def score(cfg: Config, ckpt: str, args) -> dict:
 
 def report(scores: dict, args) -> None:
     """Means per arm and the paired differences against ``plain``."""
-    seeds = [s for s in args.seeds if all((a, s) in scores for a in BACKBONES)]
+    seeds = [s for s in args.seeds if all((a, s) in scores for a in ARMS)]
     for s in seeds:
         set_shared_tc(scores[('antialiased', s)], scores[('plain', s)])
     lines, paired = two_arm_tables(scores, 'antialiased', 'plain', seeds,
@@ -75,7 +83,7 @@ def report(scores: dict, args) -> None:
 
 def saved_scores(args) -> dict:
     return read_scores(((arm, seed), osp.join(args.work_dir, f'seed{seed}', arm, 'score.json'))
-                       for seed in args.seeds for arm in BACKBONES)
+                       for seed in args.seeds for arm in ARMS)
 
 
 def parse_args(argv=None):
@@ -83,7 +91,14 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=1500)
     p.add_argument('--test-videos', type=int, default=10)
     p.add_argument('--prepare-only', action='store_true')
-    return absolute_paths(p.parse_args(argv))
+    p.add_argument('--student', default='tiny', choices=list(STUDENTS))
+    args = p.parse_args(argv)
+    if args.student != 'tiny':  # defaults of their own: never the tiny runs
+        if args.logs_to == p.get_default('logs_to'):
+            args.logs_to = osp.join(args.logs_to, args.student)
+        if args.work_dir == p.get_default('work_dir'):
+            args.work_dir = f'{args.work_dir}_{args.student}'
+    return absolute_paths(args)
 
 
 def main(argv=None):
@@ -97,7 +112,7 @@ def main(argv=None):
     if args.prepare_only:
         return None
     for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
-        for arm in BACKBONES:
+        for arm in ARMS:
             cfg = run_cfg(arm, seed, args)
             ckpt = train(cfg, f'seed{seed}_{arm}', args)
             score(cfg, ckpt, args)
