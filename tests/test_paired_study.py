@@ -319,16 +319,18 @@ def test_antialias_report_pairs_each_arm_with_smoothed_plain_and_the_3_tap_arm(t
     fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
                 mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
                 predicted=[0, 1], classes=list(range(11)))
-    mtc = {('plain', ''): 40., ('plain', '_ema0.5'): 44., ('antialiased', ''): 43.,
-           ('antialiased_blur5', ''): 44.5, ('antialiased_blur5', '_ema0.3'): 46.}
+    mtc = {('plain', ''): 40., ('plain', '_ema0.5'): 44., ('plain', '_ema0.7'): 45.,
+           ('antialiased', ''): 43., ('antialiased_blur5', ''): 44.5,
+           ('antialiased_blur5', '_ema0.3'): 46., ('antialiased_blur5', '_mcema0.3'): 47.}
     for seed in (0, 1):
         for (arm, ema), value in mtc.items():
             path = tmp_path / 'scratch' / f'seed{seed}' / arm / f'score{ema}.json'
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(dict(fake, mTC=value + seed)))
+            path.write_text(json.dumps(dict(fake, mTC=value + seed, mIoU=30.)))
     args = study.parse_args(['--work-dir', str(tmp_path), '--logs-to', str(tmp_path / 'l'),
                              '--seeds', '0', '1', '--arms', 'plain', 'antialiased',
-                             'antialiased_blur5', '--ema', '0.3', '0.5', '--report-only'])
+                             'antialiased_blur5', '--ema', '0.3', '0.5', '0.7',
+                             '--report-only'])
     study.report(study.saved_scores(args), args)
     rows = {ln.split(' | ')[0][2:]: ln for ln in
             (tmp_path / 'l' / 'results.md').read_text().splitlines() if ' - (' in ln}
@@ -337,6 +339,11 @@ def test_antialias_report_pairs_each_arm_with_smoothed_plain_and_the_3_tap_arm(t
     assert rows['antialiased_blur5+ema0.3 - (plain+ema0.5)'].split(' | ')[2].startswith('+2.00 ')
     assert 'antialiased - (antialiased)' not in rows
     assert 'antialiased - (plain+ema0.5)' in rows
+    smoothing = {ln.split(' | ')[0][2:]: ln.split(' | ')[2] for ln in
+                 (tmp_path / 'l' / 'results.md').read_text().splitlines() if '+mcema' in ln}
+    assert smoothing['antialiased_blur5+mcema0.3 - plain+ema0.7'].startswith('+2.00 ')
+    assert smoothing['antialiased_blur5+mcema0.3 - antialiased_blur5+ema0.3'].startswith('+1.00 ')
+    assert smoothing['antialiased_blur5+mcema0.3 - antialiased_blur5'].startswith('+2.50 ')
 
 
 def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_path,
