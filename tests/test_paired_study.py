@@ -295,14 +295,16 @@ def test_antialias_study_blur5_arm_sets_only_the_blur_taps(tmp_path):
                  for arm in ('antialiased', 'antialiased_blur5'))
     assert 'blur_size' not in aa and blur5.pop('blur_size') == 5
     assert aa == blur5
-    first = study.arm_cfg('antialiased_blur5_first', 0, args).model.student.backbone.to_dict()
-    assert first.pop('blur_first') is True and first.pop('blur_size') == 5
-    assert first == aa
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
-    init_default_scope('mmseg')
-    built = MODELS.build(study.arm_cfg('antialiased_blur5_first', 0, args).model.student.backbone)
+
     from mmseg_temporal.models.backbones.antialiased import BlurSubsampledConv2d
+    first_cfg = study.arm_cfg('antialiased_blur5_first', 0, args).model.student.backbone
+    first = first_cfg.to_dict()
+    assert first.pop('blur_first') is True and first.pop('blur_size') == 5
+    assert first == aa
+    init_default_scope('mmseg')
+    built = MODELS.build(first_cfg)
     convs = [m for m in built.modules() if isinstance(m, BlurSubsampledConv2d)]
     assert convs and all(c.blur_first and c.blur_kernel.shape[-1] == 5 for c in convs)
     assert study.parse_args(['--work-dir', str(tmp_path), '--logs-to', str(tmp_path)]).arms == \

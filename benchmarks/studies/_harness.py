@@ -149,6 +149,16 @@ def fill_flow_cache(args) -> None:
           'pairs computed', flush=True)
 
 
+def antialias_arm(cfg: Config, options: Optional[dict]) -> Config:
+    """``cfg`` with its student's backbone made ``AntiAliased<type>`` with
+    ``options`` (e.g. ``blur_size``, ``blur_first``); ``None``: left plain."""
+    if options is not None:
+        backbone = cfg.model.student.backbone
+        backbone.type = f'AntiAliased{backbone.type}'
+        backbone.update(options)
+    return cfg
+
+
 def read_scores(named_paths) -> dict:
     """``{name: the JSON at path}`` for every ``(name, path)`` whose file
     exists, in the order given (the reports keep it)."""

@@ -46,6 +46,7 @@ from _harness import (
     CAMVID_ROOT,
     ROOT,
     absolute_paths,
+    antialias_arm,
     camvid_cfg,
     read_scores,
     score_path,
@@ -57,11 +58,11 @@ from _harness import (
     train,
 )
 
-# --student: (training config, plain backbone); the anti-aliased arm uses
-# AntiAliased<plain backbone>
-STUDENTS = dict(tiny=('pspnet_tiny_baseline_camvid_cpu.py', 'ResNetV1c'),
-                mobilenetv2=('mobilenetv2_tiny_baseline_camvid_cpu.py', 'MobileNetV2'),
-                small=('pspnet_small_baseline_camvid_cpu.py', 'ResNetV1c'))
+# --student: its training config (the plain arm; the anti-aliased arms use
+# AntiAliased<its backbone>)
+STUDENTS = dict(tiny='pspnet_tiny_baseline_camvid_cpu.py',
+                mobilenetv2='mobilenetv2_tiny_baseline_camvid_cpu.py',
+                small='pspnet_small_baseline_camvid_cpu.py')
 # arm -> options of the anti-aliased backbone beyond its defaults (3-tap
 # blur, the studied form); None: the plain backbone
 ARMS = dict(plain=None, antialiased={}, antialiased_blur5=dict(blur_size=5),
@@ -83,12 +84,9 @@ def runs(args):
 
 
 def arm_cfg(arm: str, seed: int, args):
-    config, backbone = STUDENTS[args.student]
-    cfg = camvid_cfg(
-        config, osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args, seed, args.iters)
-    cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
-    cfg.model.student.backbone.update(ARMS[arm] or {})
-    return cfg
+    return antialias_arm(camvid_cfg(
+        STUDENTS[args.student], osp.join(args.work_dir, 'scratch', f'seed{seed}', arm), args,
+        seed, args.iters), ARMS[arm])
 
 
 def run_name(arm: str, seed: int, ema: float = None) -> str:

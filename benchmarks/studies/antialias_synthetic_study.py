@@ -34,6 +34,7 @@ from mmseg_temporal.experiments.records import cached_json
 from _harness import (
     ROOT,
     absolute_paths,
+    antialias_arm,
     read_scores,
     set_shared_tc,
     study_parser,
@@ -43,23 +44,23 @@ from _harness import (
     write_results,
 )
 
-# --student: (training config, plain backbone); the anti-aliased arm uses
-# AntiAliased<plain backbone>
-STUDENTS = dict(tiny=('pspnet_tiny_baseline_video_synthetic.py', 'ResNetV1c'),
-                mobilenetv2=('mobilenetv2_tiny_baseline_video_synthetic.py', 'MobileNetV2'))
-ARMS = ('plain', 'antialiased')
+# --student: its training config (the plain arm; the anti-aliased arm uses
+# AntiAliased<its backbone>)
+STUDENTS = dict(tiny='pspnet_tiny_baseline_video_synthetic.py',
+                mobilenetv2='mobilenetv2_tiny_baseline_video_synthetic.py')
+# arm -> options of the anti-aliased backbone (None: the plain one)
+ARMS = dict(plain=None, antialiased={})
 PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8')
 
 
 def run_cfg(arm: str, seed: int, args) -> Config:
     work_dir = osp.join(args.work_dir, f'seed{seed}', arm)
-    config, backbone = STUDENTS[args.student]
-    cfg = study_config(osp.join(ROOT, 'configs', 'synthetic', config), work_dir, seed,
-                       args.iters, data_root=args.data_root,
+    cfg = study_config(osp.join(ROOT, 'configs', 'synthetic', STUDENTS[args.student]),
+                       work_dir, seed, args.iters, data_root=args.data_root,
                        val_every=args.iters, ckpt_every=args.ckpt_every, log_every=50,
                        workers=args.workers, run_name=f'seed{seed}_{arm}', repo_root=ROOT,
                        precision=args.precision)
-    cfg.model.student.backbone.type = backbone if arm == 'plain' else f'AntiAliased{backbone}'
+    antialias_arm(cfg, ARMS[arm])
     cfg.test_dataloader.dataset.num_videos = args.test_videos
     return cfg
 

@@ -36,6 +36,7 @@ from mmengine.config import Config
 from _harness import (
     CAMVID_ROOT,
     absolute_paths,
+    antialias_arm,
     camvid_cfg,
     fill_flow_cache,
     read_scores,
@@ -66,7 +67,8 @@ def tl_weight(arm: str) -> float:
     return weight
 
 
-BACKBONES = dict(plain='ResNetV1c', antialiased='AntiAliasedResNetV1c')
+# --base -> options of the anti-aliased backbone (None: the plain one)
+BASES = dict(plain=None, antialiased={})
 
 
 def base_run(seed: int, args) -> str:
@@ -88,7 +90,7 @@ def arm_cfg(arm: str, seed: int, args) -> Config:
     if arm == 'etc':
         cfg.model.teacher.checkpoint = args.teacher
     if args.from_scratch:
-        cfg.model.student.backbone.type = BACKBONES[args.base]
+        antialias_arm(cfg, BASES[args.base])
     else:
         run = base_run(seed, args)
         cfg.model.student = Config.fromfile(osp.join(run, 'study_config.py')).model.student
@@ -116,7 +118,7 @@ def parse_args(argv=None):
                        help='the anti-aliasing study scratch folder (seed<s>/<base>/)')
     start.add_argument('--from-scratch', action='store_true',
                        help='train the --base student from scratch')
-    p.add_argument('--base', choices=tuple(BACKBONES), default='antialiased')
+    p.add_argument('--base', choices=tuple(BASES), default='antialiased')
     p.add_argument('--mix', action='store_true',
                    help='real triplets, half replaced by still clips')
     p.add_argument('--arms', nargs='+', default=['control', 'tl_kl1'])
