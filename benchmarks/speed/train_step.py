@@ -365,6 +365,47 @@ def mib(x):
     return f'{x / 2**20:.0f} MiB'
 
 
+def table_rows(timing: dict, mem: dict, variants) -> dict:
+    """One row per variant: medians of the timed steps, the memory run's
+    figures, and the fastest step (the figure least hit by the load)."""
+    med = statistics.median
+    rows = {}
+    for v in variants:
+        t = timing['variants'][v]
+        rows[v] = dict(scheme=t['scheme'], flow=t['flow'],
+                       data=med(t['data']), read=med(t['flow_read']),
+                       step=med(t['step']), net=med(t['flow_net']),
+                       rss=mem[v]['rss_before'], peak=mem[v]['peak_delta'],
+                       params=t['trainable_params'], inputs=t['inputs'],
+                       steps=t['step'])
+        rows[v]['total'] = rows[v]['data'] + rows[v]['step']
+    for v, row in rows.items():
+        row['best'] = min(row['steps'])
+    return rows
+
+
+def print_table(rows: dict) -> None:
+    a = rows['a']
+    for v, row in rows.items():
+        print(f'{v}: inputs {row["inputs"]}, {row["params"]} trainable '
+              'parameters, steps ' + ', '.join(f'{s:.2f}' for s in row['steps']))
+    print('\n| scheme | flow | data / batch (of which flow read) | model step '
+          '(of which flow net) | total = data + model | model step / a '
+          '(fastest step / a\'s) | total / a | peak RSS growth over the steps '
+          '| peak / a | RSS before 1st step |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    for v, row in rows.items():
+        read = f' ({fmt_s(row["read"])})' if row['flow'] == 'cache' else ''
+        net = f' ({fmt_s(row["net"])})' if row['flow'] in FLOWS else ''
+        print(f'| {LABELS[row["scheme"]]} | {LABELS[row["flow"]]} | '
+              f'{fmt_s(row["data"])}{read} | {fmt_s(row["step"])}{net} | '
+              f'{fmt_s(row["total"])} | {row["step"] / a["step"]:.2f} '
+              f'({row["best"] / a["best"]:.2f}) | '
+              f'{row["total"] / a["total"]:.2f} | '
+              f'{mib(row["peak"])} | {row["peak"] / a["peak"]:.2f} | '
+              f'{mib(row["rss"])} |')
+
+
 def main():
     args = parse_args()
     if args.child:
@@ -393,41 +434,10 @@ def main():
               f'{mib(m["rss_before"])} (steps ' + ', '.join(
                   f'{t:.2f}' for t in m['step']) + f' s; wall {m["wall"]:.0f} '
               f's; losses {m["losses"]})', flush=True)
-    med = statistics.median
-    rows = {}
-    for v in variants:
-        t = timing['variants'][v]
-        rows[v] = dict(scheme=t['scheme'], flow=t['flow'],
-                       data=med(t['data']), read=med(t['flow_read']),
-                       step=med(t['step']), net=med(t['flow_net']),
-                       rss=mem[v]['rss_before'], peak=mem[v]['peak_delta'],
-                       params=t['trainable_params'], inputs=t['inputs'],
-                       steps=t['step'])
-        rows[v]['total'] = rows[v]['data'] + rows[v]['step']
-    a = rows['a']
-    # the fastest step of each variant: the figure least hit by the load
-    for v, row in rows.items():
-        row['best'] = min(row['steps'])
+    rows = table_rows(timing, mem, variants)
     print(f'\nall runs: {time.perf_counter() - t_all:.0f} s; peak reset via '
           f'clear_refs: {all(m["peak_reset"] for m in mem.values())}')
-    for v, row in rows.items():
-        print(f'{v}: inputs {row["inputs"]}, {row["params"]} trainable '
-              'parameters, steps ' + ', '.join(f'{s:.2f}' for s in row['steps']))
-    print('\n| scheme | flow | data / batch (of which flow read) | model step '
-          '(of which flow net) | total = data + model | model step / a '
-          '(fastest step / a\'s) | total / a | peak RSS growth over the steps '
-          '| peak / a | RSS before 1st step |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-    for v, row in rows.items():
-        read = f' ({fmt_s(row["read"])})' if row['flow'] == 'cache' else ''
-        net = f' ({fmt_s(row["net"])})' if row['flow'] in FLOWS else ''
-        print(f'| {LABELS[row["scheme"]]} | {LABELS[row["flow"]]} | '
-              f'{fmt_s(row["data"])}{read} | {fmt_s(row["step"])}{net} | '
-              f'{fmt_s(row["total"])} | {row["step"] / a["step"]:.2f} '
-              f'({row["best"] / a["best"]:.2f}) | '
-              f'{row["total"] / a["total"]:.2f} | '
-              f'{mib(row["peak"])} | {row["peak"] / a["peak"]:.2f} | '
-              f'{mib(row["rss"])} |')
+    print_table(rows)
 
 
 if __name__ == '__main__':
