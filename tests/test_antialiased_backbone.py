@@ -151,6 +151,37 @@ def test_plain_checkpoint_loads_strictly_and_shapes_match(plain_cfg):
     assert n_blurred == (4 if plain_cfg['type'] == 'ResNetV1c' else 3)
 
 
+@pytest.mark.parametrize('plain_cfg', [
+    TINY,
+    dict(type='MobileNetV2', widen_factor=0.25, strides=(1, 2, 2, 1, 1, 1, 1),
+         dilations=(1, 1, 1, 2, 2, 4, 4), out_indices=(6,)),
+])
+@pytest.mark.parametrize('blur_first', [False, True])
+def test_same_seed_gives_the_plain_twin_its_initial_weights(plain_cfg, blur_first):
+    """A study trains the anti-aliased arm from scratch with the plain arm's
+    seed: building it must not draw extra random numbers, so the backbone,
+    the head built after it and ``init_weights`` see the same random stream
+    and every shared tensor starts equal."""
+    channels = 128 if plain_cfg['type'] == 'ResNetV1c' else 80
+
+    def segmentor(backbone: dict):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(
+            type='EncoderDecoder', backbone=backbone,
+            decode_head=dict(type='PSPHead', in_channels=channels, channels=16,
+                             num_classes=5, pool_scales=(1, 2), dropout_ratio=0.1)))
+        model.init_weights()
+        return model.state_dict(), torch.rand(3)
+
+    plain, plain_next = segmentor(plain_cfg)
+    aa, aa_next = segmentor(dict(plain_cfg, type='AntiAliased' + plain_cfg['type'],
+                                 blur_size=5, blur_first=blur_first))
+    assert set(aa) == set(plain)
+    differing = [k for k in plain if not torch.equal(plain[k], aa[k])]
+    assert not differing, f'initial weights differ: {differing[:5]}'
+    assert torch.equal(plain_next, aa_next)  # the stream after the build, too
+
+
 def _smooth_image(seed: int, size=(96, 128)) -> torch.Tensor:
     """A random image with texture at every scale above two pixels."""
     g = torch.Generator().manual_seed(seed)

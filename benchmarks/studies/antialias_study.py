@@ -8,7 +8,10 @@
 Per seed, every arm trains the single-frame baseline config
 (``pspnet_tiny_baseline_camvid_cpu.py``: CE on labelled frames, 1500
 iterations of 4 crops) from scratch with the same seed, hence the same
-initial weights of the layers they share, batches and augmentations; the
+batches, augmentations and (since the anti-aliased backbones restore the
+random stream after their build, session 11) initial weights; the runs
+recorded before that fix started from different draws, so their paired
+intervals also carry the spread of the initialisation. The
 arms differ only in the backbone: ``plain`` = ``ResNetV1c`` (``--student
 mobilenetv2``: ``mobilenetv2_tiny_baseline_camvid_cpu.py``, a MobileNetV2-D8
 at widen factor 0.5, and ``MobileNetV2``; ``--student small``: the CPU

@@ -201,7 +201,13 @@ def _antialiased_variant(base: type) -> type:
     def __init__(self, *args, blur_size: int = 3, blur_first: bool = False, **kwargs):
         base.__init__(self, *args, **kwargs)
         self.blur_size = blur_size
-        if antialias_downsampling(self, blur_size, blur_first) == 0:
+        # The replacements are built by nn.Conv2d, whose constructor draws
+        # random weights that are then dropped (the built ones are shared):
+        # restore the random stream so that, with the same seed, the head
+        # built next and init_weights start exactly like the plain twin.
+        with torch.random.fork_rng(devices=[]):
+            replaced = antialias_downsampling(self, blur_size, blur_first)
+        if replaced == 0:
             raise ValueError(f'AntiAliased{base.__name__}: the backbone has no '
                              'strided convolution or max-pool to anti-alias')
 
