@@ -143,6 +143,13 @@ def test_sensor_nuisance_is_seeded_and_checks_its_options():
     assert not np.array_equal(a, img.astype(np.uint8))
     assert np.array_equal(apply_sensor_nuisance(img, gain=1.5),
                           np.full((16, 16, 3), 150, np.uint8))
+    # rounded to the nearest grey level, not truncated: 100 * 1.007 = 100.7 -> 101,
+    # and zero-mean noise leaves the mean level where it was
+    assert np.array_equal(apply_sensor_nuisance(img, gain=1.007),
+                          np.full((16, 16, 3), 101, np.uint8))
+    grey = np.full((256, 256, 3), 100.0)
+    noisy = apply_sensor_nuisance(grey, noise_std=2, rng=np.random.default_rng(0))
+    assert abs(noisy.mean() - 100.0) < 0.05
     # JPEG keeps a colour in either channel order
     colour = np.zeros((16, 16, 3))
     colour[..., 0] = 200

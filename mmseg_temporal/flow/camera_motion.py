@@ -197,16 +197,17 @@ def apply_sensor_nuisance(img: np.ndarray, noise_std: float = 0.0,
                           gain: float = 1.0, jpeg_quality: int = 0,
                           rng=None, bgr: bool = False) -> np.ndarray:
     """A second exposure of ``img`` ``(H, W, 3)``: times ``gain``, plus
-    Gaussian noise of ``noise_std`` grey levels (from ``rng``), clipped to
-    uint8, then JPEG-compressed at ``jpeg_quality`` (0: not). ``bgr``: the
-    channel order of ``img`` (for the JPEG colour transform)."""
+    Gaussian noise of ``noise_std`` grey levels (from ``rng``), rounded to
+    the nearest level and clipped to uint8, then JPEG-compressed at
+    ``jpeg_quality`` (0: not). ``bgr``: the channel order of ``img`` (for the
+    JPEG colour transform)."""
     if gain != 1.0:
         img = img * gain
     if noise_std:
         if rng is None:
             raise ValueError('apply_sensor_nuisance: noise_std > 0 needs rng')
         img = img + rng.normal(0, noise_std, img.shape)
-    out = np.clip(img, 0, 255).astype(np.uint8)
+    out = np.clip(np.rint(img), 0, 255).astype(np.uint8)  # rounded: no -0.5 bias
     if jpeg_quality:
         as_bgr = out if bgr else out[..., ::-1]
         _, buf = cv2.imencode('.jpg', np.ascontiguousarray(as_bgr),
