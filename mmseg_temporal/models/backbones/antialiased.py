@@ -104,11 +104,16 @@ class BlurSubsampledConv2d(nn.Conv2d):
         stride = _pair(conv.stride)
         if stride[0] != stride[1]:
             raise ValueError(f'anti-aliasing needs a square stride, got {stride}')
-        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size,
-                  stride=1, padding=conv.padding, dilation=conv.dilation,
-                  groups=conv.groups, bias=conv.bias is not None,
-                  padding_mode=conv.padding_mode, subsample=stride[0],
-                  blur_size=blur_size, blur_first=blur_first)
+        # nn.Conv2d's constructor draws random weights that are dropped
+        # below (the twin shares conv's): restore the random stream, so that
+        # with the same seed whatever is built and initialised next (the
+        # head, init_weights) starts exactly like in the plain model.
+        with torch.random.fork_rng(devices=[]):
+            new = cls(conv.in_channels, conv.out_channels, conv.kernel_size,
+                      stride=1, padding=conv.padding, dilation=conv.dilation,
+                      groups=conv.groups, bias=conv.bias is not None,
+                      padding_mode=conv.padding_mode, subsample=stride[0],
+                      blur_size=blur_size, blur_first=blur_first)
         new.weight = conv.weight
         new.bias = conv.bias
         return new.to(conv.weight.device)
@@ -201,13 +206,7 @@ def _antialiased_variant(base: type) -> type:
     def __init__(self, *args, blur_size: int = 3, blur_first: bool = False, **kwargs):
         base.__init__(self, *args, **kwargs)
         self.blur_size = blur_size
-        # The replacements are built by nn.Conv2d, whose constructor draws
-        # random weights that are then dropped (the built ones are shared):
-        # restore the random stream so that, with the same seed, the head
-        # built next and init_weights start exactly like the plain twin.
-        with torch.random.fork_rng(devices=[]):
-            replaced = antialias_downsampling(self, blur_size, blur_first)
-        if replaced == 0:
+        if antialias_downsampling(self, blur_size, blur_first) == 0:
             raise ValueError(f'AntiAliased{base.__name__}: the backbone has no '
                              'strided convolution or max-pool to anti-alias')
 
