@@ -441,3 +441,73 @@ def test_stillclip_study_from_scratch_and_mixed(tmp_path):
         study.parse_args(['--work-dir', str(tmp_path)])
     with pytest.raises(SystemExit):
         study.parse_args(['--from-scratch', '--from-dir', str(tmp_path)])
+
+
+def test_stillclip_study_resumes_on_a_fresh_clone_from_its_committed_scores(
+        tmp_path, monkeypatch):
+    """Work dirs do not outlive a machine: the scores recorded in the logs'
+    results.json are written back, their runs are neither trained nor
+    scored again, the missing runs are; the report pairs both, and keeps
+    the per-pair mTC_shared out of the recorded scores."""
+    import json
+
+    import stillclip_tl_study as study
+
+    from mmseg_temporal.experiments.records import write_json
+    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
+                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
+                predicted=[0, 1], classes=list(range(11)))
+    logs = tmp_path / 'logs'
+    logs.mkdir()
+    recorded = {'control/seed0': fake, 'control+ema0.5/seed0': dict(fake, mTC=42.),
+                'tl_kl1/seed0': dict(fake, mTC=41.)}
+    (logs / 'results.json').write_text(json.dumps(dict(scores=recorded, paired={})))
+    runs = []
+
+    def fake_train(cfg, name, args):
+        runs.append(name)
+        return 'ckpt.pth'
+
+    def fake_score_run(run_dir, ckpt, args, with_ema=False):
+        shift = 3. if run_dir.endswith('tl_kl1') else 0.
+        for ema in [None] + (list(args.ema) if with_ema else []):
+            write_json(study.score_path(run_dir, ema), dict(fake, mTC=40. + shift))
+
+    monkeypatch.setattr(study, 'train', fake_train)
+    monkeypatch.setattr(study, 'score_run', fake_score_run)
+    work = tmp_path / 'work'
+    study.main(['--from-scratch', '--work-dir', str(work), '--seeds', '0', '1',
+                '--logs-to', str(logs)])
+    assert runs == ['seed1_control', 'seed1_tl_kl1']
+    assert json.loads((work / 'seed0' / 'control' / 'score_ema0.5.json').read_text())[
+        'mTC'] == 42.
+    res = json.loads((logs / 'results.json').read_text())
+    assert res['paired']['tl_kl1']['mTC']['mean'] == pytest.approx(2.)  # (1 + 3) / 2
+    assert res['paired']['tl_kl1']['mTC']['n'] == 2
+    assert 'mTC_shared' not in res['scores']['control/seed0']
+    assert 'mTC_shared' in res['paired']['tl_kl1']
+    # --report-only on another fresh clone reports the recorded runs again
+    study.main(['--from-scratch', '--work-dir', str(tmp_path / 'clone'), '--seeds', '0',
+                '1', '--logs-to', str(logs), '--report-only'])
+    again = json.loads((logs / 'results.json').read_text())
+    assert again['paired']['tl_kl1'] == res['paired']['tl_kl1'] and runs == [
+        'seed1_control', 'seed1_tl_kl1']
+
+
+def test_restore_scores_writes_only_missing_files_and_refuses_bad_entries(tmp_path):
+    import json
+
+    from mmseg_temporal.experiments.records import restore_scores
+    recorded = tmp_path / 'results.json'
+    assert restore_scores([('a', str(tmp_path / 'a.json'))], str(recorded)) == []
+    recorded.write_text(json.dumps(dict(scores={'a': {'mTC': 1.}, 'b': {'mTC': 2.},
+                                                'bad': [1]})))
+    (tmp_path / 'b.json').write_text(json.dumps({'mTC': 5.}))
+    pairs = [('a', str(tmp_path / 'r' / 'a.json')), ('b', str(tmp_path / 'b.json')),
+             ('c', str(tmp_path / 'c.json'))]
+    assert restore_scores(pairs, str(recorded)) == [str(tmp_path / 'r' / 'a.json')]
+    assert json.loads((tmp_path / 'r' / 'a.json').read_text()) == {'mTC': 1.}
+    assert json.loads((tmp_path / 'b.json').read_text()) == {'mTC': 5.}  # kept
+    assert not (tmp_path / 'c.json').exists()
+    with pytest.raises(ValueError, match=r"results.json: scores\['bad'\]"):
+        restore_scores([('bad', str(tmp_path / 'bad.json'))], str(recorded))

@@ -270,8 +270,8 @@ def report(scores: dict, args) -> None:
                  and f'control/seed{s}' in scores and arm != 'control']
         if not seeds:
             continue
-        a = [scores[f'{arm}/seed{s}'] for s in seeds]
-        c = [scores[f'control/seed{s}'] for s in seeds]
+        a = [dict(scores[f'{arm}/seed{s}']) for s in seeds]  # mTC_shared is per pair:
+        c = [dict(scores[f'control/seed{s}']) for s in seeds]  # set on copies
         for x, y in zip(a, c):
             set_shared_tc(x, y)
         paired[arm] = {m: paired_difference([x[m] for x in a], [y[m] for y in c])

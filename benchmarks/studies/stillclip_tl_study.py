@@ -25,13 +25,16 @@ weight 1). Scored by the CamVid protocol of ``_harness`` (stock test loop on the
 15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the test
 split's mIoU; EMA variants of the control with ``--ema``); paired
 differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
-Resumable.
+Resumable, also on a fresh clone: the scores recorded in ``--logs-to``'s
+``results.json`` are written back and their runs skipped.
 """
 import os
 import os.path as osp
 
 import torch
 from mmengine.config import Config
+
+from mmseg_temporal.experiments.records import restore_scores
 
 from _harness import (
     CAMVID_ROOT,
@@ -99,15 +102,27 @@ def arm_cfg(arm: str, seed: int, args) -> Config:
     return cfg
 
 
+def run_score_paths(seed: int, arm: str, args):
+    """``(name, path)`` of every score one run of the study saves: the run's,
+    and the control's EMA-smoothed ones."""
+    run = osp.join(args.work_dir, f'seed{seed}', arm)
+    for ema in [None] + (list(args.ema) if arm == 'control' else []):
+        name = arm if ema is None else f'{arm}+ema{ema}'
+        yield f'{name}/seed{seed}', score_path(run, ema)
+
+
+def score_paths(args):
+    for seed in args.seeds:
+        for arm in args.arms:
+            yield from run_score_paths(seed, arm, args)
+
+
 def saved_scores(args) -> dict:
-    def named_paths():
-        for seed in args.seeds:
-            for arm in args.arms:
-                run = osp.join(args.work_dir, f'seed{seed}', arm)
-                for ema in [None] + (list(args.ema) if arm == 'control' else []):
-                    name = arm if ema is None else f'{arm}+ema{ema}'
-                    yield f'{name}/seed{seed}', score_path(run, ema)
-    return read_scores(named_paths())
+    return read_scores(score_paths(args))
+
+
+def scored(seed: int, arm: str, args) -> bool:
+    return all(osp.exists(path) for _, path in run_score_paths(seed, arm, args))
 
 
 def parse_args(argv=None):
@@ -146,12 +161,17 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    # the committed logs hold every scored run: a fresh clone skips them (and
+    # --report-only reports them instead of overwriting them with nothing)
+    restore_scores(score_paths(args), osp.join(args.logs_to, 'results.json'))
     if not args.report_only:
         os.makedirs(args.work_dir, exist_ok=True)
         if args.mix:
             fill_flow_cache(args)
         for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
             for arm in args.arms:
+                if scored(seed, arm, args):
+                    continue
                 cfg = arm_cfg(arm, seed, args)
                 ckpt = train(cfg, f'seed{seed}_{arm}', args)
                 score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')

@@ -9,7 +9,7 @@ import os.path as osp
 import shutil
 import subprocess
 import time
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
@@ -17,7 +17,7 @@ from ..utils.atomic import atomic_write_text
 from .steps import train_unless_done
 
 __all__ = ['git_commit', 'train_recorded', 'cached_json', 'write_json',
-           'scalar_metrics']
+           'scalar_metrics', 'restore_scores']
 
 
 def git_commit(root: Optional[str] = None) -> str:
@@ -53,6 +53,30 @@ def cached_json(path: str, compute: Callable[[], Dict],
     result = compute()
     write_json(path, result)
     return result
+
+
+def restore_scores(named_paths: Iterable[Tuple[str, str]],
+                   recorded: str) -> List[str]:
+    """Writes back, for every ``(name, path)`` whose file is missing, the
+    scores that ``recorded`` (a study's ``results.json``: ``{'scores':
+    {name: figures}}``) holds under ``name``: a work dir does not outlive
+    its machine, the logs folder beside the results is committed, so a
+    study resumed on a fresh clone skips the runs it has scored. Returns
+    the paths written; none when ``recorded`` does not exist. A recorded
+    entry that is not a dict of figures is refused, naming the file."""
+    if not osp.exists(recorded):
+        return []
+    with open(recorded) as f:
+        scores = json.load(f).get('scores', {})
+    written = []
+    for name, path in named_paths:
+        if name not in scores or osp.exists(path):
+            continue
+        if not isinstance(scores[name], dict):
+            raise ValueError(f'{recorded}: scores[{name!r}] is not a dict of figures')
+        write_json(path, scores[name])
+        written.append(path)
+    return written
 
 
 def scalar_metrics(metrics: Dict) -> Dict[str, float]:
