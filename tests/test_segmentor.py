@@ -155,6 +155,30 @@ def test_teacher_is_loaded_once_and_kept_by_init_weights(teacher_ckpt):
     assert all(not p.requires_grad for p in model.teacher.parameters())
 
 
+def test_etc_student_starts_where_its_single_term_control_starts(teacher_ckpt):
+    """Paired arms from scratch: with one seed, the ETC config's student
+    (teacher, SF, PF and MF built beside it) gets the same initial weights
+    and leaves the random stream where the TL-only config's student does,
+    so training-time draws (dropout) match too."""
+    def build(scheme):
+        cfg = Config.fromfile(str(SYN / SCHEMES[scheme]))
+        if cfg.model.get('teacher'):
+            cfg.model.teacher.config = str(ROOT / cfg.model.teacher.config)
+            cfg.model.teacher.checkpoint = teacher_ckpt
+        torch.manual_seed(3)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        return model, torch.random.get_rng_state()
+
+    (etc, etc_stream), (tl, tl_stream) = build('j'), build('e')
+    assert sum(p.numel() for p in etc.losses.parameters()) > 0  # MF's ConvLSTM
+    etc_state, tl_state = etc.student.state_dict(), tl.student.state_dict()
+    assert etc_state.keys() == tl_state.keys()
+    differ = [k for k in tl_state if not torch.equal(etc_state[k], tl_state[k])]
+    assert differ == []
+    assert torch.equal(etc_stream, tl_stream)
+
+
 def test_each_loss_weight_is_its_terms_scale_and_loss_lambda_is_refused():
     """One scale: each loss's loss_weight, kept as configured. The removed
     loss_lambda (0.1.x) is refused by name, not silently ignored."""

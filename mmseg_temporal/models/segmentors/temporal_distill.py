@@ -110,9 +110,13 @@ class TemporalDistillSegmentor(BaseSegmentor):
         super().__init__(data_preprocessor=data_preprocessor or student_pre,
                          init_cfg=init_cfg)
         self.student = MODELS.build(student)
-        self.losses = self._build_losses(losses or {})
-        self.teacher = self._build_teacher(teacher)
-        self.flow = MODELS.build(flow) if flow is not None else None
+        # the rest on a forked random stream: the student's init_weights and
+        # training draws are those of the same student with other terms (a
+        # paired arm with a teacher or MF starts where its control starts)
+        with torch.random.fork_rng(devices=[]):
+            self.losses = self._build_losses(losses or {})
+            self.teacher = self._build_teacher(teacher)
+            self.flow = MODELS.build(flow) if flow is not None else None
         self.flow_fb_check = fb_check_options(flow_fb_check)
         self.student_recorder = ModuleInputsRecorder(
             self.student, student_feature or pre_dropout_feature(self.student),
