@@ -1,4 +1,4 @@
-"""benchmarks/speed/gpu_check.py at tiny size on the CPU (--device cpu
+"""benchmarks/speed/gpu_check.py (and its _gpu_train_step.py) at tiny size on the CPU (--device cpu
 --tiny): the table's fields and the correlation's agreement."""
 import json
 import math
@@ -14,6 +14,8 @@ from mmseg_temporal.utils import cpu_info
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks' / 'speed'))
 import gpu_check  # noqa: E402
+
+import _gpu_train_step as train_step  # noqa: E402
 
 
 def test_reference_correlation_is_flownets_correlation():
@@ -38,18 +40,18 @@ def test_cuda_without_cuda_is_one_clear_line(tmp_path):
 
 
 def test_a_failing_part_is_a_row_not_a_crash():
-    clock = gpu_check.Clock(torch.device('cpu'))
+    clock = train_step.Clock(torch.device('cpu'))
 
     def overflow():
         raise FloatingPointError('loss_tl (nan) not finite: NaN/Inf in the inputs\nmore')
-    row = gpu_check.guarded(dict(part='train step', case='etc', precision='amp float16'),
+    row = train_step.guarded(dict(part='train step', case='etc', precision='amp float16'),
                             overflow, clock)
     assert row['note'] == ('failed: FloatingPointError: loss_tl (nan) not finite: '
                            'NaN/Inf in the inputs') and 'ms' not in row
-    ok = gpu_check.guarded(dict(part='fps'), lambda: dict(ms=2.0), clock)
+    ok = train_step.guarded(dict(part='fps'), lambda: dict(ms=2.0), clock)
     assert ok == dict(part='fps', ms=2.0)
     with pytest.raises(KeyError):  # a bug in the check itself still stops it
-        gpu_check.guarded({}, lambda: {}['x'], clock)
+        train_step.guarded({}, lambda: {}['x'], clock)
 
 
 def test_amp_rows_are_compared_to_fp32():
@@ -57,7 +59,7 @@ def test_amp_rows_are_compared_to_fp32():
             dict(case='baseline', precision='amp', ms=50.0, losses=dict(loss=2.2)),
             dict(case='etc', precision='fp32', ms=300.0, losses=dict(loss=1.0, loss_tl=0.5)),
             dict(case='etc', precision='amp', note='failed: ...')]
-    gpu_check.compare_to_fp32(rows)
+    train_step.compare_to_fp32(rows)
     assert rows[1]['agreement'] == pytest.approx(0.1)
     assert rows[1]['vs_fp32'] == pytest.approx(2.0)
     assert rows[2]['etc_over_baseline'] == pytest.approx(3.0)
