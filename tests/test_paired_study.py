@@ -494,6 +494,26 @@ def test_stillclip_study_resumes_on_a_fresh_clone_from_its_committed_scores(
         'seed1_control', 'seed1_tl_kl1']
 
 
+def test_stillclip_study_lanes_share_the_runs_seed_major(tmp_path, monkeypatch):
+    """--lane K/N trains runs K, K+N, ... of the seed-major (seed, arm) list;
+    a bad lane is refused."""
+    import stillclip_tl_study as study
+    trained = []
+    monkeypatch.setattr(study, 'train', lambda cfg, name, args: trained.append(name))
+    monkeypatch.setattr(study, 'score_run', lambda *a, **k: None)
+    monkeypatch.setattr(study, 'report', lambda scores, args: None)
+    common = ['--from-scratch', '--work-dir', str(tmp_path), '--seeds', '0', '1',
+              '--logs-to', str(tmp_path / 'logs')]
+    study.main(common + ['--lane', '1/2'])
+    assert trained == ['seed0_tl_kl1', 'seed1_tl_kl1']
+    trained.clear()
+    study.main(common + ['--arms', 'control', 'tl_kl1', 'tl_kl2', '--lane', '0/2'])
+    assert trained == ['seed0_control', 'seed0_tl_kl2', 'seed1_tl_kl1']
+    for bad in ('2/2', '-1/2', '1', 'a/b'):
+        with pytest.raises(SystemExit):
+            study.parse_args(common + ['--lane', bad])
+
+
 def test_restore_scores_writes_only_missing_files_and_refuses_bad_entries(tmp_path):
     import json
 

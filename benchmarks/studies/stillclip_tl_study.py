@@ -4,7 +4,8 @@ frames, on top of a converged CamVid CPU student (issue 23, item 5).
     OMP_NUM_THREADS=1 python benchmarks/studies/stillclip_tl_study.py \\
         (--from-dir work_dirs/aa_study/scratch | --from-scratch) \\
         [--base antialiased] [--mix] [--work-dir work_dirs/stillclip_study] \\
-        [--seeds 0 1 2 3 4] [--arms control tl_kl1] [--iters 300] [--precision bf16]
+        [--seeds 0 1 2 3 4] [--arms control tl_kl1] [--iters 300] [--precision bf16] \\
+        [--lane K/N]
 
 Per seed, the student of ``<from-dir>/seed<s>/<base>/iter_1500.pth`` (the
 anti-aliasing study's from-scratch runs: ``plain`` or ``antialiased``) is
@@ -25,9 +26,12 @@ weight 1). Scored by the CamVid protocol of ``_harness`` (stock test loop on the
 15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the test
 split's mIoU; EMA variants of the control with ``--ema``); paired
 differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
-Resumable, also on a fresh clone: the scores recorded in ``--logs-to``'s
+``--lane 0/2`` and ``--lane 1/2`` in two processes (one core each) train
+the runs in two shares (with two arms: controls and TL arms, each seed's
+pair finishing together). Resumable, also on a fresh clone: the scores recorded in ``--logs-to``'s
 ``results.json`` are written back and their runs skipped.
 """
+import argparse
 import os
 import os.path as osp
 
@@ -125,6 +129,17 @@ def scored(seed: int, arm: str, args) -> bool:
     return all(osp.exists(path) for _, path in run_score_paths(seed, arm, args))
 
 
+def lane(text: str) -> tuple:
+    """``'K/N'`` -> ``(K, N)`` with ``0 <= K < N``."""
+    try:
+        k, n = (int(v) for v in text.split('/'))
+    except ValueError:
+        k, n = -1, 0
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f'--lane K/N with 0 <= K < N, got {text!r}')
+    return k, n
+
+
 def parse_args(argv=None):
     p = study_parser(__doc__, 'work_dirs/stillclip_study', 'stillclip_study_logs', 100,
                      data_root=CAMVID_ROOT)
@@ -140,6 +155,10 @@ def parse_args(argv=None):
     p.add_argument('--iters', type=int, default=None,
                    help='default 300 (fine-tune) or 1500 (--from-scratch)')
     p.add_argument('--ema', type=float, nargs='*', default=[0.5])
+    p.add_argument('--lane', type=lane, default=(0, 1), metavar='K/N',
+                   help='train only runs K, K+N, K+2N, ... of the seed-major '
+                        '(seed, arm) list: N processes (K = 0..N-1) share one work '
+                        'dir and logs folder, each reporting all scores found')
     p.add_argument('--teacher', help="the etc arm's teacher checkpoint (base width 32, "
                    'e.g. antialias_study.py --student small, plain)')
     args = absolute_paths(p.parse_args(argv))
@@ -168,16 +187,16 @@ def main(argv=None):
         os.makedirs(args.work_dir, exist_ok=True)
         if args.mix:
             fill_flow_cache(args)
-        for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
-            for arm in args.arms:
-                if scored(seed, arm, args):
-                    continue
-                cfg = arm_cfg(arm, seed, args)
-                ckpt = train(cfg, f'seed{seed}_{arm}', args)
-                score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')
-            report(saved_scores(args), args)  # after every seed: the logs stay current
-    else:
-        report(saved_scores(args), args)
+        lane_k, lanes = args.lane
+        runs = [(seed, arm) for seed in args.seeds for arm in args.arms]  # seed-major:
+        for seed, arm in runs[lane_k::lanes]:  # a cut-off study leaves paired seeds
+            if scored(seed, arm, args):
+                continue
+            cfg = arm_cfg(arm, seed, args)
+            ckpt = train(cfg, f'seed{seed}_{arm}', args)
+            score_run(cfg.work_dir, ckpt, args, with_ema=arm == 'control')
+            report(saved_scores(args), args)  # after every run: the logs stay current
+    report(saved_scores(args), args)
 
 
 if __name__ == '__main__':
