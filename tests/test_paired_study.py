@@ -348,6 +348,53 @@ def test_antialias_report_pairs_each_arm_with_smoothed_plain_and_the_3_tap_arm(t
     assert smoothing['antialiased_blur5+mcema0.3 - antialiased_blur5'].startswith('+2.50 ')
 
 
+def test_antialias_study_resumes_on_a_fresh_clone_from_its_committed_scores(
+        tmp_path, monkeypatch):
+    """A fresh clone has no work dir: the scores recorded in the logs'
+    results.json are written back and their runs are not trained again;
+    --report-only on another clone reports them instead of an empty table."""
+    import json
+
+    import antialias_study as study
+
+    from mmseg_temporal.experiments.records import write_json
+    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
+                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
+                predicted=[0, 1], classes=list(range(11)))
+    logs = tmp_path / 'logs'
+    logs.mkdir()
+    recorded = {'plain/seed0': fake, 'plain+ema0.5/seed0': dict(fake, mTC=42.),
+                'antialiased/seed0': dict(fake, mTC=41.),
+                'antialiased+ema0.5/seed0': dict(fake, mTC=43.)}
+    (logs / 'results.json').write_text(json.dumps(dict(scores=recorded, paired={})))
+    trained = []
+
+    def fake_train(cfg, name, args):
+        trained.append(name)
+        return 'ckpt.pth'
+
+    def fake_score_run(run_dir, ckpt, args, with_ema=False):
+        shift = 3. if run_dir.endswith('antialiased') else 0.
+        for ema in [None] + (list(args.ema) if with_ema else []):
+            write_json(study.score_path(run_dir, ema), dict(fake, mTC=40. + shift))
+
+    monkeypatch.setattr(study, 'train', fake_train)
+    monkeypatch.setattr(study, 'score_run', fake_score_run)
+    common = ['--seeds', '0', '1', '--ema', '0.5', '--logs-to', str(logs)]
+    study.main(['--work-dir', str(tmp_path / 'work')] + common)
+    assert trained == ['scratch_seed1_plain', 'scratch_seed1_antialiased']
+    restored = tmp_path / 'work' / 'scratch' / 'seed0' / 'plain' / 'score_ema0.5.json'
+    assert json.loads(restored.read_text())['mTC'] == 42.
+    paired = json.loads((logs / 'paired.json').read_text())
+    assert paired['antialiased']['mTC']['mean'] == pytest.approx(2.)  # (1 + 3) / 2
+    assert paired['antialiased']['mTC']['n'] == 2
+    study.main(['--work-dir', str(tmp_path / 'clone'), '--report-only'] + common)
+    again = json.loads((logs / 'results.json').read_text())['scores']
+    assert set(again) == set(recorded) | {'plain/seed1', 'plain+ema0.5/seed1',
+                                          'antialiased/seed1', 'antialiased+ema0.5/seed1'}
+    assert trained == ['scratch_seed1_plain', 'scratch_seed1_antialiased']
+
+
 def test_blur_first_check_rescores_the_trained_students_in_the_other_form(tmp_path,
                                                                            monkeypatch):
     """Each seed's anti-aliased run is scored with ``blur_first=True`` and

@@ -31,7 +31,10 @@ one test loop) and motion-compensated EMA (``mcema<alpha>``: the past
 warped by DIS ``fast`` flow before blending). Paired differences against
 ``plain`` of the same seed go to ``--logs-to``, with the scatter of mMC
 against real mTC over every model. Resumable: a run with its last
-checkpoint and its scores on disk is not redone.
+checkpoint and its scores on disk is not redone, and on a fresh clone the
+scores recorded in ``--logs-to``'s ``results.json`` are written back first,
+so their runs are not trained again (unless ``--extra`` asks for loops that
+need the checkpoint).
 """
 import argparse
 import json
@@ -40,7 +43,7 @@ import os.path as osp
 
 import torch
 
-from mmseg_temporal.experiments.records import cached_json
+from mmseg_temporal.experiments.records import cached_json, restore_scores
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.visualization import plot_scatter
 
@@ -184,10 +187,19 @@ def report_extra(scores: dict, extra: dict, args) -> list:
     return rows
 
 
+def run_score_files(seed: int, arm: str, run_dir: str, args):
+    """``(name, path)`` of the scores one run saves (``--extra``'s apart)."""
+    for ema in [None] + list(args.ema):
+        yield run_name(arm, seed, ema), score_path(run_dir, ema)
+
+
+def score_files(args):
+    for seed, arm, run_dir in runs(args):
+        yield from run_score_files(seed, arm, run_dir, args)
+
+
 def saved_scores(args) -> dict:
-    return read_scores((run_name(arm, seed, ema), score_path(run_dir, ema))
-                       for seed, arm, run_dir in runs(args)
-                       for ema in [None] + list(args.ema))
+    return read_scores(score_files(args))
 
 
 def report(scores: dict, args) -> None:
@@ -272,19 +284,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    # the committed logs hold every scored run: a fresh clone skips them (and
+    # --report-only reports them instead of overwriting them with nothing)
+    restore_scores(score_files(args), osp.join(args.logs_to, 'results.json'))
     if args.report_only:
         return report(saved_scores(args), args)
     torch.set_num_threads(args.threads)
     if args.extra_only:
         return score_trained(args)
-    for seed in args.seeds:  # seed-major: a cut-off run leaves paired seeds
-        for arm in args.arms:
-            cfg = arm_cfg(arm, seed, args)
-            ckpt = train(cfg, f'scratch_seed{seed}_{arm}', args)
-            score_run(cfg.work_dir, ckpt, args, with_ema=True)
-            for kind in args.extra:
-                score_extra(cfg.work_dir, ckpt, kind, args)
-            report(saved_scores(args), args)
+    for seed, arm, run_dir in runs(args):  # seed-major: a cut-off run leaves paired seeds
+        if not args.extra and all(osp.exists(path) for _, path in
+                                  run_score_files(seed, arm, run_dir, args)):
+            continue  # scored, here or (restored) on another machine
+        cfg = arm_cfg(arm, seed, args)
+        ckpt = train(cfg, f'scratch_seed{seed}_{arm}', args)
+        score_run(cfg.work_dir, ckpt, args, with_ema=True)
+        for kind in args.extra:
+            score_extra(cfg.work_dir, ckpt, kind, args)
+        report(saved_scores(args), args)
 
 
 if __name__ == '__main__':
