@@ -11,11 +11,16 @@ They import the package (``mmseg_temporal``), never ``tools/``.
   checkpoint) with seeded random weights: latency does not depend on them.
 * :func:`samples_of`: the ground-truth predictions of a synthetic sequence
   dataset (the TC evaluation benchmarks).
+* :func:`memory_status` / :func:`reset_peak_rss`: this process's resident
+  memory and its peak (``/proc/self/status``), and the kernel's peak
+  counter reset (``/proc/self/clear_refs``, Linux >= 4.0), which sees torch's
+  CPU allocations (``tracemalloc`` does not).
 * :func:`emit_result` / :func:`run_child`: a child process prints its result
   as one ``RESULT {json}`` line; the parent runs it and gets the dict back,
   or an error with the child's exit status and the tail of its output.
 """
 import json
+import re
 import statistics
 import subprocess
 import time
@@ -44,6 +49,26 @@ def time_calls(fn: Callable[[], object], repeats: int,
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def memory_status() -> Dict[str, int]:
+    """``{'VmRSS': bytes, 'VmHWM': bytes}`` of this process: resident memory
+    now and its peak since start or the last :func:`reset_peak_rss`."""
+    with open('/proc/self/status') as f:
+        text = f.read()
+    return {key: int(re.search(key + r':\s+(\d+) kB', text).group(1)) * 1024
+            for key in ('VmRSS', 'VmHWM')}
+
+
+def reset_peak_rss() -> bool:
+    """Sets ``VmHWM`` back to the current RSS; False where the kernel does
+    not allow it (the caller then falls back to ``ru_maxrss``)."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
 
 
 def emit_result(result: Dict) -> None:

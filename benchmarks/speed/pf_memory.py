@@ -18,7 +18,6 @@ Usage::
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from _common import memory_status, reset_peak_rss
+
 CASES = {
     # name: (kind, B, C_student, C_teacher, H, W)
     'pf19_97': ('pf_logits', 1, 19, 19, 97, 97),
@@ -34,12 +35,6 @@ CASES = {
     'pair512_65': ('pair_feats', 1, 512, 512, 65, 65),
     'pf512_33': ('pf_feats', 1, 512, 512, 33, 33),
 }
-
-
-def _status() -> dict:
-    text = open('/proc/self/status').read()
-    return {k: int(re.search(k + r':\s+(\d+) kB', text).group(1)) * 1024
-            for k in ('VmRSS', 'VmHWM')}
 
 
 def naive_distance(s1, s2, t1, t2):
@@ -84,14 +79,14 @@ def child(case: str, variant: str, repeats: int) -> dict:
     # (thread pools, lazy init) are not the loss's memory.
     fn([torch.randn(b, cs, 4, 4, requires_grad=True) for _ in s],
        [torch.randn(b, ct, 4, 4) for _ in t]).backward()
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    before = _status()['VmRSS']
+    if not reset_peak_rss():
+        raise OSError('/proc/self/clear_refs: the peak-RSS counter cannot be reset here')
+    before = memory_status()['VmRSS']
     start = time.perf_counter()
     value = fn(s, t)
     value.backward()
     first = time.perf_counter() - start
-    peak = _status()['VmHWM']
+    peak = memory_status()['VmHWM']
     times = []
     for _ in range(repeats):
         for x in s:

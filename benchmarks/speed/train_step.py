@@ -1,67 +1,17 @@
-"""Training-step time and peak memory of schemes a, e and j on the CPU.
+"""Training-step time and peak memory of schemes a (CE), e (+TL) and j
+(ETC) of the synthetic configs on the CPU, each of e and j with its flow
+from a DIS ``fast`` cache in the data, or computed inside the model step by
+DIS ``fast`` or FlowNet2 (random weights). The variants are built in
+``_train_step_variants.py``.
 
-Schemes (the synthetic configs, 96x128 crops, batch 4, the configs'
-defaults):
-
-* ``a``: ``configs/synthetic/pspnet_tiny_baseline_video_synthetic.py``,
-  cross-entropy only, single labelled frames;
-* ``e``: ``configs/synthetic/pspnet_tiny_tl_synthetic.py``, + TL on
-  triplets;
-* ``j``: ``configs/synthetic/pspnet_tiny_etc_synthetic.py``, SF + PF + MF +
-  TL with the frozen teacher of
-  ``configs/synthetic/pspnet_small_teacher_tl_synthetic.py`` (its weights:
-  a freshly built, ``init_weights()``-ed teacher saved to a checkpoint by
-  this script; the speed does not depend on them).
-
-For ``e`` and ``j``, three ways to get the flow:
-
-* ``cache``: flow from the data: ``PrecomputedFlow.fill`` (what
-  ``tools/precompute_flow.py`` runs) fills a flow cache with DIS
-  (``preset='fast'``) for every pair the triplet sampler can ask for, and
-  the pipeline's ``LoadSyntheticFlow`` is replaced by
-  ``LoadPrecomputedFlow`` on that cache: the flow costs a file read inside
-  data loading, nothing in the model;
-* ``dis``: no flow step in the pipeline, ``model.flow=dict(type='DISFlow',
-  preset='fast')``: the segmentor computes the flow of the 2 pairs of each
-  of the 4 triplets inside its training step;
-* ``fn2``: same with ``model.flow=dict(type='FlowNet2')`` (random weights;
-  the speed does not depend on them), which resizes 96x128 to 128x128.
-
-Time: one subprocess builds every variant: the config's training dataset
-(``mmseg.registry.DATASETS``, the video rendered once into ``--root``), the
-model (``mmseg.registry.MODELS``, ``init_weights()``, ``train()``), one
-fixed batch (samples 0-3 of the dataset, the same seed and so the same
-frames and random draws for every variant, collated with MMEngine's
-``pseudo_collate``: ``dict(inputs=[...], data_samples=[...])``) and an
-``mmengine.optim.OptimWrapper(torch.optim.SGD(lr=0.01, momentum=0.9,
-weight_decay=5e-4))`` (the configs' optimiser). Then, cycle after cycle,
-every variant in turn (the order reversed every other cycle, so that the
-ratios to ``a`` are measured side by side on a noisy machine):
-
-* data: ``dataset[i]`` for 4 samples + ``pseudo_collate``, in the main
-  process (no DataLoader workers), the next 4 samples each cycle; the part
-  spent in ``LoadPrecomputedFlow`` is reported apart;
-* model: ``model.train_step(batch, optim_wrapper)``, MMEngine's training
-  step (``model.data_preprocessor(data, True)``, forward, losses,
-  backward, SGD step) plus, for ``j``, the config's
-  ``ConvLSTMWeightClipHook`` clip that follows every iteration; the part
-  spent in the flow estimator is reported apart.
-
-``--warmup`` cycles (default 3) are not counted; the figures are medians
-over ``--steps`` timed cycles (and, in brackets, the ratio of the fastest
-steps, the figure least hit by other jobs on a shared machine). Total per
-step = data + model (the cost of the flow is in the model step for
-``dis``/``fn2`` and in the data for ``cache``; the one-off precomputation
-of the cache is reported apart).
-
-Memory: each variant then runs alone in its own subprocess: after building
-everything, it resets the kernel's peak-RSS counter (``echo 5 >
-/proc/self/clear_refs``), reads ``VmRSS`` (the RSS right before the first
-step: weights of the student, teacher and flow net included), runs
-``--mem-steps`` training steps and reads ``VmHWM`` from
-``/proc/self/status``: the peak memory of training is reported as
-``VmHWM - VmRSS before the first step`` (activations, gradients, momentum
-buffers, flow-net activations).
+Time: one child process runs every variant's data batch and training step
+cycle after cycle (the order reversed every other cycle, so the ratios to
+``a`` are measured side by side); medians over ``--steps`` timed cycles
+after ``--warmup``, with the fastest step's ratio in brackets. Memory: each
+variant alone in a fresh child, peak RSS growth over ``--mem-steps``
+training steps (``VmHWM - VmRSS`` after resetting the peak counter). The
+method in full, and the measured table: docs/benchmarks.md, "Training step
+of schemes a, e and j".
 
 Usage (from the repository root)::
 
@@ -70,11 +20,8 @@ Usage (from the repository root)::
         [--variants a,e-cache,e-dis,e-fn2,j-cache,j-dis,j-fn2]
 """
 import argparse
-import copy
 import os
 import os.path as osp
-import random
-import re
 import shutil
 import statistics
 import sys
@@ -83,16 +30,18 @@ import time
 
 from mmseg_temporal.utils.cpu_info import machine_line
 
-from _common import emit_result, run_child
+from _common import emit_result, memory_status, reset_peak_rss, run_child
+from _train_step_variants import (
+    CACHE_ESTIMATOR,
+    FLOWS,
+    TEACHER_CFG,
+    Variant,
+    paths_under,
+    setup_registries,
+    variant_cfg,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = dict(
-    a=osp.join(ROOT, 'configs/synthetic/pspnet_tiny_baseline_video_synthetic.py'),
-    e=osp.join(ROOT, 'configs/synthetic/pspnet_tiny_tl_synthetic.py'),
-    j=osp.join(ROOT, 'configs/synthetic/pspnet_tiny_etc_synthetic.py'))
-TEACHER_CFG = osp.join(ROOT, 'configs/synthetic/pspnet_small_teacher_tl_synthetic.py')
-FLOWS = dict(dis=dict(type='DISFlow', preset='fast'), fn2=dict(type='FlowNet2'))
-CACHE_ESTIMATOR = dict(type='DISFlow', preset='fast')
 ALL_VARIANTS = 'a,e-cache,e-dis,e-fn2,j-cache,j-dis,j-fn2'
 LABELS = {'a': 'a (CE)', 'e': 'e (+TL)', 'j': 'j (ETC)',
           'cache': 'data: DIS-fast cache', 'dis': 'online: DIS fast',
@@ -116,154 +65,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _setup():
-    from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
-    import mmseg_temporal  # noqa: F401
-
-
-def _proc_status():
-    text = open('/proc/self/status').read()
-    return {k: int(re.search(k + r':\s+(\d+) kB', text).group(1)) * 1024
-            for k in ('VmRSS', 'VmHWM')}
-
-
-def _reset_peak() -> bool:
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def _paths(root):
-    return dict(data_root=osp.join(root, 'synthetic_video'),
-                cache_dir=osp.join(root, 'flow_cache_dis_fast'),
-                teacher_ckpt=osp.join(root, 'teacher_random.pth'))
-
-
-def variant_cfg(variant: str, root: str):
-    """The MMEngine config of a variant, data_root/flow/teacher set."""
-    from mmengine.config import Config
-    scheme, _, flow = variant.partition('-')
-    flow = flow or None
-    paths = _paths(root)
-    cfg = Config.fromfile(CONFIGS[scheme])
-    ds = cfg.train_dataloader.dataset
-    ds.data_root = paths['data_root']
-    pipeline = []
-    for step in ds.pipeline:
-        if step['type'] == 'LoadSyntheticFlow':
-            if flow == 'cache':
-                pipeline.append(dict(type='LoadPrecomputedFlow',
-                                     cache_dir=paths['cache_dir'],
-                                     data_root=paths['data_root']))
-            continue  # online flow: the segmentor must compute it
-        pipeline.append(step)
-    ds.pipeline = pipeline
-    if flow in FLOWS:
-        cfg.model.flow = FLOWS[flow]
-    if scheme == 'j':
-        cfg.model.teacher.config = TEACHER_CFG
-        cfg.model.teacher.checkpoint = paths['teacher_ckpt']
-    return cfg, scheme, flow
-
-
-# ----------------------------------------------------------------------
-# Children: build a variant; time all variants interleaved; memory of one
-# ----------------------------------------------------------------------
-def seed_all(s):
-    import numpy as np
-    import torch
-    random.seed(s)
-    np.random.seed(s)
-    torch.manual_seed(s)
-
-
-class Variant:
-    """Dataset, model, optimiser and fixed batch of one variant, with
-    timers around LoadPrecomputedFlow (data) and the flow net (model)."""
-
-    def __init__(self, name: str, root: str, copies: int) -> None:
-        import torch
-        from mmengine.dataset import pseudo_collate
-        from mmengine.optim import OptimWrapper
-        from mmseg.registry import DATASETS, MODELS
-
-        from mmseg_temporal.engine.hooks.conv_lstm_clip_hook import ConvLSTMWeightClipHook
-        self.name = name
-        self.collate = pseudo_collate
-        cfg, self.scheme, self.flow = variant_cfg(name, root)
-        self.dataset = DATASETS.build(cfg.train_dataloader.dataset)
-        self.bs = cfg.train_dataloader.batch_size
-        self.spent = dict(flow_read=0.0, flow_net=0.0)
-        for t in self.dataset.pipeline.transforms:
-            if type(t).__name__ == 'LoadPrecomputedFlow':
-                t.transform = self._timed(t.transform, 'flow_read')
-        seed_all(0)
-        self.model = MODELS.build(cfg.model)
-        self.model.init_weights()
-        self.model.train()
-        if self.model.flow is not None:
-            self.model.flow.forward = self._timed(self.model.flow.forward,
-                                                  'flow_net')
-        seed_all(0)  # the same samples and draws for every variant
-        batch = pseudo_collate([self.dataset[i] for i in range(self.bs)])
-        self.batches = [copy.deepcopy(batch) for _ in range(copies)]
-        self.inputs = list(self.model.data_preprocessor(
-            copy.deepcopy(batch), True)['inputs'].shape)
-        opt = cfg.optim_wrapper.optimizer
-        self.optim_wrapper = OptimWrapper(torch.optim.SGD(
-            self.model.parameters(), lr=opt.lr, momentum=opt.momentum,
-            weight_decay=opt.weight_decay))
-        # j: the ConvLSTM clip that follows every iteration (custom_hooks)
-        self.clip = (ConvLSTMWeightClipHook()
-                     if any(h.get('type') == 'ConvLSTMWeightClipHook'
-                            for h in cfg.get('custom_hooks', [])) else None)
-        self.params = sum(p.numel() for p in self.model.parameters()
-                          if p.requires_grad)
-        self.n_data = 0
-
-    def _timed(self, fn, key):
-        def wrapper(*a, **kw):
-            t0 = time.perf_counter()
-            out = fn(*a, **kw)
-            self.spent[key] += time.perf_counter() - t0
-            return out
-        return wrapper
-
-    def load_batch(self):
-        """(seconds, of which LoadPrecomputedFlow) of ``dataset[i]`` x batch
-        size + collate, the next samples in order."""
-        n = len(self.dataset)
-        self.spent['flow_read'] = 0.0
-        t0 = time.perf_counter()
-        self.collate([self.dataset[(self.n_data + i) % n]
-                      for i in range(self.bs)])
-        dt = time.perf_counter() - t0
-        self.n_data += self.bs
-        return dt, self.spent['flow_read']
-
-    def step(self, k):
-        """(seconds, of which flow net) of one training iteration."""
-        self.spent['flow_net'] = 0.0
-        t0 = time.perf_counter()
-        log_vars = self.model.train_step(self.batches[k], self.optim_wrapper)
-        if self.clip is not None:
-            self.clip.clip(self.model)
-        dt = time.perf_counter() - t0
-        self.log_vars = {k_: float(v) for k_, v in log_vars.items()}
-        return dt, self.spent['flow_net']
-
-
 def child_time(args) -> dict:
     """All variants in one process, steps interleaved: cycle c runs one data
     batch and one training step of every variant (order reversed every other
     cycle); the first ``warmup`` cycles are not counted."""
     import torch
     torch.set_num_threads(args.threads)
-    _setup()
+    setup_registries()
     names = args.variants.split(',')
     vs = [Variant(v, args.root, args.warmup + args.steps) for v in names]
     out = {v.name: dict(scheme=v.scheme, flow=v.flow, inputs=v.inputs,
@@ -297,13 +105,13 @@ def child_mem(args) -> dict:
 
     import torch
     torch.set_num_threads(args.threads)
-    _setup()
+    setup_registries()
     v = Variant(args.variants, args.root, args.mem_steps)
     gc.collect()
-    reset = _reset_peak()
-    rss0 = _proc_status()['VmRSS']
+    reset = reset_peak_rss()
+    rss0 = memory_status()['VmRSS']
     times = [v.step(k)[0] for k in range(args.mem_steps)]
-    peak = (_proc_status()['VmHWM'] if reset else
+    peak = (memory_status()['VmHWM'] if reset else
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     return dict(variant=v.name, rss_before=rss0, peak=peak,
                 peak_delta=peak - rss0, peak_reset=reset, step=times,
@@ -315,9 +123,9 @@ def child_mem(args) -> dict:
 # ----------------------------------------------------------------------
 def prepare(args, variants):
     import torch
-    _setup()
+    setup_registries()
     from mmseg.registry import DATASETS, MODELS
-    paths = _paths(args.root)
+    paths = paths_under(args.root)
     os.makedirs(args.root, exist_ok=True)
     info = {}
     # Render the video once (every variant reads the same train split).
