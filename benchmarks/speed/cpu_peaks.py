@@ -37,7 +37,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -46,6 +45,8 @@ import torch.nn.functional as F
 
 from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.utils.cpu_info import cpu_flags, cpu_model, isa_summary, native_bf16
+
+from _common import time_calls
 
 SIZES = dict(full=dict(gemm=2048, conv=(8, 64, 90, 120)),
              quick=dict(gemm=256, conv=(1, 64, 24, 32)))
@@ -209,17 +210,6 @@ def flops(op: str, size: dict) -> float:
     return 2.0 * bs * c * c * 9 * h * w
 
 
-def best_time(fn, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    best = float('inf')
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 # ----------------------------------------------------------------------
 # Kernels: a child with ONEDNN_VERBOSE=1 runs each PyTorch case once
 # ----------------------------------------------------------------------
@@ -313,7 +303,7 @@ def measure(args) -> dict:
                    shape=size['gemm'] if op == 'gemm' else list(size['conv']),
                    gflop=flops(op, size) / 1e9, kernel=kernel_name(key, kernels))
         if callable(fn):
-            best = best_time(fn, repeats, warmup)
+            best = min(time_calls(fn, repeats, warmup))
             row.update(best_ms=best * 1e3, gflops=flops(op, size) / best / 1e9)
         else:
             row.update(best_ms=None, gflops=None, kernel=f'unavailable: {fn}')
