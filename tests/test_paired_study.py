@@ -9,6 +9,36 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks' / 'studies'))
 import paired_study  # noqa: E402
 
+# the figures of one scored run, as a study's score files hold them
+FAKE_SCORES = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
+                   mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
+                   predicted=[0, 1], classes=list(range(11)))
+
+
+def fake_recorded_study(study, monkeypatch, logs, recorded: dict, shifted_arm: str) -> list:
+    """``logs/results.json`` recording ``recorded``; the study's ``train``
+    replaced by a recorder (the returned list of trained run names) and its
+    ``score_run`` by one writing FAKE_SCORES, mTC + 3 for ``shifted_arm``."""
+    import json
+
+    from mmseg_temporal.experiments.records import write_json
+    logs.mkdir()
+    (logs / 'results.json').write_text(json.dumps(dict(scores=recorded, paired={})))
+    trained = []
+
+    def fake_train(cfg, name, args):
+        trained.append(name)
+        return 'ckpt.pth'
+
+    def fake_score_run(run_dir, ckpt, args, with_ema=False):
+        shift = 3. if run_dir.endswith(shifted_arm) else 0.
+        for ema in [None] + (list(args.ema) if with_ema else []):
+            write_json(study.score_path(run_dir, ema), dict(FAKE_SCORES, mTC=40. + shift))
+
+    monkeypatch.setattr(study, 'train', fake_train)
+    monkeypatch.setattr(study, 'score_run', fake_score_run)
+    return trained
+
 
 def check_arms_compute_what_their_labels_say(arms, num_classes):
     """Each TL arm's loss, built from its config, on two random logit maps
@@ -157,9 +187,7 @@ def test_camvid_report_only_reads_the_saved_scores(tmp_path):
     import json
 
     import camvid_study
-    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
-                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
-                predicted=[0, 1], classes=list(range(11)))
+    fake = dict(FAKE_SCORES)
     runs = {'baseline/score.json': 0, 'seed0/control/score.json': 0,
             'seed0/control/score_ema0.5.json': 2, 'seed0/tl_logits_x10/score.json': -1}
     for rel, shift in runs.items():
@@ -318,9 +346,7 @@ def test_antialias_report_pairs_each_arm_with_smoothed_plain_and_the_3_tap_arm(t
     import json
 
     import antialias_study as study
-    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
-                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
-                predicted=[0, 1], classes=list(range(11)))
+    fake = dict(FAKE_SCORES)
     mtc = {('plain', ''): 40., ('plain', '_ema0.5'): 44., ('plain', '_ema0.7'): 45.,
            ('antialiased', ''): 43., ('antialiased_blur5', ''): 44.5,
            ('antialiased_blur5', '_ema0.3'): 46., ('antialiased_blur5', '_mcema0.3'): 47.}
@@ -356,30 +382,12 @@ def test_antialias_study_resumes_on_a_fresh_clone_from_its_committed_scores(
     import json
 
     import antialias_study as study
-
-    from mmseg_temporal.experiments.records import write_json
-    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
-                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
-                predicted=[0, 1], classes=list(range(11)))
+    fake = dict(FAKE_SCORES)
     logs = tmp_path / 'logs'
-    logs.mkdir()
     recorded = {'plain/seed0': fake, 'plain+ema0.5/seed0': dict(fake, mTC=42.),
                 'antialiased/seed0': dict(fake, mTC=41.),
                 'antialiased+ema0.5/seed0': dict(fake, mTC=43.)}
-    (logs / 'results.json').write_text(json.dumps(dict(scores=recorded, paired={})))
-    trained = []
-
-    def fake_train(cfg, name, args):
-        trained.append(name)
-        return 'ckpt.pth'
-
-    def fake_score_run(run_dir, ckpt, args, with_ema=False):
-        shift = 3. if run_dir.endswith('antialiased') else 0.
-        for ema in [None] + (list(args.ema) if with_ema else []):
-            write_json(study.score_path(run_dir, ema), dict(fake, mTC=40. + shift))
-
-    monkeypatch.setattr(study, 'train', fake_train)
-    monkeypatch.setattr(study, 'score_run', fake_score_run)
+    trained = fake_recorded_study(study, monkeypatch, logs, recorded, 'antialiased')
     common = ['--seeds', '0', '1', '--ema', '0.5', '--logs-to', str(logs)]
     study.main(['--work-dir', str(tmp_path / 'work')] + common)
     assert trained == ['scratch_seed1_plain', 'scratch_seed1_antialiased']
@@ -499,29 +507,11 @@ def test_stillclip_study_resumes_on_a_fresh_clone_from_its_committed_scores(
     import json
 
     import stillclip_tl_study as study
-
-    from mmseg_temporal.experiments.records import write_json
-    fake = dict(mIoU_15hz=30., mTC=40., mTC_gt=88.9, mTC_pred=80., mVC_8=90.,
-                mVC_16=89., mIoU_test=28., tc_per_class=[50.] * 11,
-                predicted=[0, 1], classes=list(range(11)))
+    fake = dict(FAKE_SCORES)
     logs = tmp_path / 'logs'
-    logs.mkdir()
     recorded = {'control/seed0': fake, 'control+ema0.5/seed0': dict(fake, mTC=42.),
                 'tl_kl1/seed0': dict(fake, mTC=41.)}
-    (logs / 'results.json').write_text(json.dumps(dict(scores=recorded, paired={})))
-    runs = []
-
-    def fake_train(cfg, name, args):
-        runs.append(name)
-        return 'ckpt.pth'
-
-    def fake_score_run(run_dir, ckpt, args, with_ema=False):
-        shift = 3. if run_dir.endswith('tl_kl1') else 0.
-        for ema in [None] + (list(args.ema) if with_ema else []):
-            write_json(study.score_path(run_dir, ema), dict(fake, mTC=40. + shift))
-
-    monkeypatch.setattr(study, 'train', fake_train)
-    monkeypatch.setattr(study, 'score_run', fake_score_run)
+    runs = fake_recorded_study(study, monkeypatch, logs, recorded, 'tl_kl1')
     work = tmp_path / 'work'
     study.main(['--from-scratch', '--work-dir', str(work), '--seeds', '0', '1',
                 '--logs-to', str(logs)])
