@@ -235,6 +235,41 @@ def test_antialias_synthetic_study_trains_scores_and_pairs(tmp_path):
     assert plain.to_dict() == aa.to_dict() and plain.decode_head.in_channels == 160
 
 
+def test_stillclip_synthetic_study_fine_tunes_each_base_and_pairs(tmp_path):
+    """Two seeds at toy length: each seed's anti-aliased base trains from
+    scratch, both arms fine-tune from its checkpoint on still clips and
+    differ only in TL's weight; every model is scored by the config's own
+    test loop (exact flow: ceiling 100) and the paired table has every
+    figure; a fresh clone reports the recorded scores without training."""
+    import json
+
+    import stillclip_synthetic_study as study
+    common = ['--seeds', '0', '1', '--logs-to', str(tmp_path / 'logs')]
+    study.main(['--work-dir', str(tmp_path / 'work'), '--base-iters', '2', '--iters', '2',
+                '--test-videos', '1', '--ckpt-every', '2', '--workers', '0'] + common)
+    res = json.loads((tmp_path / 'logs' / 'results.json').read_text())
+    assert set(res['scores']) == {f'{run}/seed{s}' for run in study.RUNS for s in (0, 1)}
+    assert all(v['mTC_gt'] == 100.0 for v in res['scores'].values())
+    assert set(res['paired']) == set(study.PAIRED) | {'mTC_gt'}
+    assert all(res['paired'][m]['n'] == 2 for m in study.PAIRED)
+    args = study.parse_args(['--work-dir', str(tmp_path / 'work'), '--base-iters', '2',
+                             '--iters', '2'] + common)
+    control, tl = (study.arm_cfg(arm, 1, args) for arm in ('control', 'tl_kl1'))
+    assert control.load_from == tl.load_from == str(
+        tmp_path / 'work' / 'seed1' / 'base' / 'iter_2.pth')
+    assert tl.model.student.backbone.type == 'AntiAliasedResNetV1c'
+    assert [step['type'] for step in tl.train_dataloader.dataset.pipeline][2] == 'StillToClip'
+    assert (control.model.losses.tl.loss_weight, tl.model.losses.tl.loss_weight) == (0.0, 1.0)
+    assert control.randomness.seed == tl.randomness.seed == 1
+    control.model.losses.tl.loss_weight = 1.0
+    assert control.model.to_dict() == tl.model.to_dict()
+    assert control.train_dataloader.to_dict() == tl.train_dataloader.to_dict()
+    study.main(['--work-dir', str(tmp_path / 'clone'), '--report-only'] + common)
+    again = json.loads((tmp_path / 'logs' / 'results.json').read_text())
+    assert again['paired']['mTC'] == res['paired']['mTC']
+    assert not (tmp_path / 'clone' / 'seed0' / 'base' / 'iter_2.pth').exists()
+
+
 def test_bf16_finetune_study_pairs_the_precisions(tmp_path):
     """The two runs of a seed differ only in the optimiser wrapper; the
     report pairs bf16 with fp32 seed by seed."""

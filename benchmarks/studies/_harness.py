@@ -2,8 +2,9 @@
 and this module, never each other): the loss terms of the TL arms, the
 CamVid protocol (configs set through ``mmseg_temporal.experiments``, the
 DIS flow cache, scoring through the stock test loop and the registered
-metrics, the means and paired tables), recorded training, and the readers
-of a sequence dataset's frames and labels.
+metrics, the means and paired tables), the synthetic video's runs, and
+recorded training. (The readers of a sequence dataset's frames and labels
+are in ``_sequence_data``.)
 """
 import argparse
 import json
@@ -11,10 +12,8 @@ import math
 import os
 import os.path as osp
 import statistics
-from typing import Dict, List, Optional, Tuple
+from typing import Optional, Tuple
 
-import cv2
-import numpy as np
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
@@ -97,6 +96,18 @@ def study_parser(doc: str, work_dir: str, logs_to: str, ckpt_every: int,
     return p
 
 
+def lane(text: str) -> tuple:
+    """``--lane K/N`` -> ``(K, N)`` with ``0 <= K < N``: N processes share a
+    study's runs, this one takes runs K, K+N, ..."""
+    try:
+        k, n = (int(v) for v in text.split('/'))
+    except ValueError:
+        k, n = -1, 0
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f'--lane K/N with 0 <= K < N, got {text!r}')
+    return k, n
+
+
 def absolute_paths(args) -> argparse.Namespace:
     """``--work-dir``, ``--logs-to`` and ``--data-root`` (default
     ``<work-dir>/data``) made absolute."""
@@ -134,6 +145,19 @@ def camvid_cfg(name: str, work_dir: str, args, seed: int, iters: int,
                     step.clear()
                     step.update(type='LoadFlow', source=dict(
                         type='ForwardBackwardChecked', source=cached))
+    return cfg
+
+
+def synthetic_cfg(name: str, work_dir: str, args, seed: int, iters: int) -> Config:
+    """``configs/synthetic/<name>`` set for one run of a study (the package's
+    one adjuster; validated once at the end), tested on ``--test-videos``
+    test videos."""
+    cfg = study_config(osp.join(ROOT, 'configs', 'synthetic', name), work_dir, seed, iters,
+                       data_root=args.data_root, val_every=iters,
+                       ckpt_every=args.ckpt_every, log_every=50, workers=args.workers,
+                       run_name=osp.relpath(work_dir, args.work_dir).replace(os.sep, '_'),
+                       repo_root=ROOT, precision=args.precision)
+    cfg.test_dataloader.dataset.num_videos = args.test_videos
     return cfg
 
 
@@ -322,27 +346,3 @@ def write_results(logs_to: str, results: dict, lines: list) -> None:
     write_json(osp.join(logs_to, 'results.json'), results, indent=1)
     atomic_write_text(osp.join(logs_to, 'results.md'), '\n'.join(lines) + '\n')
     print('\n'.join(lines), flush=True)
-
-
-def sequences(ds_cfg: dict) -> Dict[str, List[dict]]:
-    """``{seq_name: [data info, ...]}`` of a ``sample_mode='sequence'``
-    dataset, in frame order."""
-    ds = DATASETS.build(dict(ds_cfg, sample_mode='sequence', pipeline=[]))
-    seqs: Dict[str, List[dict]] = {}
-    for i in range(len(ds)):
-        info = ds.get_data_info(i)
-        seqs.setdefault(info['seq_name'], []).append(info)
-    return {k: sorted(v, key=lambda f: f['frame_index'])
-            for k, v in sorted(seqs.items())}
-
-
-def read_label(info: dict) -> np.ndarray:
-    """A frame's label with the dataset's label map applied (CamVid's void
-    11 -> 255)."""
-    label = cv2.imread(info['seg_map_path'], cv2.IMREAD_UNCHANGED)
-    if label is None:
-        raise FileNotFoundError(f'label not readable: {info["seg_map_path"]}')
-    out = label.copy()
-    for old, new in (info.get('label_map') or {}).items():
-        out[label == old] = new
-    return out

@@ -28,16 +28,15 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
-from mmseg_temporal.experiments import study_config
 from mmseg_temporal.experiments.records import cached_json
 
 from _harness import (
-    ROOT,
     absolute_paths,
     antialias_arm,
     read_scores,
     set_shared_tc,
     study_parser,
+    synthetic_cfg,
     test_figures,
     train,
     two_arm_tables,
@@ -54,15 +53,9 @@ PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8')
 
 
 def run_cfg(arm: str, seed: int, args) -> Config:
-    work_dir = osp.join(args.work_dir, f'seed{seed}', arm)
-    cfg = study_config(osp.join(ROOT, 'configs', 'synthetic', STUDENTS[args.student]),
-                       work_dir, seed, args.iters, data_root=args.data_root,
-                       val_every=args.iters, ckpt_every=args.ckpt_every, log_every=50,
-                       workers=args.workers, run_name=f'seed{seed}_{arm}', repo_root=ROOT,
-                       precision=args.precision)
-    antialias_arm(cfg, ARMS[arm])
-    cfg.test_dataloader.dataset.num_videos = args.test_videos
-    return cfg
+    cfg = synthetic_cfg(STUDENTS[args.student], osp.join(args.work_dir, f'seed{seed}', arm),
+                        args, seed, args.iters)
+    return antialias_arm(cfg, ARMS[arm])
 
 
 def score(cfg: Config, ckpt: str, args) -> dict:

@@ -31,7 +31,6 @@ the runs in two shares (with two arms: controls and TL arms, each seed's
 pair finishing together). Resumable, also on a fresh clone: the scores recorded in ``--logs-to``'s
 ``results.json`` are written back and their runs skipped.
 """
-import argparse
 import os
 import os.path as osp
 
@@ -46,6 +45,7 @@ from _harness import (
     antialias_arm,
     camvid_cfg,
     fill_flow_cache,
+    lane,
     read_scores,
     report,
     score_path,
@@ -127,17 +127,6 @@ def saved_scores(args) -> dict:
 
 def scored(seed: int, arm: str, args) -> bool:
     return all(osp.exists(path) for _, path in run_score_paths(seed, arm, args))
-
-
-def lane(text: str) -> tuple:
-    """``'K/N'`` -> ``(K, N)`` with ``0 <= K < N``."""
-    try:
-        k, n = (int(v) for v in text.split('/'))
-    except ValueError:
-        k, n = -1, 0
-    if not 0 <= k < n:
-        raise argparse.ArgumentTypeError(f'--lane K/N with 0 <= K < N, got {text!r}')
-    return k, n
 
 
 def parse_args(argv=None):
