@@ -90,9 +90,9 @@ def test_getting_started_lists_every_registered_module():
 
 def test_benchmark_scripts_never_import_each_other():
     """benchmarks/speed/ and benchmarks/studies/ hold scripts; what they
-    share lives in the package or in their folder's helper modules
-    (``_common``, ``_gpu_train_step``, ``_harness``, ``_synthetic_*``), never in
-    another script."""
+    share lives in the package or in their folder's helper modules (the
+    ``_``-prefixed ones: ``_common``, ``_harness``, ...), never in another
+    script."""
     import ast
     bench = Path(__file__).resolve().parents[1] / 'benchmarks'
     assert not list(bench.glob('*.py')), 'scripts belong in speed/ or studies/'
