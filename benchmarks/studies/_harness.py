@@ -1,10 +1,9 @@
 """What the study scripts of this folder share (they import the package
-and this module, never each other): the loss terms of the TL arms, the
-CamVid protocol (configs set through ``mmseg_temporal.experiments``, the
-DIS flow cache, scoring through the stock test loop and the registered
-metrics, the means and paired tables), the synthetic video's runs, and
-recorded training. (The readers of a sequence dataset's frames and labels
-are in ``_sequence_data``.)
+and this module, never each other): the TL arms' loss terms, the CamVid
+protocol (configs set through ``mmseg_temporal.experiments``, the DIS flow
+cache, scoring by the stock test loop, means and paired tables), the
+synthetic video's runs, recorded training. (A sequence's frame and label
+readers: ``_sequence_data``.)
 """
 import argparse
 import json
@@ -253,6 +252,12 @@ def test_figures(cfg: Config, ckpt: str, sub_dir: str = 'test') -> dict:
     return out
 
 
+def score_cfg(cfg: Config, ckpt: str, args) -> dict:
+    """:func:`test_figures` of a run whose ``cfg`` tests it as it is (the
+    synthetic studies), cached in its :func:`score_path`."""
+    return cached_json(score_path(cfg.work_dir), lambda: test_figures(cfg, ckpt), args.rescore)
+
+
 def set_shared_tc(arm: dict, control: dict) -> None:
     """Sets ``mTC_shared`` of two scored models of one seed: their TC mean
     over the classes of the fixed set that both predict."""
@@ -308,11 +313,7 @@ def report(scores: dict, args) -> None:
         per_class = [statistics.mean(r['tc_per_class'][c] for r in rows)
                      for c in range(CAMVID_CLASSES)]
         lines.append(f'| {arm} | ' + ' | '.join(f'{v:.1f}' for v in per_class) + ' |')
-    os.makedirs(args.logs_to, exist_ok=True)
-    write_json(osp.join(args.logs_to, 'results.json'), dict(scores=scores, paired=paired),
-               indent=1)
-    atomic_write_text(osp.join(args.logs_to, 'results.md'), '\n'.join(lines) + '\n')
-    print('\n'.join(lines), flush=True)
+    write_results(args.logs_to, dict(scores=scores, paired=paired), lines)
 
 
 def two_arm_tables(runs: dict, arm: str, control: str, seeds, keys) -> Tuple[list, dict]:

@@ -28,16 +28,14 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
-from mmseg_temporal.experiments.records import cached_json
-
 from _harness import (
     absolute_paths,
     antialias_arm,
     read_scores,
+    score_cfg,
     set_shared_tc,
     study_parser,
     synthetic_cfg,
-    test_figures,
     train,
     two_arm_tables,
     write_results,
@@ -56,12 +54,6 @@ def run_cfg(arm: str, seed: int, args) -> Config:
     cfg = synthetic_cfg(STUDENTS[args.student], osp.join(args.work_dir, f'seed{seed}', arm),
                         args, seed, args.iters)
     return antialias_arm(cfg, ARMS[arm])
-
-
-def score(cfg: Config, ckpt: str, args) -> dict:
-    """The run's figures from the config's own test loop (cached)."""
-    return cached_json(osp.join(cfg.work_dir, 'score.json'),
-                       lambda: test_figures(cfg, ckpt), args.rescore)
 
 
 def report(scores: dict, args) -> None:
@@ -109,7 +101,7 @@ def main(argv=None):
         for arm in ARMS:
             cfg = run_cfg(arm, seed, args)
             ckpt = train(cfg, f'seed{seed}_{arm}', args)
-            score(cfg, ckpt, args)
+            score_cfg(cfg, ckpt, args)
             report(saved_scores(args), args)
 
 

@@ -31,17 +31,17 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import DATASETS
 
-from mmseg_temporal.experiments.records import cached_json, restore_scores
+from mmseg_temporal.experiments.records import restore_scores
 
 from _harness import (
     absolute_paths,
     antialias_arm,
     lane,
     read_scores,
+    score_cfg,
     set_shared_tc,
     study_parser,
     synthetic_cfg,
-    test_figures,
     train,
     two_arm_tables,
     write_results,
@@ -75,17 +75,21 @@ def arm_cfg(arm: str, seed: int, args) -> Config:
 
 
 def score_files(args):
-    """``(name, path)`` of every run's score, ``name`` = ``<run>/seed<s>``."""
+    """``((run, seed), path)`` of every run's score."""
     for seed in args.seeds:
         for run in RUNS:
-            yield f'{run}/seed{seed}', osp.join(run_dir(run, seed, args), 'score.json')
+            yield (run, seed), osp.join(run_dir(run, seed, args), 'score.json')
+
+
+def recorded_name(key: tuple) -> str:
+    """A run's name in ``results.json``: ``<run>/seed<s>``."""
+    return f'{key[0]}/seed{key[1]}'
 
 
 def train_and_score(cfg: Config, args) -> None:
     """Trains unless its checkpoint exists, scores unless scored."""
     ckpt = train(cfg, osp.relpath(cfg.work_dir, args.work_dir).replace(osp.sep, '_'), args)
-    cached_json(osp.join(cfg.work_dir, 'score.json'), lambda: test_figures(cfg, ckpt),
-                args.rescore)
+    score_cfg(cfg, ckpt, args)
 
 
 def run_seed(seed: int, args) -> None:
@@ -102,10 +106,7 @@ def run_seed(seed: int, args) -> None:
 def report(args) -> None:
     """Means per arm, the paired differences ``tl_kl1 - control`` and the
     bases' mean."""
-    found = read_scores(score_files(args))
-    scores = {(name.split('/')[0], seed): found[name]
-              for seed in args.seeds for name in (f'{run}/seed{seed}' for run in RUNS)
-              if name in found}
+    scores = read_scores(score_files(args))
     seeds = [s for s in args.seeds if all((a, s) in scores for a in ARMS)]
     for s in seeds:
         set_shared_tc(scores[('tl_kl1', s)], scores[('control', s)])
@@ -115,7 +116,8 @@ def report(args) -> None:
         means = ', '.join(f'{k} {sum(b[k] for b in bases) / len(bases):.2f}'
                           for k in ('mTC', 'mIoU'))
         lines += ['', f'bases (anti-aliased, CE from scratch, {len(bases)} seeds): {means}']
-    write_results(args.logs_to, dict(scores=found, paired=paired), lines)
+    write_results(args.logs_to, dict(
+        scores={recorded_name(k): v for k, v in scores.items()}, paired=paired), lines)
 
 
 def parse_args(argv=None):
@@ -134,7 +136,8 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     # the committed logs hold every scored run: a fresh clone skips them
-    restore_scores(score_files(args), osp.join(args.logs_to, 'results.json'))
+    restore_scores(((recorded_name(k), path) for k, path in score_files(args)),
+                   osp.join(args.logs_to, 'results.json'))
     if not args.report_only:
         cfg = base_cfg(args.seeds[0], args)
         for key in ('train_dataloader', 'test_dataloader'):  # renders once
