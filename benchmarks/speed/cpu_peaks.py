@@ -6,15 +6,12 @@ that ran (issue 21, item 1; docs/benchmarks.md "Measured CPU peaks").
 
 Reports the CPU model and ISA flags (``mmseg_temporal.utils.cpu_info``:
 AVX2, FMA, AVX-512F, AVX512_VNNI, AVX512_BF16, AMX_BF16, AMX_INT8) and, for
-two operations,
-
-* ``gemm``: a square matrix product ``n x n @ n x n`` (n = 2048; quick 256);
-* ``conv3x3``: a 3x3 convolution, 64 -> 64 channels, padding 1, batch 8 at
-  90x120 (quick: batch 1 at 24x32), channels-last (the layout oneDNN's
-  convolutions run in; NCHW inputs add a reorder per call),
-
-the best of ``--repeats`` timed calls after 2 warm-up calls (quick: 1 and
-2) in each available way: PyTorch float32, bfloat16 under
+two operations, ``gemm`` (a square matrix product ``n x n @ n x n``, n =
+2048; quick 256) and ``conv3x3`` (64 -> 64 channels, padding 1, batch 8 at
+90x120; quick: batch 1 at 24x32; channels-last, the layout oneDNN's
+convolutions run in: NCHW inputs add a reorder per call), the best of
+``--repeats`` timed calls after 2 warm-up calls (quick: 1 and 2) in each
+available way: PyTorch float32, bfloat16 under
 ``torch.autocast('cpu', dtype=torch.bfloat16)`` on float32 tensors (the
 casts counted), native bfloat16 tensors, int8 (``torch._int_mm``; a
 quantized ``Conv2d`` of ``torch.ao`` with the default quantized engine)
@@ -27,9 +24,7 @@ Kernels: one child process runs every PyTorch case once with
 (``brg_conv_fwd:avx10_1_512_amx``, ``jit:avx512_core`` ...) is read from
 its output; a case with no oneDNN line ran elsewhere (MKL's sgemm for
 float32 ``mm``, fbgemm, ATen). onnxruntime's CPU provider runs MLAS, which
-names no kernel.
-
-Prints one table; ``--out`` saves the figures as JSON.
+names no kernel. Prints one table; ``--out`` saves the figures as JSON.
 """
 import argparse
 import datetime
@@ -39,7 +34,6 @@ import subprocess
 import sys
 import warnings
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -47,6 +41,7 @@ from mmseg_temporal.utils.atomic import atomic_write_text
 from mmseg_temporal.utils.cpu_info import cpu_flags, cpu_model, isa_summary, native_bf16
 
 from _common import time_calls
+from _ort_peak_cases import ort_cases
 
 SIZES = dict(full=dict(gemm=2048, conv=(8, 64, 90, 120)),
              quick=dict(gemm=256, conv=(1, 64, 24, 32)))
@@ -128,78 +123,10 @@ def _torch_int8_cases(size: dict) -> dict:
     return cases
 
 
-def _onnx_model(nodes, inputs, outputs, inits):
-    import onnx
-    from onnx import helper
-    graph = helper.make_graph(nodes, 'peak', inputs, outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
-    model.ir_version = 8  # any onnxruntime >= 1.10 reads it
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def _ort_models(size: dict) -> dict:
-    """(op, precision) -> (serialised model, feed array)."""
-    from onnx import TensorProto as T
-    from onnx import helper, numpy_helper
-    rng = np.random.default_rng(0)
-    n, (bs, c, h, w) = size['gemm'], size['conv']
-    vi, init = helper.make_tensor_value_info, numpy_helper.from_array
-    consts = lambda **kw: [init(np.asarray(v), k) for k, v in kw.items()]  # noqa: E731
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    x = rng.standard_normal((bs, c, h, w), dtype=np.float32)
-    wt = rng.standard_normal((c, c, 3, 3), dtype=np.float32)
-    pads = dict(pads=[1, 1, 1, 1], kernel_shape=[3, 3])
-    models = {
-        ('gemm', 'fp32'): (_onnx_model(
-            [helper.make_node('MatMul', ['A', 'B'], ['Y'])],
-            [vi('A', T.FLOAT, [n, n])], [vi('Y', T.FLOAT, [n, n])],
-            consts(B=a)), a),
-        ('conv3x3', 'fp32'): (_onnx_model(
-            [helper.make_node('Conv', ['X', 'W'], ['Y'], **pads)],
-            [vi('X', T.FLOAT, [bs, c, h, w])], [vi('Y', T.FLOAT, [bs, c, h, w])],
-            consts(W=wt)), x),
-        ('gemm', 'int8'): (_onnx_model(
-            [helper.make_node('MatMulInteger', ['A', 'B', 'az', 'bz'], ['Y'])],
-            [vi('A', T.UINT8, [n, n])], [vi('Y', T.INT32, [n, n])],
-            consts(B=rng.integers(-64, 64, (n, n), dtype=np.int8),
-                   az=np.uint8(128), bz=np.int8(0))),
-            rng.integers(0, 255, (n, n), dtype=np.uint8)),
-        ('conv3x3', 'int8'): (_onnx_model(
-            [helper.make_node('QLinearConv', ['X', 'xs', 'xz', 'W', 'ws', 'wz',
-                                              'ys', 'yz'], ['Y'], **pads)],
-            [vi('X', T.UINT8, [bs, c, h, w])], [vi('Y', T.UINT8, [bs, c, h, w])],
-            consts(xs=np.float32(0.05), xz=np.uint8(128),
-                   W=rng.integers(-64, 64, (c, c, 3, 3), dtype=np.int8),
-                   ws=np.float32(0.02), wz=np.int8(0), ys=np.float32(0.5),
-                   yz=np.uint8(128))),
-            rng.integers(0, 255, (bs, c, h, w), dtype=np.uint8)),
-    }
-    return models
-
-
-def _ort_cases(size: dict, threads: int) -> dict:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime as ort
-    except ImportError as e:
-        return {(op, 'onnxruntime', p): f'not installed ({e})'
-                for op in ('gemm', 'conv3x3') for p in ('fp32', 'int8')}
-    from mmseg_temporal.inference.frame_models import cpu_session_options
-    cases = {}
-    for (op, precision), (model, feed) in _ort_models(size).items():
-        sess = ort.InferenceSession(model, cpu_session_options(threads),
-                                    providers=['CPUExecutionProvider'])
-        name = sess.get_inputs()[0].name
-        cases[(op, 'onnxruntime', precision)] = (
-            lambda s=sess, n=name, f=feed: s.run(None, {n: f}))
-    return cases
-
-
 def all_cases(size: dict, threads: int) -> dict:
     cases = _torch_float_cases(size)
     cases.update(_torch_int8_cases(size))
-    cases.update(_ort_cases(size, threads))
+    cases.update(ort_cases(size, threads))
     return cases
 
 
