@@ -47,17 +47,14 @@ from mmseg_temporal.experiments.records import cached_json, restore_scores
 from mmseg_temporal.experiments.stats import format_difference, paired_difference
 from mmseg_temporal.visualization import plot_scatter
 
-import _harness
+import _camvid
+from _camvid import CAMVID_ROOT, camvid_cfg, score_run, scoring_cfg
 from _harness import (
-    CAMVID_ROOT,
     ROOT,
     absolute_paths,
     antialias_arm,
-    camvid_cfg,
     read_scores,
     score_path,
-    score_run,
-    scoring_cfg,
     set_shared_tc,
     study_parser,
     test_figures,
@@ -203,7 +200,7 @@ def saved_scores(args) -> dict:
 
 
 def report(scores: dict, args) -> None:
-    """Per-arm means (``_harness.report``'s table) and paired
+    """Per-arm means (``_camvid.report``'s table) and paired
     differences of every arm and smoothing against ``plain``."""
     rows = ['| arm - plain | seeds | ' + ' | '.join(PAIRED) + ' |',
             '| --- ' * (len(PAIRED) + 2) + '|']
@@ -242,7 +239,7 @@ def report(scores: dict, args) -> None:
                     [scores[f'{ctrl}/seed{s}'][m] for s in seeds]))
                 for m in ('mTC', 'mIoU_15hz')) + ' |')
     table_args = argparse.Namespace(**dict(vars(args), arms=[], ema=[]))
-    _harness.report(scores, table_args)  # means, per class; writes --logs-to
+    _camvid.report(scores, table_args)  # means, per class; writes --logs-to
     rows += report_extra(scores, extra_scores(args), args)
     with open(osp.join(args.logs_to, 'results.md'), 'a') as f:
         f.write('\n' + '\n'.join(rows) + '\n')

@@ -12,7 +12,7 @@ config itself: CE on labelled frames, no flow needed) twice with the same
 seed, batches and augmentations: ``fp32`` (the config's ``OptimWrapper``)
 and ``bf16`` (``CPUAutocastOptimWrapper``, the switch of
 ``configs/_base_/schedules/bf16_cpu.py``). Both are scored by the CamVid
-protocol of ``_harness`` (stock test loop on the 15 Hz run: mIoU, mTC over
+protocol of ``_camvid`` (stock test loop on the 15 Hz run: mIoU, mTC over
 the fixed 11 classes with DIS ``medium``; mIoU on the test split). Reported:
 per precision the mean and sd over seeds (fp32's sd is the seed spread
 bf16 must land in), the paired difference ``bf16 - fp32`` (95 % t-interval),
@@ -24,16 +24,8 @@ import os.path as osp
 
 import torch
 
-from _harness import (
-    CAMVID_ROOT,
-    absolute_paths,
-    camvid_cfg,
-    score,
-    study_parser,
-    train,
-    two_arm_tables,
-    write_results,
-)
+from _camvid import CAMVID_ROOT, camvid_cfg, score
+from _harness import absolute_paths, study_parser, train, two_arm_tables, write_results
 
 PRECISIONS = ('fp32', 'bf16')
 FIGURES = ('mIoU_15hz', 'mIoU_test', 'mTC', 'mTC_pred')

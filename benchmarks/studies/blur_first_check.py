@@ -20,12 +20,11 @@ import torch
 
 from mmseg_temporal.experiments.records import cached_json
 
+from _camvid import CAMVID_ROOT, scoring_cfg
 from _harness import (
-    CAMVID_ROOT,
     absolute_paths,
     read_scores,
     score_path,
-    scoring_cfg,
     study_parser,
     test_figures,
     two_arm_tables,

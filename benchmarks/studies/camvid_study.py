@@ -36,16 +36,11 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
+from _camvid import CAMVID_CLASSES, CAMVID_ROOT, camvid_cfg, fill_flow_cache, report, score_run
 from _harness import (
-    CAMVID_CLASSES,
-    CAMVID_ROOT,
     absolute_paths,
-    camvid_cfg,
-    fill_flow_cache,
     read_scores,
-    report,
     score_path,
-    score_run,
     study_parser,
     tl_arms,
     train,

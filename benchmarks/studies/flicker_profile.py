@@ -41,7 +41,7 @@ from mmseg_temporal.flow.sources.base import build_flow_source
 from mmseg_temporal.inference.frame_models import PytorchFrameModel
 from mmseg_temporal.utils.cpu_info import machine_line
 
-from _harness import DIS_MEDIUM
+from _camvid import DIS_MEDIUM
 from _sequence_data import read_label, sequences
 
 CAMVID_CLASSES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']

@@ -22,9 +22,9 @@ anti-aliasing study's runs. ``--mix``: the clips are real CamVid triplets
 the same clips (same seed); arms differ only in TL's weight: ``control`` 0,
 ``tl_kl<w>`` ``w``; the ``etc`` arm adds SF + PF + MF from ``--teacher``
 (``pspnet_tiny_etc_stillclip_camvid_cpu.py``: ETC with still clips; TL at
-weight 1). Scored by the CamVid protocol of ``_harness`` (stock test loop on the
-15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the test
-split's mIoU; EMA variants of the control with ``--ema``); paired
+weight 1). Scored by the CamVid protocol of ``_camvid`` (stock test loop
+on the 15 Hz run with DIS ``medium`` TC over the fixed 11 classes, the
+test split's mIoU; EMA variants of the control with ``--ema``); paired
 differences ``arm - control`` (95 % t-intervals) go to ``--logs-to``.
 ``--lane 0/2`` and ``--lane 1/2`` in two processes (one core each) train
 the runs in two shares (with two arms: controls and TL arms, each seed's
@@ -39,17 +39,13 @@ from mmengine.config import Config
 
 from mmseg_temporal.experiments.records import restore_scores
 
+from _camvid import CAMVID_ROOT, camvid_cfg, fill_flow_cache, report, score_run
 from _harness import (
-    CAMVID_ROOT,
     absolute_paths,
     antialias_arm,
-    camvid_cfg,
-    fill_flow_cache,
     lane,
     read_scores,
-    report,
     score_path,
-    score_run,
     study_parser,
     train,
 )

@@ -26,7 +26,7 @@ from mmseg_temporal.flow.sources.base import build_flow_source
 from mmseg_temporal.utils.cpu_info import machine_line
 from mmseg_temporal.utils.image import read_rgb
 
-from _harness import DIS_MEDIUM
+from _camvid import DIS_MEDIUM
 from _sequence_data import read_label, sequences
 
 
