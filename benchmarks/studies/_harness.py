@@ -28,6 +28,8 @@ from mmseg_temporal.experiments.steps import test_checkpoint
 from mmseg_temporal.utils.atomic import atomic_write_text
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# the figures a synthetic two-arm study pairs (mTC_gt: the exact flow's ceiling)
+SYNTHETIC_PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8', 'mTC_gt')
 # TL forms. A term's weight in the total is its loss_weight. The release's
 # TL is 0.1 * MSE(logits): a mean over classes too, i.e.
 # TemporalLoss(compare='logits') (a sum over classes) with weight 0.1 / C.
@@ -134,6 +136,12 @@ def antialias_arm(cfg: Config, options: Optional[dict]) -> Config:
         backbone.type = f'AntiAliased{backbone.type}'
         backbone.update(options)
     return cfg
+
+
+def recorded_name(key: tuple) -> str:
+    """A ``(run, seed)`` run's name in a study's ``results.json``:
+    ``<run>/seed<s>``."""
+    return f'{key[0]}/seed{key[1]}'
 
 
 def read_scores(named_paths) -> dict:

@@ -48,7 +48,7 @@ from mmseg_temporal.experiments.stats import format_difference, paired_differenc
 from mmseg_temporal.visualization import plot_scatter
 
 import _camvid
-from _camvid import CAMVID_ROOT, camvid_cfg, score_run, scoring_cfg
+from _camvid import CAMVID_ROOT, PAIRED, camvid_cfg, score_run, scoring_cfg
 from _harness import (
     ROOT,
     absolute_paths,
@@ -70,7 +70,6 @@ STUDENTS = dict(tiny='pspnet_tiny_baseline_camvid_cpu.py',
 # blur, the studied form); None: the plain backbone
 ARMS = dict(plain=None, antialiased={}, antialiased_blur5=dict(blur_size=5),
             antialiased_blur5_first=dict(blur_size=5, blur_first=True))
-PAIRED = ('mTC', 'mTC_shared', 'mIoU_15hz', 'mIoU_test', 'mVC_8')
 # --extra: name -> (test config, EMA alpha, DIS preset of the mc-EMA flow:
 # None = the config's, fast)
 EXTRA = {'mc': ('camvid_cpu_15hz_motion_consistency_test.py', None, None),

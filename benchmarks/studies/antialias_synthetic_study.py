@@ -29,9 +29,11 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS
 
 from _harness import (
+    SYNTHETIC_PAIRED,
     absolute_paths,
     antialias_arm,
     read_scores,
+    recorded_name,
     score_cfg,
     set_shared_tc,
     study_parser,
@@ -47,7 +49,6 @@ STUDENTS = dict(tiny='pspnet_tiny_baseline_video_synthetic.py',
                 mobilenetv2='mobilenetv2_tiny_baseline_video_synthetic.py')
 # arm -> options of the anti-aliased backbone (None: the plain one)
 ARMS = dict(plain=None, antialiased={})
-PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8')
 
 
 def run_cfg(arm: str, seed: int, args) -> Config:
@@ -61,10 +62,9 @@ def report(scores: dict, args) -> None:
     seeds = [s for s in args.seeds if all((a, s) in scores for a in ARMS)]
     for s in seeds:
         set_shared_tc(scores[('antialiased', s)], scores[('plain', s)])
-    lines, paired = two_arm_tables(scores, 'antialiased', 'plain', seeds,
-                                   PAIRED + ('mTC_gt', ))
+    lines, paired = two_arm_tables(scores, 'antialiased', 'plain', seeds, SYNTHETIC_PAIRED)
     write_results(args.logs_to, dict(
-        scores={f'{a}/seed{s}': v for (a, s), v in scores.items()}, paired=paired), lines)
+        scores={recorded_name(k): v for k, v in scores.items()}, paired=paired), lines)
 
 
 def saved_scores(args) -> dict:

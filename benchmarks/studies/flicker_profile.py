@@ -31,7 +31,6 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
-from mmseg.registry import DATASETS
 
 import mmseg_temporal  # noqa: F401
 from mmseg_temporal.datasets.synthetic_flow import SyntheticExactFlow
@@ -41,10 +40,8 @@ from mmseg_temporal.flow.sources.base import build_flow_source
 from mmseg_temporal.inference.frame_models import PytorchFrameModel
 from mmseg_temporal.utils.cpu_info import machine_line
 
-from _camvid import DIS_MEDIUM
+from _camvid import CLASS_NAMES, DIS_MEDIUM
 from _sequence_data import read_label, sequences
-
-CAMVID_CLASSES = DATASETS.get('CamVidVideoDataset').METAINFO['classes']
 
 
 def last_checkpoint(run_dir: str) -> str:
@@ -105,9 +102,9 @@ def camvid_profile(run_dir: str, root: str) -> dict:
                                                 bgr[..., ::-1].copy())[0], np.float32))
         prev = (info['img_path'], bgr[..., ::-1].copy())
         bar.update()
-    res = flicker_profile([preds], [labels], [flows], len(CAMVID_CLASSES),
+    res = flicker_profile([preds], [labels], [flows], len(CLASS_NAMES),
                           boundary_px=band_px(bgr.shape[:2]))
-    res['classes'] = list(CAMVID_CLASSES)
+    res['classes'] = list(CLASS_NAMES)
     return res
 
 

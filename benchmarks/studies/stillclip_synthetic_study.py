@@ -34,10 +34,12 @@ from mmseg.registry import DATASETS
 from mmseg_temporal.experiments.records import restore_scores
 
 from _harness import (
+    SYNTHETIC_PAIRED,
     absolute_paths,
     antialias_arm,
     lane,
     read_scores,
+    recorded_name,
     score_cfg,
     set_shared_tc,
     study_parser,
@@ -51,7 +53,6 @@ BASE = 'pspnet_tiny_baseline_video_synthetic.py'
 STILL = 'pspnet_tiny_tl_stillclip_synthetic.py'
 ARMS = dict(control=0.0, tl_kl1=1.0)  # arm -> TL weight
 RUNS = ('base', *ARMS)
-PAIRED = ('mTC', 'mTC_shared', 'mTC_pred', 'mIoU', 'mVC_8')
 
 
 def run_dir(run: str, seed: int, args) -> str:
@@ -81,11 +82,6 @@ def score_files(args):
             yield (run, seed), osp.join(run_dir(run, seed, args), 'score.json')
 
 
-def recorded_name(key: tuple) -> str:
-    """A run's name in ``results.json``: ``<run>/seed<s>``."""
-    return f'{key[0]}/seed{key[1]}'
-
-
 def train_and_score(cfg: Config, args) -> None:
     """Trains unless its checkpoint exists, scores unless scored."""
     ckpt = train(cfg, osp.relpath(cfg.work_dir, args.work_dir).replace(osp.sep, '_'), args)
@@ -110,7 +106,7 @@ def report(args) -> None:
     seeds = [s for s in args.seeds if all((a, s) in scores for a in ARMS)]
     for s in seeds:
         set_shared_tc(scores[('tl_kl1', s)], scores[('control', s)])
-    lines, paired = two_arm_tables(scores, 'tl_kl1', 'control', seeds, PAIRED + ('mTC_gt', ))
+    lines, paired = two_arm_tables(scores, 'tl_kl1', 'control', seeds, SYNTHETIC_PAIRED)
     bases = [scores[('base', s)] for s in args.seeds if ('base', s) in scores]
     if bases:
         means = ', '.join(f'{k} {sum(b[k] for b in bases) / len(bases):.2f}'
